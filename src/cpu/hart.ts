@@ -1,0 +1,1065 @@
+/**
+ * One RV64GC hart (+ Zba/Zbb/Zbs, Sstc): the interpreter.
+ *
+ * State lives in the VM memory (HartState); 64-bit registers are int32 pairs.
+ * The hot loop fetches through a one-page fetch cache, expands compressed
+ * instructions through a table, and reaches RAM through the software TLB in
+ * one addition. Everything rare (CSRs, traps, page walks, MMIO, atomics, FP
+ * arithmetic) is a call out of the loop. Exceptions are reported by setting
+ * `exc` (+ tval) and handled once per instruction; interrupts are checked
+ * between batches, and a batch ends early when something may have enabled one.
+ */
+import type { Bus } from "../machine/bus.ts";
+import type { Clock } from "../machine/device.ts";
+import { compressedTable } from "./compressed.ts";
+import { csrRead, csrWrite } from "./csr.ts";
+import {
+  EXC_BREAKPOINT, EXC_ECALL_U, EXC_ILLEGAL, EXC_INSN_ACCESS, EXC_LOAD_ACCESS, EXC_LOAD_MISALIGNED,
+  EXC_STORE_ACCESS, EXC_STORE_MISALIGNED, MENVCFG_HI_STCE, MIP_SEIP, MIP_STIP, MS_FS, MS_MIE,
+  MS_MPIE, MS_MPP, MS_MPRV, MS_SIE, MS_SPIE, MS_SPP, MS_TSR, MS_TVM, MS_TW,
+} from "./csr-numbers.ts";
+import { executeFp } from "./fpu/execute-fp.ts";
+import {
+  F, HartState, MCAUSE, MENVCFG, MEPC, MIDELEG, MEDELEG, MIE, MIP, MSTATUS, MTVAL, MTVEC, PC, PRIV,
+  PRIV_M, PRIV_S, PRIV_U, SCAUSE, SCRATCH, SEPC, STIMECMP, STVAL, STVEC, WFI,
+} from "./hart-state.ts";
+import {
+  add64, addImm64, bswap32, clz64, ctz32, ctz64, hi64, ltSigned64, ltUnsigned64, orcb32,
+  popcount32, rol64, ror64, sll64, sra64, srl64, sub64,
+} from "./int64.ts";
+import { HART_STATE_SIZE, RAM_BASE, RAM_OFFSET, TLB_ENTRIES, TLB_ENTRY_WORDS, tlbOffset } from "./layout.ts";
+import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, flushTlb, MMU_M, translate } from "./mmu.ts";
+import { createMulDiv, type MulDiv } from "./mul-div.ts";
+
+/**
+ * Called for every synchronous exception before it is taken architecturally.
+ * `cause` is the mcause exception code, `tval` what would go to xtval (as an
+ * unsigned number). Return true when the host handled it (the handler updates
+ * pc and registers itself, e.g. pc += 4 after an ecall); false to take the trap
+ * into the guest as usual. Used by the built-in SBI firmware (ecall from S)
+ * and by the process VM (every trap from U). `state.w[PC]` holds the pc of
+ * the trapping instruction when it is called.
+ */
+export type HostTrapHandler = (hart: Hart, cause: number, tval: number) => boolean;
+
+/** mip bits devices drive. */
+export const IRQ_SSIP = 1 << 1;
+export const IRQ_MSIP = 1 << 3;
+export const IRQ_STIP = 1 << 5;
+export const IRQ_MTIP = 1 << 7;
+export const IRQ_SEIP = 1 << 9;
+export const IRQ_MEIP = 1 << 11;
+
+/** Instructions per batch: interrupts and timers are checked between batches. */
+const BATCH = 1024;
+const TWO32 = 0x100000000;
+/** Interrupt causes from highest to lowest priority. */
+const INTERRUPT_PRIORITY = [11, 3, 7, 9, 1, 5, 13];
+
+export class Hart {
+  readonly state: HartState;
+  /** The hart's state words (x registers first: x[i] = w[2i], w[2i+1]). */
+  readonly w: Int32Array;
+  readonly tlb: Int32Array;
+  hostTrap: HostTrapHandler | null = null;
+
+  // Pending exception of the current instruction (-1 = none).
+  exc = -1;
+  excTvalLo = 0;
+  excTvalHi = 0;
+  // Result of the last csrRead.
+  csrLo = 0;
+  csrHi = 0;
+  /** High word of the last 64-bit load. */
+  private rhi = 0;
+  // Redirected next pc from a system instruction (mret/sret).
+  private nextLo = 0;
+  private nextHi = 0;
+
+  private readonly m8: Uint8Array;
+  private readonly m16: Uint16Array;
+  private readonly m32: Int32Array;
+  private readonly ctab: Int32Array;
+  private readonly md: MulDiv;
+  /** Byte addresses of the mul/div operand slots in the scratch area. */
+  private readonly mdA: number;
+  private readonly mdB: number;
+  private readonly mdD: number;
+  private readonly mdDw: number;
+
+  private fetchMmu = MMU_M;
+  private dataMmu = MMU_M;
+  private dataTlb = MMU_M * TLB_ENTRIES * TLB_ENTRY_WORDS;
+  // One-page fetch cache: virtual page tag and addend (like a TLB entry).
+  private fetchTagLo = 1;
+  private fetchTagHi = 0;
+  private fetchAddend = 0;
+
+  private instretBase = 0;
+  private batchDone = 0;
+  private batchEnd = false;
+  private stopRequested = false;
+  private hwSeip = false;
+  private swSeip = false;
+  // LR/SC reservation: virtual address and the value loaded (QEMU semantics).
+  private resValid = false;
+  private resAddrLo = 0;
+  private resAddrHi = 0;
+  private resValLo = 0;
+  private resValHi = 0;
+
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly hartId: number,
+    readonly bus: Bus,
+    readonly clock: Clock,
+  ) {
+    this.state = new HartState(memory, hartId);
+    this.w = this.state.w;
+    this.tlb = new Int32Array(memory.buffer, tlbOffset(hartId), TLB_ENTRIES * TLB_ENTRY_WORDS * 3);
+    this.m8 = new Uint8Array(memory.buffer);
+    this.m16 = new Uint16Array(memory.buffer);
+    this.m32 = new Int32Array(memory.buffer);
+    this.ctab = compressedTable();
+    this.md = createMulDiv(memory);
+    const scratch = this.state.base + SCRATCH * 4;
+    this.mdA = scratch;
+    this.mdB = scratch + 8;
+    this.mdD = scratch + 16;
+    this.mdDw = (scratch + 16) >> 2;
+    this.reset(RAM_BASE);
+  }
+
+  /** Resets to the power-on state: M-mode, pc = `pc`, everything else zero. */
+  reset(pc: number): void {
+    this.w.fill(0, 0, HART_STATE_SIZE / 4);
+    this.w[PRIV] = PRIV_M;
+    this.state.setPc(pc);
+    this.exc = -1;
+    this.instretBase = 0;
+    this.hwSeip = false;
+    this.swSeip = false;
+    this.resValid = false;
+    this.translationChanged();
+  }
+
+  /**
+   * Executes up to `budget` instructions (trapping ones included, so an
+   * exception storm still returns) and returns how many it ran. Returns
+   * early when the hart executes WFI with nothing pending (`waiting` is then
+   * true), or after `requestStop()`.
+   */
+  run(budget: number): number {
+    this.stopRequested = false;
+    let done = 0;
+    while (done < budget && !this.stopRequested) {
+      this.checkInterrupts();
+      if (this.w[WFI] !== 0) break;
+      done += this.executeBatch(Math.min(budget - done, BATCH));
+    }
+    return done;
+  }
+
+  /** True while the hart is stopped in WFI. */
+  get waiting(): boolean {
+    if (this.w[WFI] === 0) return false;
+    this.updateTimerInterrupt();
+    if ((this.w[MIP] & this.w[MIE]) !== 0) this.w[WFI] = 0;
+    return this.w[WFI] !== 0;
+  }
+
+  /** Raises or lowers bits of mip (IRQ_* masks) from a device. Wakes a waiting hart. */
+  setPending(mask: number, level: boolean): void {
+    const w = this.w;
+    if ((mask & MIP_SEIP) !== 0) {
+      this.hwSeip = level;
+      mask &= ~MIP_SEIP;
+    }
+    w[MIP] = level ? w[MIP] | mask : w[MIP] & ~mask;
+    this.refreshSeip();
+    if ((w[MIP] & w[MIE]) !== 0) w[WFI] = 0;
+    this.batchEnd = true;
+  }
+
+  /** Makes `run` return at the next instruction-batch boundary. */
+  requestStop(): void {
+    this.stopRequested = true;
+    this.batchEnd = true;
+  }
+
+  /** Drops every cached translation (after the host edits page tables). */
+  flushTlb(): void {
+    this.translationChanged();
+  }
+
+  /** Instructions retired so far (also mcycle). */
+  instretNow(): number {
+    return this.instretBase + this.batchDone;
+  }
+
+  setInstret(value: number): void {
+    this.instretBase = value - this.batchDone - 1;
+  }
+
+  /** The earliest mtime at which this hart's Sstc timer fires, or Infinity. */
+  timerDeadline(): number {
+    const w = this.w;
+    if ((w[MENVCFG + 1] & MENVCFG_HI_STCE) === 0) return Infinity;
+    return (w[STIMECMP + 1] >>> 0) * TWO32 + (w[STIMECMP] >>> 0);
+  }
+
+  // ---- called by csr.ts ----
+
+  readMip(): number {
+    return this.w[MIP];
+  }
+
+  writeMipSoftware(value: number, mask: number): void {
+    const w = this.w;
+    if ((mask & MIP_SEIP) !== 0) this.swSeip = (value & MIP_SEIP) !== 0;
+    const m = mask & ~MIP_SEIP;
+    w[MIP] = (w[MIP] & ~m) | (value & m);
+    this.refreshSeip();
+    this.batchEnd = true;
+  }
+
+  markFpDirty(): void {
+    this.w[MSTATUS] |= MS_FS;
+  }
+
+  /** Ends the current batch after this instruction (interrupts may now be enabled). */
+  endBatch(): void {
+    this.batchEnd = true;
+  }
+
+  /** satp, SUM, MXR, MPRV or MPP changed: drop cached translations. */
+  translationChanged(): void {
+    flushTlb(this.tlb);
+    this.privChanged();
+  }
+
+  private refreshSeip(): void {
+    const w = this.w;
+    w[MIP] = this.hwSeip || this.swSeip ? w[MIP] | MIP_SEIP : w[MIP] & ~MIP_SEIP;
+  }
+
+  private privChanged(): void {
+    const w = this.w;
+    const priv = w[PRIV];
+    const idx = priv === PRIV_M ? MMU_M : priv;
+    this.fetchMmu = idx;
+    let d = idx;
+    const ms = w[MSTATUS];
+    if (priv === PRIV_M && (ms & MS_MPRV) !== 0) {
+      const mpp = (ms & MS_MPP) >>> 11;
+      d = mpp === PRIV_M ? MMU_M : mpp;
+    }
+    this.dataMmu = d;
+    this.dataTlb = d * TLB_ENTRIES * TLB_ENTRY_WORDS;
+    this.fetchTagLo = 1;
+  }
+
+  private updateTimerInterrupt(): void {
+    const w = this.w;
+    if ((w[MENVCFG + 1] & MENVCFG_HI_STCE) === 0) return;
+    const cmp = (w[STIMECMP + 1] >>> 0) * TWO32 + (w[STIMECMP] >>> 0);
+    w[MIP] = this.clock.now() >= cmp ? w[MIP] | MIP_STIP : w[MIP] & ~MIP_STIP;
+  }
+
+  /** Takes the highest-priority enabled interrupt, if any. */
+  private checkInterrupts(): void {
+    this.updateTimerInterrupt();
+    const w = this.w;
+    const pending = w[MIP] & w[MIE];
+    if (pending === 0) return;
+    w[WFI] = 0;
+    const priv = w[PRIV];
+    const ms = w[MSTATUS];
+    let take = 0;
+    const mLevel = pending & ~w[MIDELEG];
+    if (mLevel !== 0 && (priv < PRIV_M || (ms & MS_MIE) !== 0)) {
+      take = mLevel;
+    } else {
+      const sLevel = pending & w[MIDELEG];
+      if (sLevel !== 0 && (priv < PRIV_S || (priv === PRIV_S && (ms & MS_SIE) !== 0))) take = sLevel;
+    }
+    if (take === 0) return;
+    for (let i = 0; i < INTERRUPT_PRIORITY.length; i++) {
+      const cause = INTERRUPT_PRIORITY[i];
+      if ((take & (1 << cause)) !== 0) {
+        this.enterTrap(cause, true, w[PC], w[PC + 1], 0, 0);
+        return;
+      }
+    }
+  }
+
+  /** Raises the pending exception `exc` of the instruction at pc. */
+  private raise(pcLo: number, pcHi: number): void {
+    const cause = this.exc;
+    this.exc = -1;
+    const w = this.w;
+    if (this.hostTrap !== null) {
+      w[PC] = pcLo;
+      w[PC + 1] = pcHi;
+      const tval = (this.excTvalHi >>> 0) * TWO32 + (this.excTvalLo >>> 0);
+      if (this.hostTrap(this, cause, tval)) {
+        this.privChanged();
+        return;
+      }
+    }
+    this.enterTrap(cause, false, pcLo, pcHi, this.excTvalLo, this.excTvalHi);
+  }
+
+  private enterTrap(cause: number, interrupt: boolean, epcLo: number, epcHi: number, tvalLo: number, tvalHi: number): void {
+    const w = this.w;
+    const priv = w[PRIV];
+    const deleg = priv <= PRIV_S && (((interrupt ? w[MIDELEG] : w[MEDELEG]) >>> cause) & 1) !== 0;
+    const ms = w[MSTATUS];
+    let tvec: number;
+    if (deleg) {
+      w[SCAUSE] = cause;
+      w[SCAUSE + 1] = interrupt ? 0x80000000 | 0 : 0;
+      w[SEPC] = epcLo;
+      w[SEPC + 1] = epcHi;
+      w[STVAL] = tvalLo;
+      w[STVAL + 1] = tvalHi;
+      w[MSTATUS] = (ms & ~(MS_SPIE | MS_SPP | MS_SIE)) | ((ms & MS_SIE) !== 0 ? MS_SPIE : 0) | (priv === PRIV_S ? MS_SPP : 0);
+      w[PRIV] = PRIV_S;
+      tvec = STVEC;
+    } else {
+      w[MCAUSE] = cause;
+      w[MCAUSE + 1] = interrupt ? 0x80000000 | 0 : 0;
+      w[MEPC] = epcLo;
+      w[MEPC + 1] = epcHi;
+      w[MTVAL] = tvalLo;
+      w[MTVAL + 1] = tvalHi;
+      w[MSTATUS] = (ms & ~(MS_MPIE | MS_MPP | MS_MIE)) | ((ms & MS_MIE) !== 0 ? MS_MPIE : 0) | (priv << 11);
+      w[PRIV] = PRIV_M;
+      tvec = MTVEC;
+    }
+    const base = w[tvec] & ~3;
+    if (interrupt && (w[tvec] & 3) === 1) {
+      w[PC] = addImm64(base, w[tvec + 1], cause * 4);
+      w[PC + 1] = hi64.v;
+    } else {
+      w[PC] = base;
+      w[PC + 1] = w[tvec + 1];
+    }
+    w[WFI] = 0;
+    this.resValid = false;
+    this.privChanged();
+  }
+
+  private illegal(raw: number): void {
+    this.exc = EXC_ILLEGAL;
+    this.excTvalLo = raw;
+    this.excTvalHi = 0;
+  }
+
+  // ---------------------------------------------------------------------------
+  // The interpreter loop.
+
+  private executeBatch(limit: number): number {
+    const w = this.w;
+    const m16 = this.m16;
+    const ctab = this.ctab;
+    let pcLo = w[PC];
+    let pcHi = w[PC + 1];
+    let retired = 0;
+    let i = 0;
+    this.batchEnd = false;
+    this.batchDone = 0;
+    while (i < limit) {
+      i++;
+      let insn: number;
+      if ((pcLo & -4096) === this.fetchTagLo && pcHi === this.fetchTagHi && (pcLo & 0xffe) !== 0xffe) {
+        const h = (pcLo + this.fetchAddend) >>> 1;
+        insn = m16[h];
+        if ((insn & 3) === 3) insn |= m16[h + 1] << 16;
+      } else {
+        insn = this.fetchSlow(pcLo, pcHi);
+        if (this.exc >= 0) {
+          this.raise(pcLo, pcHi);
+          pcLo = w[PC];
+          pcHi = w[PC + 1];
+          if (this.batchEnd) break;
+          continue;
+        }
+      }
+      const raw = insn;
+      let len = 4;
+      if ((insn & 3) !== 3) {
+        insn = ctab[insn];
+        len = 2;
+      }
+      let nLo = (pcLo + len) | 0;
+      let nHi = (nLo >>> 0) < len ? (pcHi + 1) | 0 : pcHi;
+      w[0] = 0;
+      w[1] = 0;
+      const d = (insn >>> 6) & 62; // rd * 2
+      const a = (insn >>> 14) & 62; // rs1 * 2
+      const b = (insn >>> 19) & 62; // rs2 * 2
+      const f3 = (insn >>> 12) & 7;
+      switch (insn & 0x7f) {
+        case 0x37: // LUI
+          w[d] = insn & -4096;
+          w[d + 1] = insn >> 31;
+          break;
+        case 0x17: // AUIPC
+          w[d] = addImm64(pcLo, pcHi, insn & -4096);
+          w[d + 1] = hi64.v;
+          break;
+        case 0x6f: { // JAL
+          const imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
+          const tLo = addImm64(pcLo, pcHi, imm);
+          const tHi = hi64.v;
+          w[d] = nLo;
+          w[d + 1] = nHi;
+          nLo = tLo;
+          nHi = tHi;
+          break;
+        }
+        case 0x67: { // JALR
+          if (f3 !== 0) { this.illegal(raw); break; }
+          const tLo = addImm64(w[a], w[a + 1], insn >> 20) & ~1;
+          const tHi = hi64.v;
+          w[d] = nLo;
+          w[d + 1] = nHi;
+          nLo = tLo;
+          nHi = tHi;
+          break;
+        }
+        case 0x63: { // BRANCH
+          const aLo = w[a], aHi = w[a + 1], bLo = w[b], bHi = w[b + 1];
+          let taken: boolean;
+          switch (f3) {
+            case 0: taken = aLo === bLo && aHi === bHi; break;
+            case 1: taken = aLo !== bLo || aHi !== bHi; break;
+            case 4: taken = ltSigned64(aLo, aHi, bLo, bHi); break;
+            case 5: taken = !ltSigned64(aLo, aHi, bLo, bHi); break;
+            case 6: taken = ltUnsigned64(aLo, aHi, bLo, bHi); break;
+            case 7: taken = !ltUnsigned64(aLo, aHi, bLo, bHi); break;
+            default: this.illegal(raw); taken = false;
+          }
+          if (taken) {
+            const imm = ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
+            nLo = addImm64(pcLo, pcHi, imm);
+            nHi = hi64.v;
+          }
+          break;
+        }
+        case 0x03: { // LOAD
+          const vLo = addImm64(w[a], w[a + 1], insn >> 20);
+          const vHi = hi64.v;
+          let lo: number, hi: number;
+          switch (f3) {
+            case 0: lo = (this.load8(vLo, vHi) << 24) >> 24; hi = lo >> 31; break;
+            case 1: lo = (this.load16(vLo, vHi) << 16) >> 16; hi = lo >> 31; break;
+            case 2: lo = this.load32(vLo, vHi); hi = lo >> 31; break;
+            case 3: lo = this.load64(vLo, vHi); hi = this.rhi; break;
+            case 4: lo = this.load8(vLo, vHi); hi = 0; break;
+            case 5: lo = this.load16(vLo, vHi); hi = 0; break;
+            case 6: lo = this.load32(vLo, vHi); hi = 0; break;
+            default: this.illegal(raw); lo = hi = 0;
+          }
+          if (this.exc < 0) {
+            w[d] = lo;
+            w[d + 1] = hi;
+          }
+          break;
+        }
+        case 0x23: { // STORE
+          const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 31);
+          const vLo = addImm64(w[a], w[a + 1], imm);
+          const vHi = hi64.v;
+          switch (f3) {
+            case 0: this.store8(vLo, vHi, w[b]); break;
+            case 1: this.store16(vLo, vHi, w[b]); break;
+            case 2: this.store32(vLo, vHi, w[b]); break;
+            case 3: this.store64(vLo, vHi, w[b], w[b + 1]); break;
+            default: this.illegal(raw);
+          }
+          break;
+        }
+        case 0x13: this.opImm(insn, raw, d, a, f3); break;
+        case 0x1b: this.opImm32(insn, raw, d, a, f3); break;
+        case 0x33: this.op(insn, raw, d, a, b, f3); break;
+        case 0x3b: this.op32(insn, raw, d, a, b, f3); break;
+        case 0x0f: // FENCE, FENCE.I: nothing to do for one interpreted hart
+          if (f3 > 1) this.illegal(raw);
+          break;
+        case 0x73:
+          this.batchDone = retired;
+          if (this.system(insn, raw, f3, d, a, pcLo, pcHi)) {
+            nLo = this.nextLo;
+            nHi = this.nextHi;
+          }
+          break;
+        case 0x2f: this.atomic(insn, raw, d, a, b, f3); break;
+        case 0x07: this.loadFp(insn, raw, d, a, f3); break;
+        case 0x27: this.storeFp(insn, raw, a, b, f3); break;
+        case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
+          if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, insn) !== 0) this.illegal(raw);
+          else w[MSTATUS] |= MS_FS;
+          break;
+        default:
+          this.illegal(raw);
+      }
+      if (this.exc >= 0) {
+        this.raise(pcLo, pcHi);
+        pcLo = w[PC];
+        pcHi = w[PC + 1];
+      } else {
+        retired++;
+        pcLo = nLo;
+        pcHi = nHi;
+      }
+      if (this.batchEnd) break;
+    }
+    w[0] = 0;
+    w[1] = 0;
+    w[PC] = pcLo;
+    w[PC + 1] = pcHi;
+    this.instretBase += retired;
+    this.batchDone = 0;
+    return i;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Integer ALU groups.
+
+  private opImm(insn: number, raw: number, d: number, a: number, f3: number): void {
+    const w = this.w;
+    const imm = insn >> 20;
+    const aLo = w[a], aHi = w[a + 1];
+    let lo: number, hi: number;
+    switch (f3) {
+      case 0: lo = addImm64(aLo, aHi, imm); hi = hi64.v; break;
+      case 2: lo = ltSigned64(aLo, aHi, imm, imm >> 31) ? 1 : 0; hi = 0; break;
+      case 3: lo = ltUnsigned64(aLo, aHi, imm, imm >> 31) ? 1 : 0; hi = 0; break;
+      case 4: lo = aLo ^ imm; hi = aHi ^ (imm >> 31); break;
+      case 6: lo = aLo | imm; hi = aHi | (imm >> 31); break;
+      case 7: lo = aLo & imm; hi = aHi & (imm >> 31); break;
+      case 1: {
+        const f6 = insn >>> 26;
+        const sh = (insn >>> 20) & 63;
+        if (f6 === 0x00) { lo = sll64(aLo, aHi, sh); hi = hi64.v; break; }
+        if (f6 === 0x12) { lo = aLo; hi = aHi; if (sh < 32) lo &= ~(1 << sh); else hi &= ~(1 << (sh - 32)); break; } // BCLRI
+        if (f6 === 0x0a) { lo = aLo; hi = aHi; if (sh < 32) lo |= 1 << sh; else hi |= 1 << (sh - 32); break; } // BSETI
+        if (f6 === 0x1a) { lo = aLo; hi = aHi; if (sh < 32) lo ^= 1 << sh; else hi ^= 1 << (sh - 32); break; } // BINVI
+        if ((insn >>> 25) === 0x30) {
+          switch (sh) {
+            case 0: lo = clz64(aLo, aHi); hi = 0; break;
+            case 1: lo = ctz64(aLo, aHi); hi = 0; break;
+            case 2: lo = popcount32(aLo) + popcount32(aHi); hi = 0; break;
+            case 4: lo = (aLo << 24) >> 24; hi = lo >> 31; break;
+            case 5: lo = (aLo << 16) >> 16; hi = lo >> 31; break;
+            default: this.illegal(raw); return;
+          }
+          break;
+        }
+        this.illegal(raw);
+        return;
+      }
+      default: { // 5
+        const f6 = insn >>> 26;
+        const sh = (insn >>> 20) & 63;
+        const imm12 = (insn >>> 20) & 0xfff;
+        if (f6 === 0x00) { lo = srl64(aLo, aHi, sh); hi = hi64.v; break; }
+        if (f6 === 0x10) { lo = sra64(aLo, aHi, sh); hi = hi64.v; break; }
+        if (f6 === 0x18) { lo = ror64(aLo, aHi, sh); hi = hi64.v; break; }
+        if (f6 === 0x12) { lo = (sh < 32 ? aLo >>> sh : aHi >>> (sh - 32)) & 1; hi = 0; break; } // BEXTI
+        if (imm12 === 0x287) { lo = orcb32(aLo); hi = orcb32(aHi); break; }
+        if (imm12 === 0x6b8) { lo = bswap32(aHi); hi = bswap32(aLo); break; }
+        this.illegal(raw);
+        return;
+      }
+    }
+    w[d] = lo;
+    w[d + 1] = hi;
+  }
+
+  private opImm32(insn: number, raw: number, d: number, a: number, f3: number): void {
+    const w = this.w;
+    const aLo = w[a];
+    const sh = (insn >>> 20) & 31;
+    const f7 = insn >>> 25;
+    let r: number;
+    if (f3 === 0) {
+      r = (aLo + (insn >> 20)) | 0;
+    } else if (f3 === 1) {
+      if (f7 === 0) r = aLo << sh;
+      else if (f7 === 0x30 && sh === 0) r = Math.clz32(aLo);
+      else if (f7 === 0x30 && sh === 1) r = ctz32(aLo);
+      else if (f7 === 0x30 && sh === 2) r = popcount32(aLo);
+      else if ((insn >>> 26) === 0x02) { // SLLI.UW
+        w[d] = sll64(aLo, 0, (insn >>> 20) & 63);
+        w[d + 1] = hi64.v;
+        return;
+      } else { this.illegal(raw); return; }
+    } else if (f3 === 5) {
+      if (f7 === 0) r = aLo >>> sh | 0;
+      else if (f7 === 0x20) r = aLo >> sh;
+      else if (f7 === 0x30) r = sh === 0 ? aLo : (aLo >>> sh) | (aLo << (32 - sh));
+      else { this.illegal(raw); return; }
+    } else {
+      this.illegal(raw);
+      return;
+    }
+    w[d] = r;
+    w[d + 1] = r >> 31;
+  }
+
+  private mulDiv64(fn: (dst: number, a: number, b: number) => void, a: number, b: number): number {
+    const w = this.w;
+    const m32 = this.m32;
+    m32[this.mdA >> 2] = w[a];
+    m32[(this.mdA >> 2) + 1] = w[a + 1];
+    m32[this.mdB >> 2] = w[b];
+    m32[(this.mdB >> 2) + 1] = w[b + 1];
+    fn(this.mdD, this.mdA, this.mdB);
+    this.rhi = m32[this.mdDw + 1];
+    return m32[this.mdDw];
+  }
+
+  private op(insn: number, raw: number, d: number, a: number, b: number, f3: number): void {
+    const w = this.w;
+    const aLo = w[a], aHi = w[a + 1], bLo = w[b], bHi = w[b + 1];
+    const f7 = insn >>> 25;
+    let lo: number, hi: number;
+    switch ((f7 << 3) | f3) {
+      case 0x000: lo = add64(aLo, aHi, bLo, bHi); hi = hi64.v; break;
+      case 0x001: lo = sll64(aLo, aHi, bLo); hi = hi64.v; break;
+      case 0x002: lo = ltSigned64(aLo, aHi, bLo, bHi) ? 1 : 0; hi = 0; break;
+      case 0x003: lo = ltUnsigned64(aLo, aHi, bLo, bHi) ? 1 : 0; hi = 0; break;
+      case 0x004: lo = aLo ^ bLo; hi = aHi ^ bHi; break;
+      case 0x005: lo = srl64(aLo, aHi, bLo); hi = hi64.v; break;
+      case 0x006: lo = aLo | bLo; hi = aHi | bHi; break;
+      case 0x007: lo = aLo & bLo; hi = aHi & bHi; break;
+      case 0x100: lo = sub64(aLo, aHi, bLo, bHi); hi = hi64.v; break;
+      case 0x105: lo = sra64(aLo, aHi, bLo); hi = hi64.v; break;
+      case 0x107: lo = aLo & ~bLo; hi = aHi & ~bHi; break; // ANDN
+      case 0x106: lo = aLo | ~bLo; hi = aHi | ~bHi; break; // ORN
+      case 0x104: lo = ~(aLo ^ bLo); hi = ~(aHi ^ bHi); break; // XNOR
+      case 0x008: lo = this.mulDiv64(this.md.mul, a, b); hi = this.rhi; break;
+      case 0x009: lo = this.mulDiv64(this.md.mulh, a, b); hi = this.rhi; break;
+      case 0x00a: lo = this.mulDiv64(this.md.mulhsu, a, b); hi = this.rhi; break;
+      case 0x00b: lo = this.mulDiv64(this.md.mulhu, a, b); hi = this.rhi; break;
+      case 0x00c: lo = this.mulDiv64(this.md.div, a, b); hi = this.rhi; break;
+      case 0x00d: lo = this.mulDiv64(this.md.divu, a, b); hi = this.rhi; break;
+      case 0x00e: lo = this.mulDiv64(this.md.rem, a, b); hi = this.rhi; break;
+      case 0x00f: lo = this.mulDiv64(this.md.remu, a, b); hi = this.rhi; break;
+      case 0x082: lo = add64(sll64(aLo, aHi, 1), hi64.v, bLo, bHi); hi = hi64.v; break; // SH1ADD
+      case 0x084: lo = add64(sll64(aLo, aHi, 2), hi64.v, bLo, bHi); hi = hi64.v; break; // SH2ADD
+      case 0x086: lo = add64(sll64(aLo, aHi, 3), hi64.v, bLo, bHi); hi = hi64.v; break; // SH3ADD
+      case 0x02c: if (ltSigned64(aLo, aHi, bLo, bHi)) { lo = aLo; hi = aHi; } else { lo = bLo; hi = bHi; } break; // MIN
+      case 0x02d: if (ltUnsigned64(aLo, aHi, bLo, bHi)) { lo = aLo; hi = aHi; } else { lo = bLo; hi = bHi; } break; // MINU
+      case 0x02e: if (ltSigned64(aLo, aHi, bLo, bHi)) { lo = bLo; hi = bHi; } else { lo = aLo; hi = aHi; } break; // MAX
+      case 0x02f: if (ltUnsigned64(aLo, aHi, bLo, bHi)) { lo = bLo; hi = bHi; } else { lo = aLo; hi = aHi; } break; // MAXU
+      case 0x181: lo = rol64(aLo, aHi, bLo); hi = hi64.v; break; // ROL
+      case 0x185: lo = ror64(aLo, aHi, bLo); hi = hi64.v; break; // ROR
+      case 0x121: { // BCLR
+        const s = bLo & 63;
+        lo = aLo; hi = aHi;
+        if (s < 32) lo &= ~(1 << s); else hi &= ~(1 << (s - 32));
+        break;
+      }
+      case 0x125: { // BEXT
+        const s = bLo & 63;
+        lo = (s < 32 ? aLo >>> s : aHi >>> (s - 32)) & 1; hi = 0;
+        break;
+      }
+      case 0x0a1: { // BSET
+        const s = bLo & 63;
+        lo = aLo; hi = aHi;
+        if (s < 32) lo |= 1 << s; else hi |= 1 << (s - 32);
+        break;
+      }
+      case 0x1a1: { // BINV
+        const s = bLo & 63;
+        lo = aLo; hi = aHi;
+        if (s < 32) lo ^= 1 << s; else hi ^= 1 << (s - 32);
+        break;
+      }
+      default: this.illegal(raw); return;
+    }
+    w[d] = lo;
+    w[d + 1] = hi;
+  }
+
+  private op32(insn: number, raw: number, d: number, a: number, b: number, f3: number): void {
+    const w = this.w;
+    const x = w[a], y = w[b];
+    const f7 = insn >>> 25;
+    let r: number;
+    switch ((f7 << 3) | f3) {
+      case 0x000: r = (x + y) | 0; break;
+      case 0x100: r = (x - y) | 0; break;
+      case 0x001: r = x << (y & 31); break;
+      case 0x005: r = (x >>> (y & 31)) | 0; break;
+      case 0x105: r = x >> (y & 31); break;
+      case 0x008: r = Math.imul(x, y); break;
+      case 0x00c: r = y === 0 ? -1 : x === -0x80000000 && y === -1 ? x : (x / y) | 0; break;
+      case 0x00d: r = y === 0 ? -1 : ((x >>> 0) / (y >>> 0)) | 0; break;
+      case 0x00e: r = y === 0 ? x : y === -1 ? 0 : (x % y) | 0; break;
+      case 0x00f: r = y === 0 ? x : ((x >>> 0) % (y >>> 0)) | 0; break;
+      case 0x020: w[d] = add64(x, 0, w[b], w[b + 1]); w[d + 1] = hi64.v; return; // ADD.UW
+      case 0x024: // ZEXT.H
+        if (((insn >>> 20) & 31) !== 0) { this.illegal(raw); return; }
+        w[d] = x & 0xffff; w[d + 1] = 0; return;
+      case 0x082: case 0x084: case 0x086: { // SHnADD.UW
+        const lo = sll64(x, 0, f3 >> 1);
+        w[d] = add64(lo, hi64.v, w[b], w[b + 1]);
+        w[d + 1] = hi64.v;
+        return;
+      }
+      case 0x181: { const s = y & 31; r = s === 0 ? x : (x << s) | (x >>> (32 - s)); break; } // ROLW
+      case 0x185: { const s = y & 31; r = s === 0 ? x : (x >>> s) | (x << (32 - s)); break; } // RORW
+      default: this.illegal(raw); return;
+    }
+    w[d] = r;
+    w[d + 1] = r >> 31;
+  }
+
+  // ---------------------------------------------------------------------------
+  // SYSTEM: ecall, ebreak, xret, wfi, sfence.vma, CSRs.
+
+  /** Returns true when it redirected the pc (to nextLo/nextHi). */
+  private system(insn: number, raw: number, f3: number, d: number, a: number, pcLo: number, pcHi: number): boolean {
+    const w = this.w;
+    const priv = w[PRIV];
+    if (f3 === 0) {
+      if (insn === 0x00000073) { // ECALL
+        this.exc = EXC_ECALL_U + priv;
+        this.excTvalLo = this.excTvalHi = 0;
+        return false;
+      }
+      if (insn === 0x00100073) { // EBREAK
+        this.exc = EXC_BREAKPOINT;
+        this.excTvalLo = pcLo;
+        this.excTvalHi = pcHi;
+        return false;
+      }
+      if (insn === 0x30200073) { // MRET
+        if (priv !== PRIV_M) { this.illegal(raw); return false; }
+        const ms = w[MSTATUS];
+        const mpp = (ms & MS_MPP) >>> 11;
+        let v = (ms & ~(MS_MIE | MS_MPP)) | MS_MPIE;
+        if ((ms & MS_MPIE) !== 0) v |= MS_MIE;
+        if (mpp !== PRIV_M) v &= ~MS_MPRV;
+        w[MSTATUS] = v;
+        w[PRIV] = mpp;
+        this.nextLo = w[MEPC];
+        this.nextHi = w[MEPC + 1];
+        this.privChanged();
+        this.batchEnd = true;
+        return true;
+      }
+      if (insn === 0x10200073) { // SRET
+        const ms = w[MSTATUS];
+        if (priv === PRIV_U || (priv === PRIV_S && (ms & MS_TSR) !== 0)) { this.illegal(raw); return false; }
+        const spp = (ms & MS_SPP) >>> 8;
+        let v = (ms & ~(MS_SIE | MS_SPP | MS_MPRV)) | MS_SPIE;
+        if ((ms & MS_SPIE) !== 0) v |= MS_SIE;
+        w[MSTATUS] = v;
+        w[PRIV] = spp;
+        this.nextLo = w[SEPC];
+        this.nextHi = w[SEPC + 1];
+        this.privChanged();
+        this.batchEnd = true;
+        return true;
+      }
+      if (insn === 0x10500073) { // WFI
+        if (priv === PRIV_U || (priv === PRIV_S && (w[MSTATUS] & MS_TW) !== 0)) { this.illegal(raw); return false; }
+        if ((w[MIP] & w[MIE]) === 0) w[WFI] = 1;
+        this.batchEnd = true;
+        return false;
+      }
+      if ((insn >>> 25) === 0x09 && d === 0) { // SFENCE.VMA
+        if (priv === PRIV_U || (priv === PRIV_S && (w[MSTATUS] & MS_TVM) !== 0)) { this.illegal(raw); return false; }
+        this.translationChanged();
+        return false;
+      }
+      this.illegal(raw);
+      return false;
+    }
+    if (f3 === 4) { this.illegal(raw); return false; }
+    // Zicsr
+    const csr = insn >>> 20;
+    const rs1 = a >> 1;
+    const useImm = f3 >= 5;
+    const srcLo = useImm ? rs1 : w[a];
+    const srcHi = useImm ? 0 : w[a + 1];
+    const op = f3 & 3; // 1 = RW, 2 = RS, 3 = RC
+    const writes = op === 1 || rs1 !== 0;
+    if (op === 1 && d === 0) {
+      if (!csrWrite(this, csr, srcLo, srcHi)) this.illegal(raw);
+      return false;
+    }
+    if (!csrRead(this, csr)) { this.illegal(raw); return false; }
+    const oldLo = this.csrLo, oldHi = this.csrHi;
+    if (writes) {
+      let nLo = srcLo, nHi = srcHi;
+      if (op === 2) { nLo = oldLo | srcLo; nHi = oldHi | srcHi; }
+      else if (op === 3) { nLo = oldLo & ~srcLo; nHi = oldHi & ~srcHi; }
+      if (!csrWrite(this, csr, nLo, nHi)) { this.illegal(raw); return false; }
+    }
+    w[d] = oldLo;
+    w[d + 1] = oldHi;
+    return false;
+  }
+
+  // ---------------------------------------------------------------------------
+  // A extension.
+
+  private atomic(insn: number, raw: number, d: number, a: number, b: number, f3: number): void {
+    const w = this.w;
+    if (f3 !== 2 && f3 !== 3) { this.illegal(raw); return; }
+    const is64 = f3 === 3;
+    const size = is64 ? 8 : 4;
+    const f5 = insn >>> 27;
+    const vLo = w[a], vHi = w[a + 1];
+    const bus = this.bus;
+    if (f5 === 0x02) { // LR
+      if (((insn >>> 20) & 31) !== 0) { this.illegal(raw); return; }
+      if ((vLo & (size - 1)) !== 0) { this.fault(EXC_LOAD_MISALIGNED, vLo, vHi); return; }
+      const pa = translate(this, vLo, vHi, ACCESS_READ, this.dataMmu);
+      if (pa < 0) return;
+      let lo = bus.read(pa, size);
+      if (bus.fault) { this.fault(EXC_LOAD_ACCESS, vLo, vHi); return; }
+      const hi = is64 ? bus.hi : lo >> 31;
+      this.resValid = true;
+      this.resAddrLo = vLo;
+      this.resAddrHi = vHi;
+      this.resValLo = lo;
+      this.resValHi = hi;
+      w[d] = lo;
+      w[d + 1] = hi;
+      return;
+    }
+    if ((vLo & (size - 1)) !== 0) { this.fault(EXC_STORE_MISALIGNED, vLo, vHi); return; }
+    if (f5 === 0x03) { // SC
+      const ok = this.resValid && this.resAddrLo === vLo && this.resAddrHi === vHi;
+      this.resValid = false;
+      if (!ok) { w[d] = 1; w[d + 1] = 0; return; }
+      const pa = translate(this, vLo, vHi, ACCESS_WRITE, this.dataMmu);
+      if (pa < 0) return;
+      const curLo = bus.read(pa, size);
+      if (bus.fault) { this.fault(EXC_STORE_ACCESS, vLo, vHi); return; }
+      const same = is64 ? curLo === this.resValLo && bus.hi === this.resValHi : curLo === this.resValLo;
+      if (same) bus.write(pa, size, w[b], w[b + 1]);
+      w[d] = same ? 0 : 1;
+      w[d + 1] = 0;
+      return;
+    }
+    const pa = translate(this, vLo, vHi, ACCESS_WRITE, this.dataMmu);
+    if (pa < 0) return;
+    const oLo = bus.read(pa, size);
+    if (bus.fault) { this.fault(EXC_STORE_ACCESS, vLo, vHi); return; }
+    const oHi = is64 ? bus.hi : oLo >> 31;
+    let sLo = w[b];
+    let sHi = is64 ? w[b + 1] : sLo >> 31;
+    let rLo: number, rHi: number;
+    switch (f5) {
+      case 0x01: rLo = sLo; rHi = sHi; break; // SWAP
+      case 0x00: rLo = add64(oLo, oHi, sLo, sHi); rHi = hi64.v; break; // ADD
+      case 0x04: rLo = oLo ^ sLo; rHi = oHi ^ sHi; break;
+      case 0x0c: rLo = oLo & sLo; rHi = oHi & sHi; break;
+      case 0x08: rLo = oLo | sLo; rHi = oHi | sHi; break;
+      case 0x10: { const lt = ltSigned64(oLo, oHi, sLo, sHi); rLo = lt ? oLo : sLo; rHi = lt ? oHi : sHi; break; } // MIN
+      case 0x14: { const lt = ltSigned64(oLo, oHi, sLo, sHi); rLo = lt ? sLo : oLo; rHi = lt ? sHi : oHi; break; } // MAX
+      case 0x18: { // MINU
+        const lt = is64 ? ltUnsigned64(oLo, oHi, sLo, sHi) : (oLo >>> 0) < (sLo >>> 0);
+        rLo = lt ? oLo : sLo; rHi = lt ? oHi : sHi; break;
+      }
+      case 0x1c: { // MAXU
+        const lt = is64 ? ltUnsigned64(oLo, oHi, sLo, sHi) : (oLo >>> 0) < (sLo >>> 0);
+        rLo = lt ? sLo : oLo; rHi = lt ? sHi : oHi; break;
+      }
+      default: this.illegal(raw); return;
+    }
+    bus.write(pa, size, rLo, rHi);
+    w[d] = oLo;
+    w[d + 1] = oHi;
+  }
+
+  // ---------------------------------------------------------------------------
+  // F/D loads and stores (the arithmetic lives in fpu/).
+
+  private loadFp(insn: number, raw: number, d: number, a: number, f3: number): void {
+    const w = this.w;
+    if ((w[MSTATUS] & MS_FS) === 0 || (f3 !== 2 && f3 !== 3)) { this.illegal(raw); return; }
+    const vLo = addImm64(w[a], w[a + 1], insn >> 20);
+    const vHi = hi64.v;
+    const fd = F + d;
+    if (f3 === 2) {
+      const v = this.load32(vLo, vHi);
+      if (this.exc >= 0) return;
+      w[fd] = v;
+      w[fd + 1] = -1; // NaN-boxed
+    } else {
+      const v = this.load64(vLo, vHi);
+      if (this.exc >= 0) return;
+      w[fd] = v;
+      w[fd + 1] = this.rhi;
+    }
+    w[MSTATUS] |= MS_FS;
+  }
+
+  private storeFp(insn: number, raw: number, a: number, b: number, f3: number): void {
+    const w = this.w;
+    if ((w[MSTATUS] & MS_FS) === 0 || (f3 !== 2 && f3 !== 3)) { this.illegal(raw); return; }
+    const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 31);
+    const vLo = addImm64(w[a], w[a + 1], imm);
+    const vHi = hi64.v;
+    const fs = F + b;
+    if (f3 === 2) this.store32(vLo, vHi, w[fs]);
+    else this.store64(vLo, vHi, w[fs], w[fs + 1]);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Memory access: TLB fast paths, slow paths for misses, MMIO and misalignment.
+
+  private fault(cause: number, lo: number, hi: number): void {
+    this.exc = cause;
+    this.excTvalLo = lo;
+    this.excTvalHi = hi;
+  }
+
+  private load8(lo: number, hi: number): number {
+    const t = this.tlb;
+    const e = this.dataTlb + ((lo >>> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_WORDS;
+    if (t[e] === (lo & -4096) && t[e + 1] === hi) return this.m8[(lo + t[e + 6]) >>> 0];
+    return this.loadSlow(lo, hi, 1);
+  }
+
+  private load16(lo: number, hi: number): number {
+    const t = this.tlb;
+    const e = this.dataTlb + ((lo >>> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_WORDS;
+    if (t[e] === (lo & -4095) && t[e + 1] === hi) return this.m16[(lo + t[e + 6]) >>> 1];
+    return this.loadSlow(lo, hi, 2);
+  }
+
+  private load32(lo: number, hi: number): number {
+    const t = this.tlb;
+    const e = this.dataTlb + ((lo >>> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_WORDS;
+    if (t[e] === (lo & -4093) && t[e + 1] === hi) return this.m32[(lo + t[e + 6]) >>> 2];
+    return this.loadSlow(lo, hi, 4);
+  }
+
+  private load64(lo: number, hi: number): number {
+    const t = this.tlb;
+    const e = this.dataTlb + ((lo >>> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_WORDS;
+    if (t[e] === (lo & -4089) && t[e + 1] === hi) {
+      const i = (lo + t[e + 6]) >>> 2;
+      this.rhi = this.m32[i + 1];
+      return this.m32[i];
+    }
+    return this.loadSlow(lo, hi, 8);
+  }
+
+  private store8(lo: number, hi: number, v: number): void {
+    const t = this.tlb;
+    const e = this.dataTlb + ((lo >>> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_WORDS;
+    if (t[e + 2] === (lo & -4096) && t[e + 3] === hi) { this.m8[(lo + t[e + 6]) >>> 0] = v; return; }
+    this.storeSlow(lo, hi, 1, v, 0);
+  }
+
+  private store16(lo: number, hi: number, v: number): void {
+    const t = this.tlb;
+    const e = this.dataTlb + ((lo >>> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_WORDS;
+    if (t[e + 2] === (lo & -4095) && t[e + 3] === hi) { this.m16[(lo + t[e + 6]) >>> 1] = v; return; }
+    this.storeSlow(lo, hi, 2, v, 0);
+  }
+
+  private store32(lo: number, hi: number, v: number): void {
+    const t = this.tlb;
+    const e = this.dataTlb + ((lo >>> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_WORDS;
+    if (t[e + 2] === (lo & -4093) && t[e + 3] === hi) { this.m32[(lo + t[e + 6]) >>> 2] = v; return; }
+    this.storeSlow(lo, hi, 4, v, 0);
+  }
+
+  private store64(lo: number, hi: number, vLo: number, vHi: number): void {
+    const t = this.tlb;
+    const e = this.dataTlb + ((lo >>> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_WORDS;
+    if (t[e + 2] === (lo & -4089) && t[e + 3] === hi) {
+      const i = (lo + t[e + 6]) >>> 2;
+      this.m32[i] = vLo;
+      this.m32[i + 1] = vHi;
+      return;
+    }
+    this.storeSlow(lo, hi, 8, vLo, vHi);
+  }
+
+  /** Raw little-endian value (zero-extended below 4 bytes; high word in rhi for 8). */
+  private loadSlow(lo: number, hi: number, size: 1 | 2 | 4 | 8): number {
+    if ((lo & (size - 1)) !== 0) return this.loadMisaligned(lo, hi, size);
+    const pa = translate(this, lo, hi, ACCESS_READ, this.dataMmu);
+    if (pa < 0) return 0;
+    const v = this.bus.read(pa, size);
+    if (this.bus.fault) { this.fault(EXC_LOAD_ACCESS, lo, hi); return 0; }
+    this.rhi = this.bus.hi;
+    return v;
+  }
+
+  /** Misaligned accesses succeed, byte by byte, as on QEMU's virt. */
+  private loadMisaligned(lo: number, hi: number, size: number): number {
+    let rLo = 0, rHi = 0;
+    for (let k = 0; k < size; k++) {
+      const bLo = addImm64(lo, hi, k);
+      const pa = translate(this, bLo, hi64.v, ACCESS_READ, this.dataMmu);
+      if (pa < 0) return 0;
+      const byte = this.bus.read(pa, 1);
+      if (this.bus.fault) { this.fault(EXC_LOAD_ACCESS, lo, hi); return 0; }
+      if (k < 4) rLo |= byte << (8 * k);
+      else rHi |= byte << (8 * (k - 4));
+    }
+    this.rhi = rHi;
+    return rLo;
+  }
+
+  private storeSlow(lo: number, hi: number, size: 1 | 2 | 4 | 8, vLo: number, vHi: number): void {
+    const bus = this.bus;
+    if ((lo & (size - 1)) !== 0) {
+      // Check both ends first so a fault leaves memory untouched.
+      const endLo = addImm64(lo, hi, size - 1);
+      const endHi = hi64.v;
+      if (translate(this, lo, hi, ACCESS_WRITE, this.dataMmu) < 0) return;
+      if (translate(this, endLo, endHi, ACCESS_WRITE, this.dataMmu) < 0) return;
+      for (let k = 0; k < size; k++) {
+        const bLo = addImm64(lo, hi, k);
+        const pa = translate(this, bLo, hi64.v, ACCESS_WRITE, this.dataMmu);
+        if (pa < 0) return;
+        const byte = k < 4 ? vLo >>> (8 * k) : vHi >>> (8 * (k - 4));
+        if (!bus.write(pa, 1, byte & 0xff, 0)) { this.fault(EXC_STORE_ACCESS, lo, hi); return; }
+      }
+      return;
+    }
+    const pa = translate(this, lo, hi, ACCESS_WRITE, this.dataMmu);
+    if (pa < 0) return;
+    if (!bus.write(pa, size, vLo, vHi)) this.fault(EXC_STORE_ACCESS, lo, hi);
+  }
+
+  private fetchSlow(lo: number, hi: number): number {
+    const pa = translate(this, lo, hi, ACCESS_EXEC, this.fetchMmu);
+    if (pa < 0) return 0;
+    const off = this.bus.ramOffset(pa, 2);
+    if (off < 0) { this.fault(EXC_INSN_ACCESS, lo, hi); return 0; }
+    const pageLo = lo & -4096;
+    this.fetchTagLo = pageLo;
+    this.fetchTagHi = hi;
+    this.fetchAddend = (RAM_OFFSET + off - (lo & 0xfff) - pageLo) | 0;
+    const m16 = this.m16;
+    let insn = m16[(RAM_OFFSET + off) >>> 1];
+    if ((insn & 3) !== 3) return insn;
+    if ((lo & 0xfff) !== 0xffe) return insn | (m16[((RAM_OFFSET + off) >>> 1) + 1] << 16);
+    // A 32-bit instruction straddling two pages.
+    const lo2 = (lo + 2) | 0;
+    const hi2 = lo2 === 0 ? (hi + 1) | 0 : hi;
+    const pa2 = translate(this, lo2, hi2, ACCESS_EXEC, this.fetchMmu);
+    if (pa2 < 0) return 0;
+    const off2 = this.bus.ramOffset(pa2, 2);
+    if (off2 < 0) { this.fault(EXC_INSN_ACCESS, lo2, hi2); return 0; }
+    return insn | (m16[(RAM_OFFSET + off2) >>> 1] << 16);
+  }
+}

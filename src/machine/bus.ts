@@ -1,0 +1,121 @@
+/**
+ * The physical address space: guest RAM plus memory-mapped devices.
+ *
+ * This is the slow path. The hart's TLB turns RAM accesses into direct
+ * typed-array indexing and only comes here for MMIO, page walks and accesses
+ * that cross a page. Devices doing DMA use `ramOffset` to bounds-check a guest
+ * buffer before touching `ram`.
+ */
+import { RAM_BASE, RAM_OFFSET } from "../cpu/layout.ts";
+import type { AccessSize, MmioDevice } from "./device.ts";
+
+export class Bus {
+  /** Guest RAM bytes; guest physical `RAM_BASE + i` is `ram[i]`. */
+  readonly ram: Uint8Array;
+  readonly ramBase = RAM_BASE;
+  readonly ramSize: number;
+  /** High word of the last 8-byte `read`. */
+  hi = 0;
+  /** Set by `read`/`write` when nothing answers at the address (access fault). */
+  fault = false;
+  private readonly devices: MmioDevice[] = [];
+  private readonly dv: DataView;
+
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    ramSize: number,
+  ) {
+    this.ramSize = ramSize;
+    this.ram = new Uint8Array(memory.buffer, RAM_OFFSET, ramSize);
+    this.dv = new DataView(memory.buffer, RAM_OFFSET, ramSize);
+  }
+
+  addDevice(device: MmioDevice): void {
+    for (const d of this.devices) {
+      if (device.base < d.base + d.size && d.base < device.base + device.size) {
+        throw new Error(`device ${device.name} overlaps ${d.name} at 0x${device.base.toString(16)}`);
+      }
+    }
+    this.devices.push(device);
+  }
+
+  deviceAt(paddr: number): MmioDevice | null {
+    const ds = this.devices;
+    for (let i = 0; i < ds.length; i++) {
+      const d = ds[i];
+      if (paddr >= d.base && paddr < d.base + d.size) return d;
+    }
+    return null;
+  }
+
+  /**
+   * Offset into `ram` of the guest-physical range [paddr, paddr+len), or -1
+   * if any of it lies outside RAM. Every DMA address from the guest goes
+   * through here first.
+   */
+  ramOffset(paddr: number, len: number): number {
+    const off = paddr - RAM_BASE;
+    if (off < 0 || len < 0 || off + len > this.ramSize) return -1;
+    return off;
+  }
+
+  /**
+   * Reads `size` bytes at guest physical `paddr`. Returns the low 32 bits
+   * (zero-extended for sizes below 4); for size 8 the high word is in `hi`.
+   * On an access fault returns 0 and sets `fault`.
+   */
+  read(paddr: number, size: 1 | 2 | 4 | 8): number {
+    this.fault = false;
+    const off = this.ramOffset(paddr, size);
+    if (off >= 0) {
+      const dv = this.dv;
+      switch (size) {
+        case 1: return dv.getUint8(off);
+        case 2: return dv.getUint16(off, true);
+        case 4: return dv.getInt32(off, true);
+        default:
+          this.hi = dv.getInt32(off + 4, true);
+          return dv.getInt32(off, true);
+      }
+    }
+    const d = this.deviceAt(paddr);
+    if (d === null || paddr + size > d.base + d.size) {
+      this.fault = true;
+      return 0;
+    }
+    const o = paddr - d.base;
+    if (size === 8) {
+      const lo = d.read(o, 4) | 0;
+      this.hi = d.read(o + 4, 4) | 0;
+      return lo;
+    }
+    return d.read(o, size as AccessSize);
+  }
+
+  /** Writes `size` bytes; for size 8 `hi` is the high word. Returns false on an access fault. */
+  write(paddr: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): boolean {
+    const off = this.ramOffset(paddr, size);
+    if (off >= 0) {
+      const dv = this.dv;
+      switch (size) {
+        case 1: dv.setUint8(off, lo & 0xff); break;
+        case 2: dv.setUint16(off, lo & 0xffff, true); break;
+        case 4: dv.setInt32(off, lo | 0, true); break;
+        default:
+          dv.setInt32(off, lo | 0, true);
+          dv.setInt32(off + 4, hi | 0, true);
+      }
+      return true;
+    }
+    const d = this.deviceAt(paddr);
+    if (d === null || paddr + size > d.base + d.size) return false;
+    const o = paddr - d.base;
+    if (size === 8) {
+      d.write(o, 4, lo);
+      d.write(o + 4, 4, hi);
+    } else {
+      d.write(o, size as AccessSize, lo);
+    }
+    return true;
+  }
+}
