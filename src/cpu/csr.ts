@@ -217,6 +217,7 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): boolean 
     const n = csr - CSR.pmpcfg0;
     if ((n & 1) !== 0) return false;
     if (n < 4) writePmpcfg(w, PMPCFG + n, lo, hi);
+    h.pmpChanged();
     return true;
   }
   if (csr >= CSR.pmpaddr0 && csr <= CSR.pmpaddr63) {
@@ -225,6 +226,7 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): boolean 
       w[PMPADDR + 2 * n] = lo;
       w[PMPADDR + 2 * n + 1] = hi & 0x3fffff; // 54 bits: physical address bits 55:2
     }
+    h.pmpChanged();
     return true;
   }
   return false;

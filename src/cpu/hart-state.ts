@@ -107,6 +107,13 @@ export class HartState {
     this.w[PC + 1] = Math.floor(value / 0x100000000) | 0;
   }
 
+  /** pc += n, as a 64-bit add (pc values above 2^53 are common in S-mode). */
+  advancePc(n: number): void {
+    const lo = (this.w[PC] >>> 0) + n;
+    this.w[PC] = lo | 0;
+    if (lo > 0xffffffff) this.w[PC + 1] = (this.w[PC + 1] + 1) | 0;
+  }
+
   getPair(index: number): bigint {
     return (BigInt(this.w[index + 1]) << 32n) | BigInt(this.w[index] >>> 0);
   }

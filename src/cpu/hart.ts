@@ -30,6 +30,7 @@ import {
 import { HART_STATE_SIZE, RAM_BASE, RAM_OFFSET, TLB_ENTRIES, TLB_ENTRY_WORDS, tlbOffset } from "./layout.ts";
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, flushTlb, MMU_M, translate } from "./mmu.ts";
 import { createMulDiv, type MulDiv } from "./mul-div.ts";
+import { pmpAnyActive } from "./pmp.ts";
 
 /**
  * Called for every synchronous exception before it is taken architecturally.
@@ -70,6 +71,8 @@ export class Hart {
   // Result of the last csrRead.
   csrLo = 0;
   csrHi = 0;
+  /** Some PMP entry is configured (see pmp.ts). */
+  pmpActive = false;
   /** High word of the last 64-bit load. */
   private rhi = 0;
   // Redirected next pc from a system instruction (mret/sret).
@@ -140,6 +143,7 @@ export class Hart {
     this.hwSeip = false;
     this.swSeip = false;
     this.resValid = false;
+    this.pmpActive = false;
     this.translationChanged();
   }
 
@@ -208,7 +212,25 @@ export class Hart {
     return (w[STIMECMP + 1] >>> 0) * TWO32 + (w[STIMECMP] >>> 0);
   }
 
+  /**
+   * Reads 8 bytes at virtual address `va` as the current data privilege sees
+   * it, or null if it does not translate (cold path: firmware, debugging).
+   */
+  readVirtual64(va: number): number | null {
+    const pa = translate(this, va % TWO32 | 0, Math.floor(va / TWO32) | 0, ACCESS_READ, this.dataMmu);
+    this.exc = -1;
+    if (pa < 0) return null;
+    const lo = this.bus.read(pa, 8);
+    if (this.bus.fault) return null;
+    return (this.bus.hi >>> 0) * TWO32 + (lo >>> 0);
+  }
+
   // ---- called by csr.ts ----
+
+  pmpChanged(): void {
+    this.pmpActive = pmpAnyActive(this.w);
+    this.translationChanged();
+  }
 
   readMip(): number {
     return this.w[MIP];
@@ -1021,11 +1043,12 @@ export class Hart {
   private storeSlow(lo: number, hi: number, size: 1 | 2 | 4 | 8, vLo: number, vHi: number): void {
     const bus = this.bus;
     if ((lo & (size - 1)) !== 0) {
-      // Check both ends first so a fault leaves memory untouched.
+      // Check both pages first so a fault leaves memory untouched; a fault on
+      // the second page reports its first byte, as QEMU does.
       const endLo = addImm64(lo, hi, size - 1);
       const endHi = hi64.v;
       if (translate(this, lo, hi, ACCESS_WRITE, this.dataMmu) < 0) return;
-      if (translate(this, endLo, endHi, ACCESS_WRITE, this.dataMmu) < 0) return;
+      if (((endLo ^ lo) & -4096) !== 0 && translate(this, endLo & -4096, endHi, ACCESS_WRITE, this.dataMmu) < 0) return;
       for (let k = 0; k < size; k++) {
         const bLo = addImm64(lo, hi, k);
         const pa = translate(this, bLo, hi64.v, ACCESS_WRITE, this.dataMmu);

@@ -14,13 +14,13 @@ import { RAM_BASE, RAM_OFFSET, TLB_ENTRIES, TLB_ENTRY_WORDS } from "./layout.ts"
 import { MSTATUS, SATP } from "./hart-state.ts";
 import { MS_MXR, MS_SUM } from "./csr-numbers.ts";
 import type { Bus } from "../machine/bus.ts";
+import { MMU_M, MMU_S, MMU_U } from "./mmu-index.ts";
+import { PMP_R, PMP_W, PMP_X, pmpPermissions } from "./pmp.ts";
 
 export const ACCESS_READ = 0;
 export const ACCESS_WRITE = 1;
 export const ACCESS_EXEC = 2;
-export const MMU_U = 0;
-export const MMU_S = 1;
-export const MMU_M = 2;
+export { MMU_M, MMU_S, MMU_U } from "./mmu-index.ts";
 
 const PAGE_FAULT = [13, 15, 12];
 const ACCESS_FAULT = [5, 7, 1];
@@ -37,7 +37,11 @@ export interface TranslationContext {
   exc: number;
   excTvalLo: number;
   excTvalHi: number;
+  /** Some PMP entry is configured: check physical accesses against PMP. */
+  pmpActive: boolean;
 }
+
+const PMP_NEEDED = [PMP_R, PMP_W, PMP_X];
 
 function fail(h: TranslationContext, cause: number, lo: number, hi: number): number {
   h.exc = cause;
@@ -62,6 +66,12 @@ function fillTlb(h: TranslationContext, mmuIdx: number, lo: number, hi: number, 
   canRead: boolean, canWrite: boolean, canExec: boolean): void {
   const pagePa = pa - (pa % 4096);
   if (h.bus.ramOffset(pagePa, 4096) < 0) return; // MMIO stays on the slow path
+  if (h.pmpActive) {
+    const perms = pmpPermissions(h.w, pagePa, 4096, mmuIdx);
+    canRead &&= (perms & PMP_R) !== 0;
+    canWrite &&= (perms & PMP_W) !== 0;
+    canExec &&= (perms & PMP_X) !== 0;
+  }
   const t = h.tlb;
   const e = tlbEntryIndex(mmuIdx, lo);
   const pageLo = lo & ~0xfff;
@@ -85,6 +95,9 @@ export function translate(h: TranslationContext, lo: number, hi: number, access:
   if (mode === 0) {
     if ((hi >>> 0) >= 0x01000000) return fail(h, ACCESS_FAULT[access], lo, hi);
     const pa = (hi >>> 0) * TWO32 + (lo >>> 0);
+    if (h.pmpActive && (pmpPermissions(w, pa, 1, mmuIdx) & PMP_NEEDED[access]) === 0) {
+      return fail(h, ACCESS_FAULT[access], lo, hi);
+    }
     fillTlb(h, mmuIdx, lo, hi, pa, true, true, true);
     return pa;
   }
@@ -100,6 +113,9 @@ export function translate(h: TranslationContext, lo: number, hi: number, access:
     const shift = 12 + 9 * level;
     const vpn = Math.floor(va / 2 ** shift) % 512;
     const pteAddr = table + vpn * 8;
+    if (h.pmpActive && (pmpPermissions(w, pteAddr, 8, MMU_S) & PMP_R) === 0) {
+      return fail(h, ACCESS_FAULT[access], lo, hi);
+    }
     const pteLo = bus.read(pteAddr, 8);
     const pteHi = bus.hi;
     if (bus.fault) return fail(h, ACCESS_FAULT[access], lo, hi);
@@ -129,6 +145,9 @@ export function translate(h: TranslationContext, lo: number, hi: number, access:
       if (!bus.write(pteAddr, 4, newLo, 0)) return fail(h, ACCESS_FAULT[access], lo, hi);
     }
     const pa = ppn * 4096 + (va % 2 ** shift);
+    if (h.pmpActive && (pmpPermissions(w, pa, 1, mmuIdx) & PMP_NEEDED[access]) === 0) {
+      return fail(h, ACCESS_FAULT[access], lo, hi);
+    }
     const dirty = (newLo & PTE_D) !== 0;
     fillTlb(h, mmuIdx, lo, hi, pa, readable, writable && dirty, executable);
     return pa;
