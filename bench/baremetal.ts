@@ -1,0 +1,90 @@
+/**
+ * Bare-metal workloads timed on QEMU 7.2 and on Typevisor in the same run.
+ *
+ *   node --import tsx bench/baremetal.ts [workload...]
+ *
+ * Each workload (bench/baremetal/*.c) is compiled now (cached in a temp
+ * directory), then run BENCH_REPS times (default 5) on each target,
+ * alternating targets. Prints the median wall time per target and the ratio
+ * Typevisor / QEMU. Times include process start-up; the `empty` program
+ * measures that start-up, which is printed separately (and subtracted in the
+ * "net" columns). Both targets must print the same result line.
+ */
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describeRun, runElf, type Target } from "../tests/support/run.ts";
+import { buildElf } from "../tests/support/toolchain.ts";
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), "baremetal");
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+const TARGETS: Target[] = ["qemu", "typevisor"];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+async function build(name: string): Promise<string> {
+  return buildElf({
+    sources: [join(DIR, "crt0.S"), join(DIR, `${name}.c`)],
+    includeDirs: [DIR],
+    flags: ["-O2"],
+  });
+}
+
+/** Runs `elf` REPS times per target; returns median ms per target. */
+async function time(name: string, elf: string): Promise<Record<Target, number>> {
+  const samples: Record<Target, number[]> = { qemu: [], typevisor: [] };
+  const results: Partial<Record<Target, string>> = {};
+  for (let i = 0; i < REPS; i++) {
+    for (const target of TARGETS) {
+      const r = await runElf(target, elf, { hangGuardMs: 30 * 60 * 1000 });
+      const line = new RegExp(`^${name} [0-9a-f]{16}$`, "m").exec(r.stdout)?.[0];
+      if (r.exitCode !== 0 || !line) throw new Error(`${name} failed on ${target}\n${describeRun(r)}`);
+      if (results[target] !== undefined && results[target] !== line) throw new Error(`${name}: ${target} result changed between runs`);
+      results[target] = line;
+      samples[target].push(r.elapsedMs);
+    }
+  }
+  if (results.qemu !== results.typevisor) {
+    throw new Error(`${name}: results differ — qemu "${results.qemu}", typevisor "${results.typevisor}"`);
+  }
+  return { qemu: median(samples.qemu), typevisor: median(samples.typevisor) };
+}
+
+async function main(): Promise<void> {
+  const available = readdirSync(DIR)
+    .filter((f) => f.endsWith(".c") && f !== "empty.c")
+    .map((f) => f.slice(0, -2))
+    .sort();
+  const chosen = process.argv.slice(2).length ? process.argv.slice(2) : available;
+  for (const w of chosen) if (!available.includes(w)) throw new Error(`unknown workload ${w}; have ${available.join(", ")}`);
+
+  console.log(`bare-metal benchmarks: ${REPS} runs per target, median wall time`);
+  const startup = await time("empty", await build("empty"));
+  console.log(
+    `start-up (empty program): qemu ${startup.qemu.toFixed(0)} ms, typevisor ${startup.typevisor.toFixed(0)} ms ` +
+      "(included in the totals below; subtracted in the net columns)",
+  );
+  const rows: string[][] = [["workload", "qemu ms", "typevisor ms", "ratio", "net qemu", "net typevisor", "net ratio"]];
+  for (const w of chosen) {
+    const t = await time(w, await build(w));
+    const netQ = Math.max(t.qemu - startup.qemu, 1);
+    const netT = Math.max(t.typevisor - startup.typevisor, 1);
+    rows.push([
+      w,
+      t.qemu.toFixed(0),
+      t.typevisor.toFixed(0),
+      (t.typevisor / t.qemu).toFixed(2),
+      netQ.toFixed(0),
+      netT.toFixed(0),
+      (netT / netQ).toFixed(2),
+    ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
+}
+
+await main();
