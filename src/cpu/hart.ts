@@ -503,7 +503,14 @@ export class Hart {
           }
           break;
         }
-        case 0x13: this.opImm(insn, raw, d, a, f3); break;
+        case 0x13:
+          if (f3 === 0) { // ADDI, the most frequent instruction: inline
+            w[d] = addImm64(w[a], w[a + 1], insn >> 20);
+            w[d + 1] = hi64.v;
+          } else {
+            this.opImm(insn, raw, d, a, f3);
+          }
+          break;
         case 0x1b: this.opImm32(insn, raw, d, a, f3); break;
         case 0x33: this.op(insn, raw, d, a, b, f3); break;
         case 0x3b: this.op32(insn, raw, d, a, b, f3); break;
