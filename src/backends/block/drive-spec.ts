@@ -1,0 +1,87 @@
+/**
+ * `--drive` option values, QEMU style: `file=PATH,format=raw[,readonly=on]`
+ * plus optional `serial=ID` (reported to the guest, up to 20 bytes), `if=virtio`
+ * and `id=NAME`. A literal comma in a value is written twice (`,,`).
+ */
+import type { BlockBackend } from "./block-backend.ts";
+import { RawFileBackend } from "./raw-file.ts";
+
+export interface DriveSpec {
+  file: string;
+  format: "raw";
+  readOnly: boolean;
+  serial?: string;
+  id?: string;
+}
+
+const USAGE = "expected --drive file=PATH,format=raw[,readonly=on][,serial=ID]";
+
+/** Parses one `--drive` value; throws an Error saying what is wrong and what is expected. */
+export function parseDriveSpec(text: string): DriveSpec {
+  let file: string | undefined;
+  let format: string | undefined;
+  let readOnly = false;
+  let serial: string | undefined;
+  let id: string | undefined;
+  for (const item of splitOptions(text)) {
+    const eq = item.indexOf("=");
+    if (eq < 0) throw new Error(`--drive ${text}: "${item}" is not key=value; ${USAGE}`);
+    const key = item.slice(0, eq);
+    const value = item.slice(eq + 1);
+    switch (key) {
+      case "file": file = value; break;
+      case "format": format = value; break;
+      case "readonly": readOnly = parseFlag(text, key, value); break;
+      case "serial":
+        if (new TextEncoder().encode(value).length > 20) {
+          throw new Error(`--drive ${text}: serial is longer than 20 bytes`);
+        }
+        serial = value;
+        break;
+      case "id": id = value; break;
+      case "if":
+        if (value !== "virtio") throw new Error(`--drive ${text}: only if=virtio is supported`);
+        break;
+      default:
+        throw new Error(`--drive ${text}: unknown option "${key}"; ${USAGE}`);
+    }
+  }
+  if (file === undefined || file === "") throw new Error(`--drive ${text}: no file= given; ${USAGE}`);
+  if (format !== undefined && format !== "raw") {
+    throw new Error(`--drive ${text}: format=${format} is not supported yet; only format=raw`);
+  }
+  const spec: DriveSpec = { file, format: "raw", readOnly };
+  if (serial !== undefined) spec.serial = serial;
+  if (id !== undefined) spec.id = id;
+  return spec;
+}
+
+/** Opens the image a spec names. Throws an Error naming the file if it cannot. */
+export function openDrive(spec: DriveSpec): BlockBackend {
+  return RawFileBackend.open(spec.file, { readOnly: spec.readOnly });
+}
+
+function splitOptions(text: string): string[] {
+  const items: string[] = [];
+  let current = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c !== ",") {
+      current += c;
+    } else if (text[i + 1] === ",") {
+      current += ",";
+      i++;
+    } else {
+      items.push(current);
+      current = "";
+    }
+  }
+  items.push(current);
+  return items.filter((s) => s !== "");
+}
+
+function parseFlag(text: string, key: string, value: string): boolean {
+  if (value === "on" || value === "true" || value === "yes") return true;
+  if (value === "off" || value === "false" || value === "no") return false;
+  throw new Error(`--drive ${text}: ${key}=${value} must be on or off`);
+}

@@ -1,0 +1,196 @@
+/**
+ * virtio-blk (virtio 1.2 section 5.2): one request queue; read, write,
+ * flush and get-id. Requests complete synchronously against the backend,
+ * inside the driver's QueueNotify write.
+ *
+ * A request is a 16-byte header (type, reserved, sector) in the readable
+ * part, data in the readable part (writes) or writable part (reads), and a
+ * status byte as the last writable byte.
+ */
+import type { AccessSize } from "../../machine/device.ts";
+import { badState } from "../../machine/timer.ts";
+import type { BlockBackend } from "../../backends/block/block-backend.ts";
+import { VIRTIO_ID_BLOCK, feature } from "./constants.ts";
+import type { VirtioContext, VirtioDevice } from "./device.ts";
+import type { DescriptorChain } from "./virtqueue.ts";
+
+export const VIRTIO_BLK_F_SIZE_MAX = 1;
+export const VIRTIO_BLK_F_SEG_MAX = 2;
+export const VIRTIO_BLK_F_RO = 5;
+export const VIRTIO_BLK_F_BLK_SIZE = 6;
+export const VIRTIO_BLK_F_FLUSH = 9;
+
+export const VIRTIO_BLK_T_IN = 0;
+export const VIRTIO_BLK_T_OUT = 1;
+export const VIRTIO_BLK_T_FLUSH = 4;
+export const VIRTIO_BLK_T_GET_ID = 8;
+
+export const VIRTIO_BLK_S_OK = 0;
+export const VIRTIO_BLK_S_IOERR = 1;
+export const VIRTIO_BLK_S_UNSUPP = 2;
+
+export const SECTOR_SIZE = 512;
+const HEADER_SIZE = 16;
+const ID_BYTES = 20;
+const CONFIG_SIZE = 0x40;
+
+export interface VirtioBlkOptions {
+  backend: BlockBackend;
+  /** Serial number reported by GET_ID (at most 20 bytes; default empty). */
+  serial?: string;
+  /** Queue size (power of two; default 256, as QEMU 7.2). seg_max is this minus 2. */
+  queueSize?: number;
+  /** Largest single segment the driver may use, in bytes (default 1 MiB). */
+  sizeMax?: number;
+}
+
+export interface VirtioBlkState {
+  v: 1;
+}
+
+export class VirtioBlk implements VirtioDevice {
+  readonly deviceId = VIRTIO_ID_BLOCK;
+  readonly name = "virtio-blk";
+  readonly features: bigint;
+  readonly queueSizes: readonly number[];
+  readonly config = new Uint8Array(CONFIG_SIZE);
+  readonly backend: BlockBackend;
+  /** Disk size in 512-byte sectors. */
+  readonly capacity: number;
+  private ctx: VirtioContext | null = null;
+  private readonly id = new Uint8Array(ID_BYTES);
+  private readonly header = new Uint8Array(HEADER_SIZE);
+  private readonly headerView = new DataView(this.header.buffer);
+  private readonly statusByte = new Uint8Array(1);
+
+  constructor(opts: VirtioBlkOptions) {
+    const queueSize = opts.queueSize ?? 256;
+    const sizeMax = opts.sizeMax ?? 1 << 20;
+    this.backend = opts.backend;
+    this.capacity = Math.floor(opts.backend.size / SECTOR_SIZE);
+    this.queueSizes = [queueSize];
+    let features =
+      feature(VIRTIO_BLK_F_SIZE_MAX) |
+      feature(VIRTIO_BLK_F_SEG_MAX) |
+      feature(VIRTIO_BLK_F_BLK_SIZE) |
+      feature(VIRTIO_BLK_F_FLUSH);
+    if (opts.backend.readOnly) features |= feature(VIRTIO_BLK_F_RO);
+    this.features = features;
+    const serial = new TextEncoder().encode(opts.serial ?? "");
+    if (serial.length > ID_BYTES) throw new Error(`virtio-blk serial "${opts.serial}" is longer than 20 bytes`);
+    this.id.set(serial);
+    const c = new DataView(this.config.buffer);
+    c.setUint32(0, this.capacity % 0x1_0000_0000, true);
+    c.setUint32(4, Math.floor(this.capacity / 0x1_0000_0000), true);
+    c.setUint32(8, sizeMax, true);
+    c.setUint32(12, Math.max(1, queueSize - 2), true);
+    c.setUint32(20, SECTOR_SIZE, true);
+  }
+
+  attach(ctx: VirtioContext): void {
+    this.ctx = ctx;
+  }
+
+  writeConfig(_offset: number, _size: AccessSize, _value: number): void {
+    // Nothing is writable without VIRTIO_BLK_F_CONFIG_WCE.
+  }
+
+  queueNotify(index: number): void {
+    const ctx = this.ctx;
+    if (ctx === null || index !== 0) return;
+    const q = ctx.queues[0];
+    let pushed = false;
+    for (let c = q.pop(); c !== null; c = q.pop()) {
+      if (c.readableBytes < HEADER_SIZE || c.writableBytes < 1) {
+        ctx.needsReset("virtio-blk: request without a header or a status byte");
+        break;
+      }
+      const status = this.execute(c);
+      this.statusByte[0] = status;
+      c.writeBytes(c.writableBytes - 1, this.statusByte, 0, 1);
+      // Like QEMU, report the whole writable part as written.
+      q.push(c.head, Math.min(c.writableBytes, 0xffffffff));
+      pushed = true;
+    }
+    if (pushed) ctx.notifyUsed(0);
+  }
+
+  reset(): void {}
+
+  save(): VirtioBlkState {
+    return { v: 1 };
+  }
+
+  restore(state: unknown): void {
+    if ((state as VirtioBlkState | null)?.v !== 1) throw badState(this.name, state);
+  }
+
+  private execute(c: DescriptorChain): number {
+    c.readBytes(0, this.header, 0, HEADER_SIZE);
+    const h = this.headerView;
+    const type = h.getUint32(0, true);
+    const sectorLo = h.getUint32(8, true);
+    const sectorHi = h.getUint32(12, true);
+    switch (type) {
+      case VIRTIO_BLK_T_IN:
+        return this.transfer(c, false, sectorLo, sectorHi, c.writableBytes - 1);
+      case VIRTIO_BLK_T_OUT:
+        if (this.backend.readOnly) return VIRTIO_BLK_S_IOERR;
+        return this.transfer(c, true, sectorLo, sectorHi, c.readableBytes - HEADER_SIZE);
+      case VIRTIO_BLK_T_FLUSH:
+        return this.backend.flush() ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+      case VIRTIO_BLK_T_GET_ID:
+        c.writeBytes(0, this.id, 0, Math.min(ID_BYTES, c.writableBytes - 1));
+        return VIRTIO_BLK_S_OK;
+      default:
+        return VIRTIO_BLK_S_UNSUPP;
+    }
+  }
+
+  /** Moves `dataLen` bytes between the chain's data segments and the disk at `sector`. */
+  private transfer(c: DescriptorChain, write: boolean, sectorLo: number, sectorHi: number, dataLen: number): number {
+    if (dataLen % SECTOR_SIZE !== 0 || sectorHi >= 0x200000) return VIRTIO_BLK_S_IOERR;
+    const sector = sectorHi * 0x1_0000_0000 + sectorLo;
+    if (sector > this.capacity - dataLen / SECTOR_SIZE) return VIRTIO_BLK_S_IOERR;
+    // Writes take data after the header in the readable part; reads fill the
+    // writable part up to the status byte.
+    const first = write ? 0 : c.readable;
+    const end = write ? c.readable : c.count;
+    let skip = write ? HEADER_SIZE : 0;
+    let remaining = dataLen;
+    let position = sector * SECTOR_SIZE;
+    // Adjacent segments (common: consecutive guest pages) become one host I/O.
+    let runOff = 0;
+    let runLen = 0;
+    for (let i = first; i < end && remaining > 0; i++) {
+      let off = c.offset[i];
+      let len = c.length[i];
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      off += skip;
+      len -= skip;
+      skip = 0;
+      const n = Math.min(len, remaining);
+      remaining -= n;
+      if (runLen > 0 && runOff + runLen === off) {
+        runLen += n;
+        continue;
+      }
+      if (runLen > 0 && !this.io(write, position, runOff, runLen)) return VIRTIO_BLK_S_IOERR;
+      position += runLen;
+      runOff = off;
+      runLen = n;
+    }
+    if (runLen > 0 && !this.io(write, position, runOff, runLen)) return VIRTIO_BLK_S_IOERR;
+    return VIRTIO_BLK_S_OK;
+  }
+
+  private io(write: boolean, position: number, ramOffset: number, length: number): boolean {
+    const ram = (this.ctx as VirtioContext).mem.ram;
+    return write
+      ? this.backend.writeAt(position, ram, ramOffset, length)
+      : this.backend.readAt(position, ram, ramOffset, length);
+  }
+}
