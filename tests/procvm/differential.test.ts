@@ -1,0 +1,65 @@
+/**
+ * Differential tests: each C program in programs/ is built static and
+ * dynamic for riscv64, run under qemu-riscv64 and under `typevisor exec`,
+ * and must give the same stdout, stderr and exit status.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { test } from "node:test";
+import { compile, missingTools, runQemu, runTypevisor, scratchDir, type RunResult } from "./helpers.ts";
+
+const skip = missingTools();
+
+interface Case {
+  program: string;
+  args?: string[];
+  /** Gets a fresh scratch directory as its last argument. */
+  scratch?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Compare stderr too (false where only typevisor prints a diagnostic). */
+  stderr?: boolean;
+}
+
+const cases: Case[] = [
+  { program: "startup" },
+  { program: "startup", args: ["one", "two words", ""], env: { PROCVM_TEST: "set" } },
+  { program: "files", scratch: true },
+  { program: "memory", scratch: true },
+  { program: "signals" },
+  { program: "threads" },
+  { program: "procs" },
+  { program: "misc" },
+  { program: "fault", stderr: false },
+];
+
+function same(name: string, q: RunResult, t: RunResult, stderr: boolean): void {
+  assert.equal(t.stdout, q.stdout, `${name}: stdout`);
+  if (stderr) assert.equal(t.stderr, q.stderr, `${name}: stderr`);
+  assert.equal(t.status, q.status, `${name}: exit status (stderr: ${t.stderr})`);
+}
+
+for (const linkage of ["static", "dynamic"] as const) {
+  for (const c of cases) {
+    const label = `${c.program}${c.args ? ` ${JSON.stringify(c.args)}` : ""} (${linkage}) matches qemu-riscv64`;
+    test(label, { skip: skip ?? false }, () => {
+      const bin = compile(c.program, linkage);
+      const sysroot = linkage === "dynamic";
+      const args = (dir: string | null) => [...(c.args ?? []), ...(dir !== null ? [dir] : [])];
+      const dirs = c.scratch ? [scratchDir(), scratchDir()] : [null, null];
+      try {
+        const q = runQemu(bin, args(dirs[0]), { sysroot, env: c.env });
+        const t = runTypevisor(bin, args(dirs[1]), { sysroot, env: c.env });
+        same(label, q, t, c.stderr !== false);
+      } finally {
+        for (const d of dirs) if (d !== null) fs.rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+}
+
+test("a fault with no handler: status 139 and one diagnostic line", { skip: skip ?? false }, () => {
+  const t = runTypevisor(compile("fault", "static"), []);
+  assert.equal(t.status, 139);
+  assert.equal(t.stdout, "about to fault\n");
+  assert.match(t.stderr, /^typevisor: fault-static-\w+\[\d+\]: Segmentation fault \(SIGSEGV\) at pc 0x[0-9a-f]+, address 0x0\n$/);
+});
