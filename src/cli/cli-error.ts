@@ -1,0 +1,4 @@
+/** A mistake in what the user asked for; the CLI prints its message alone. */
+export class CliError extends Error {
+  override name = "CliError";
+}

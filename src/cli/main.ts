@@ -1,0 +1,31 @@
+/**
+ * The `typevisor` command line. Each subcommand lives in its own module and
+ * registers itself here. Any failure ends in one line on stderr and exit
+ * status 1 (the stack only with TYPEVISOR_DEBUG=1).
+ */
+import { Command, CommanderError } from "commander";
+import { registerExecCommand } from "./exec-command.ts";
+import { registerRunCommand } from "./run-command.ts";
+
+const program = new Command("typevisor")
+  .description("a type-2 hypervisor for RISC-V virtual machines")
+  .showHelpAfterError(false)
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`typevisor: ${text.replace(/^error: /, "")}`) });
+
+registerRunCommand(program);
+registerExecCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // Commander has printed its message (or help/version) already.
+    process.exitCode = e.exitCode;
+  } else {
+    const err = e as Error;
+    process.stderr.write(`typevisor: ${err?.message ?? String(e)}\n`);
+    if (process.env.TYPEVISOR_DEBUG) process.stderr.write(`${err?.stack ?? ""}\n`);
+    process.exitCode = 1;
+  }
+}

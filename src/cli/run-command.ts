@@ -1,0 +1,127 @@
+/**
+ * `typevisor run`: boots a virt machine from QEMU-style flags, with the
+ * serial console on this terminal. Exits with the guest's finisher status.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import type { Command } from "commander";
+import { openDrive, parseDriveSpec } from "../backends/block/index.ts";
+import { MAX_HARTS } from "../cpu/layout.ts";
+import { VirtioBlk, type VirtioDevice } from "../devices/virtio/index.ts";
+import { VirtMachine, type Firmware, type ImageFile } from "../machine/virt-machine.ts";
+import { CliError } from "./cli-error.ts";
+import { parseSize } from "./size.ts";
+import { Terminal } from "./terminal.ts";
+
+export interface RunFlags {
+  bios?: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  memory: string;
+  smp: string;
+  dumpdtb?: string;
+  drive: string[];
+  icount?: string;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command("run")
+    .description("boot a RISC-V virt machine (QEMU -M virt compatible) with its console on this terminal")
+    .option(
+      "--bios <default|none|FILE>",
+      "firmware: default (built-in SBI), none (run --kernel bare-metal in M-mode), or a file such as OpenSBI fw_dynamic.bin",
+    )
+    .option("--kernel <FILE>", "kernel: a Linux Image, or with --bios none a bare-metal ELF")
+    .option("--initrd <FILE>", "initial ram disk")
+    .option("--append <STR>", "kernel command line")
+    .option("-m, --memory <SIZE>", "guest RAM, e.g. 256M or 1G (a plain number is MiB)", "256M")
+    .option("--smp <N>", `number of harts (1-${MAX_HARTS})`, "1")
+    .option("--dumpdtb <FILE>", "write the device tree blob to FILE and exit")
+    .option("--drive <SPEC>", "virtio-blk disk: file=PATH,format=raw[,readonly=on] (repeatable)", collect, [])
+    .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await runCommand(flags);
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function readImage(option: string, path: string): ImageFile {
+  try {
+    return { name: path, bytes: readFileSync(path) };
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
+    throw new CliError(`${option} ${path}: ${reason}`);
+  }
+}
+
+function positiveInteger(option: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new CliError(`${option} ${text}: expected a whole number from 1 to ${max}`);
+  return n;
+}
+
+function firmwareFrom(flags: RunFlags): Firmware {
+  if (flags.bios === undefined || flags.bios === "default") return { kind: "builtin" };
+  if (flags.bios === "none") return { kind: "none" };
+  return { kind: "file", image: readImage("--bios", flags.bios) };
+}
+
+/** Runs the machine the flags describe; resolves to the process exit status. */
+export async function runCommand(flags: RunFlags): Promise<number> {
+  const ramSize = parseSize(flags.memory);
+  if (ramSize === null) throw new CliError(`-m ${flags.memory}: not a size; use e.g. 256M or 1G`);
+  const firmware = firmwareFrom(flags);
+  const kernel = flags.kernel === undefined ? undefined : readImage("--kernel", flags.kernel);
+  if (firmware.kind !== "file" && !kernel && flags.dumpdtb === undefined) {
+    throw new CliError(
+      firmware.kind === "none"
+        ? "--bios none needs a program to run: give it with --kernel"
+        : "nothing to boot: give a kernel with --kernel (the built-in SBI firmware runs it in S-mode)",
+    );
+  }
+  const initrd = flags.initrd === undefined ? undefined : readImage("--initrd", flags.initrd);
+  if (initrd && !kernel) throw new CliError("--initrd needs a kernel: give one with --kernel");
+  const virtio: VirtioDevice[] = flags.drive.map((text) => {
+    const spec = parseDriveSpec(text);
+    const blk: { backend: ReturnType<typeof openDrive>; serial?: string } = { backend: openDrive(spec) };
+    if (spec.serial !== undefined) blk.serial = spec.serial;
+    return new VirtioBlk(blk);
+  });
+
+  let terminal: Terminal | null = null;
+  const machine = new VirtMachine({
+    ramSize,
+    harts: positiveInteger("--smp", flags.smp, MAX_HARTS),
+    firmware,
+    kernel,
+    initrd,
+    bootargs: flags.append,
+    instructionsPerTick: flags.icount === undefined ? undefined : positiveInteger("--icount", flags.icount),
+    virtio,
+    serial: { write: (data) => terminal?.sink.write(data), backpressure: () => terminal?.sink.backpressure?.() ?? null },
+  });
+
+  if (flags.dumpdtb !== undefined) {
+    try {
+      writeFileSync(flags.dumpdtb, machine.dtb);
+    } catch (e) {
+      throw new CliError(`--dumpdtb ${flags.dumpdtb}: ${(e as Error).message}`);
+    }
+    return 0;
+  }
+
+  terminal = new Terminal(machine);
+  terminal.start();
+  try {
+    const code = await machine.run();
+    // As QEMU's exit(code): the OS keeps the low 8 bits.
+    return code & 0xff;
+  } finally {
+    terminal.stop();
+    await terminal.flush();
+  }
+}

@@ -1,0 +1,412 @@
+/**
+ * The `virt` board (QEMU 7.2 `-M virt`): RAM, harts, CLINT, PLIC, NS16550A
+ * UART, goldfish RTC, SiFive test finisher and eight virtio-mmio slots, the
+ * device tree describing them, the boot loader, and the run loop.
+ *
+ * The run loop is async: it runs the harts in instruction batches, polls
+ * device timers between batches, and hands the Node event loop a turn every
+ * few milliseconds so host input and timers are delivered. When every hart
+ * waits in WFI it sleeps until the next timer deadline or host input.
+ */
+import { randomBytes } from "node:crypto";
+import { createVmMemory, MAX_HARTS, RAM_BASE, RAM_OFFSET, WASM_PAGE } from "../cpu/layout.ts";
+import { Hart } from "../cpu/hart.ts";
+import { Clint } from "../devices/clint.ts";
+import { GoldfishRtc, hostWallNs } from "../devices/goldfish-rtc.ts";
+import { Plic } from "../devices/plic.ts";
+import { TestFinisher, type ExitRequest } from "../devices/test-finisher.ts";
+import { Uart16550 } from "../devices/uart16550.ts";
+import { VirtioSlots, type VirtioDevice } from "../devices/virtio/index.ts";
+import { REG_STATUS } from "../devices/virtio/mmio-transport.ts";
+import { BuiltinSbi, enterSupervisor, type SbiPlatform } from "../firmware/sbi.ts";
+import { isElf } from "../loader/elf.ts";
+import { loadBareMetalElf, type LoadedImage } from "../loader/bare-metal-elf.ts";
+import { loadLinuxImage, loadRaw } from "../loader/linux-image.ts";
+import { LoadError } from "../loader/load-error.ts";
+import { dtbAddress, initrdAddress } from "../loader/placement.ts";
+import { Bus } from "./bus.ts";
+import { HostClock, InstructionClock, type MachineClock } from "./clock.ts";
+import { buildVirtDtb } from "./virt-dtb.ts";
+
+export const MiB = 1 << 20;
+export const DEFAULT_RAM_SIZE = 256 * MiB;
+export const MIN_RAM_SIZE = 2 * MiB;
+/** One wasm32 memory holds the hart area plus RAM: at most 4 GiB in all. */
+export const MAX_RAM_SIZE = 65536 * WASM_PAGE - RAM_OFFSET;
+
+/** Instructions per hart between timer polls. */
+const BATCH = 1 << 14;
+/** Host milliseconds of guest execution between event-loop turns. */
+const SLICE_MS = 10;
+
+/** The `fw_dynamic_info` OpenSBI's fw_dynamic reads through a2 (QEMU passes it too). */
+const FW_DYNAMIC_MAGIC = 0x4942534f; // "OSBI"
+const FW_DYNAMIC_VERSION = 2;
+const FW_DYNAMIC_NEXT_MODE_S = 1;
+const FW_DYNAMIC_INFO_SIZE = 48;
+
+export interface ImageFile {
+  /** For error messages (a path). */
+  name: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * What runs first, in M-mode.
+ * - none: the kernel is a bare-metal program (ELF at its own addresses, or
+ *   a raw binary at RAM start), entered in M-mode with a0 = hart id and
+ *   a1 = device tree. With no kernel the harts start at RAM start.
+ * - file: firmware such as OpenSBI fw_dynamic/fw_jump (ELF, or a raw binary
+ *   at RAM start); the kernel (Linux Image, or ELF) is loaded for it, and a2
+ *   points at a fw_dynamic_info naming the kernel as the next stage in S-mode.
+ * - builtin: no M-mode code; the SBI is served by the host (src/firmware/sbi.ts)
+ *   and hart 0 enters the kernel (Linux Image at RAM + 2 MiB, or ELF) in
+ *   S-mode with a0 = 0, a1 = device tree. The other harts stay stopped until
+ *   the kernel starts them (SBI HSM).
+ */
+export type Firmware = { kind: "none" } | { kind: "file"; image: ImageFile } | { kind: "builtin" };
+
+/** Where UART output goes. */
+export interface SerialSink {
+  write(data: Uint8Array): void;
+  /** A promise to wait on while the host cannot take more output, else null. */
+  backpressure?(): Promise<void> | null;
+}
+
+export interface VirtMachineOptions {
+  /** Guest RAM in bytes (default 256 MiB). */
+  ramSize?: number;
+  harts?: number;
+  firmware: Firmware;
+  kernel?: ImageFile;
+  initrd?: ImageFile;
+  bootargs?: string;
+  /** Deterministic time: mtime advances one tick per this many retired instructions. */
+  instructionsPerTick?: number;
+  /** `riscv,isa` in the device tree. */
+  isa?: string;
+  /** Devices for the virtio-mmio slots, first one at the highest slot. */
+  virtio?: readonly VirtioDevice[];
+  serial?: SerialSink;
+}
+
+export class VirtMachine {
+  readonly ramSize: number;
+  readonly memory: WebAssembly.Memory;
+  readonly bus: Bus;
+  readonly clock: MachineClock;
+  readonly harts: Hart[];
+  readonly clint: Clint;
+  readonly plic: Plic;
+  readonly uart: Uart16550;
+  readonly rtc: GoldfishRtc;
+  readonly finisher: TestFinisher;
+  readonly virtio: VirtioSlots;
+  /** The device tree of the last boot and where the guest finds it. */
+  dtb: Uint8Array = new Uint8Array(0);
+  dtbAddress = 0;
+
+  private exitRequest: ExitRequest | null = null;
+  private readonly options: VirtMachineOptions;
+  private readonly serial: SerialSink | null;
+  private readonly outBuf = new Uint8Array(4096);
+  private outLen = 0;
+  private readonly input: Uint8Array[] = [];
+  private inputPos = 0;
+  private wake: (() => void) | null = null;
+  /** Harts held stopped (SBI HSM); only the built-in firmware stops any. */
+  private readonly stopped: boolean[];
+
+  /** Builds the board and loads the boot images; throws LoadError/ElfError on bad images. */
+  constructor(options: VirtMachineOptions) {
+    this.options = options;
+    const ramSize = options.ramSize ?? DEFAULT_RAM_SIZE;
+    const hartCount = options.harts ?? 1;
+    if (!Number.isInteger(ramSize) || ramSize < MIN_RAM_SIZE || ramSize > MAX_RAM_SIZE || ramSize % 4096 !== 0) {
+      throw new LoadError(
+        `guest RAM must be a multiple of 4 KiB from ${MIN_RAM_SIZE / MiB} MiB to ${MAX_RAM_SIZE / MiB} MiB (got ${ramSize} bytes)`,
+      );
+    }
+    if (!Number.isInteger(hartCount) || hartCount < 1 || hartCount > MAX_HARTS) {
+      throw new LoadError(`the number of harts must be 1 to ${MAX_HARTS} (got ${hartCount})`);
+    }
+    this.ramSize = ramSize;
+    this.serial = options.serial ?? null;
+    try {
+      this.memory = createVmMemory(ramSize);
+    } catch {
+      throw new LoadError(`cannot allocate ${Math.ceil(ramSize / MiB)} MiB of guest RAM on this host; use less memory (-m)`);
+    }
+    this.bus = new Bus(this.memory, ramSize);
+    this.clock =
+      options.instructionsPerTick !== undefined ? new InstructionClock(options.instructionsPerTick) : new HostClock();
+    const clock = this.clock;
+    this.harts = [];
+    for (let h = 0; h < hartCount; h++) this.harts.push(new Hart(this.memory, h, this.bus, clock));
+    this.stopped = this.harts.map(() => false);
+    if (options.firmware.kind === "builtin") new BuiltinSbi(this.sbiPlatform()).install();
+
+    this.finisher = new TestFinisher((request) => this.requestExit(request));
+    this.clint = new Clint(this.harts, clock);
+    this.plic = new Plic(this.harts);
+    this.uart = new Uart16550(this.plic, (byte) => this.serialOut(byte));
+    const rtcTime = clock.deterministic ? () => BigInt(clock.now()) * 100n : hostWallNs();
+    this.rtc = new GoldfishRtc(this.plic, rtcTime);
+    this.virtio = new VirtioSlots({ mem: this.bus, sink: this.plic, devices: options.virtio ?? [] });
+    for (const dev of [this.finisher, this.rtc, this.clint, this.plic, this.uart]) this.bus.addDevice(dev);
+    for (const slot of this.virtio.slots) this.bus.addDevice(slot.mmio);
+
+    this.boot();
+  }
+
+  /** Host → guest serial input (keyboard, pipe); delivered as the UART has room. */
+  sendInput(data: Uint8Array): void {
+    if (data.length === 0) return;
+    this.input.push(data.slice());
+    this.wakeUp();
+  }
+
+  /** Ends `run` as if the guest powered off with `code` (e.g. Ctrl-A x). */
+  quit(code = 0): void {
+    this.requestExit({ kind: "poweroff", code });
+  }
+
+  /**
+   * Runs until the guest powers off (test finisher, or `quit`), resetting
+   * the board when the guest asks for a reset. Resolves to the exit code:
+   * 0 for a pass/poweroff, the code of a (code << 16) | 0x3333 failure.
+   */
+  async run(): Promise<number> {
+    for (;;) {
+      const sliceEnd = performance.now() + SLICE_MS;
+      let sleepMs = 0;
+      while (this.exitRequest === null && performance.now() < sliceEnd) {
+        const deadline = this.step();
+        if (this.exitRequest === null && this.allWaiting()) {
+          sleepMs = this.clock.idleUntil(deadline);
+          if (sleepMs > 0) break;
+        }
+      }
+      this.flushSerial();
+      const request = this.exitRequest as ExitRequest | null;
+      if (request !== null) {
+        this.exitRequest = null;
+        if (request.kind === "poweroff") return request.code;
+        this.reset();
+        continue;
+      }
+      const pressure = this.serial?.backpressure?.() ?? null;
+      if (pressure !== null) await pressure;
+      if (sleepMs > 0) await this.sleep(sleepMs);
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Power-on reset of the board: devices, harts, boot images (RAM is otherwise kept, as on QEMU). */
+  reset(): void {
+    this.clint.reset();
+    this.plic.reset();
+    this.uart.reset();
+    this.rtc.reset();
+    for (const slot of this.virtio.populated()) slot.mmio.write(REG_STATUS, 4, 0);
+    this.boot();
+  }
+
+  /** Runs every hart one batch and polls the timers; returns the next timer deadline. */
+  private step(): number {
+    let retired = 0;
+    const harts = this.harts;
+    for (let h = 0; h < harts.length; h++) {
+      if (!this.stopped[h] && !harts[h].waiting) retired += harts[h].run(BATCH);
+      if (this.exitRequest !== null) break;
+    }
+    this.clock.retired(retired);
+    // After the harts ran: the guest may have made room, and new bytes wake it.
+    this.feedInput();
+    return this.pollTimers();
+  }
+
+  private pollTimers(): number {
+    const now = this.clock.now();
+    let deadline = Math.min(this.clint.pollTimers(now), this.rtc.pollTimers(now));
+    for (const hart of this.harts) {
+      const sstc = hart.timerDeadline();
+      if (sstc > now && sstc < deadline) deadline = sstc;
+    }
+    return deadline;
+  }
+
+  private allWaiting(): boolean {
+    for (let h = 0; h < this.harts.length; h++) if (!this.stopped[h] && !this.harts[h].waiting) return false;
+    return true;
+  }
+
+  /**
+   * Loads firmware, kernel, initrd and a fresh device tree, as QEMU lays them
+   * out, and points every hart at the entry with a0 = hart id, a1 = device
+   * tree, a2 = fw_dynamic_info (firmware boots only).
+   */
+  private boot(): void {
+    const { firmware, kernel, initrd } = this.options;
+    const images: [string, LoadedImage][] = [];
+    const load = (file: ImageFile, other: (bus: Bus, bytes: Uint8Array, name: string) => LoadedImage) => {
+      const image = isElf(file.bytes) ? loadBareMetalElf(this.bus, file.bytes, file.name) : other(this.bus, file.bytes, file.name);
+      images.push([file.name, image]);
+      return image;
+    };
+    const atRamStart = (bus: Bus, bytes: Uint8Array, name: string) => loadRaw(bus, bytes, RAM_BASE, name);
+
+    let entry: number;
+    let next: LoadedImage | null = null;
+    if (firmware.kind === "none") {
+      // Without a program the harts start at RAM, as on QEMU.
+      next = kernel ? load(kernel, atRamStart) : null;
+      entry = next?.entry ?? RAM_BASE;
+    } else if (firmware.kind === "file") {
+      entry = load(firmware.image, atRamStart).entry;
+      if (kernel) next = load(kernel, loadLinuxImage);
+    } else {
+      next = kernel ? load(kernel, loadLinuxImage) : null;
+      entry = next?.entry ?? 0;
+    }
+
+    let initrdRange: { start: number; end: number } | undefined;
+    if (initrd) {
+      if (!next) throw new LoadError("--initrd needs a kernel to use it: give one with --kernel");
+      const start = initrdAddress(next.entry, this.ramSize);
+      const end = start + initrd.bytes.length;
+      if (this.bus.ramOffset(start, initrd.bytes.length) < 0) {
+        throw new LoadError(`${initrd.name} (${initrd.bytes.length} bytes at 0x${start.toString(16)}) does not fit in RAM; use more memory (-m)`);
+      }
+      this.bus.ram.set(initrd.bytes, start - RAM_BASE);
+      images.push([initrd.name, { entry: start, start, end }]);
+      initrdRange = { start, end };
+    }
+
+    const o = this.options;
+    this.dtb = buildVirtDtb({
+      ramBase: RAM_BASE,
+      ramSize: this.ramSize,
+      harts: this.harts.length,
+      isa: o.isa,
+      bootargs: o.bootargs,
+      initrd: initrdRange,
+      // Deterministic runs stay reproducible: no host entropy in the tree.
+      rngSeed: this.clock.deterministic ? undefined : new Uint8Array(randomBytes(32)),
+    });
+    const infoOffset = (this.dtb.length + 7) & ~7;
+    this.dtbAddress = dtbAddress(RAM_BASE, this.ramSize, infoOffset + FW_DYNAMIC_INFO_SIZE);
+    for (const [name, image] of images) {
+      if (image.end > this.dtbAddress) {
+        throw new LoadError(
+          `${name} (up to 0x${image.end.toString(16)}) overlaps the device tree at 0x${this.dtbAddress.toString(16)}; use more memory (-m)`,
+        );
+      }
+    }
+    this.bus.ram.set(this.dtb, this.dtbAddress - RAM_BASE);
+    let fwInfo = 0;
+    if (firmware.kind === "file") {
+      // Always there, as on QEMU; with no kernel the next stage is address 0.
+      fwInfo = this.dtbAddress + infoOffset;
+      this.writeFwDynamicInfo(fwInfo, next?.entry ?? 0);
+    }
+    for (const hart of this.harts) {
+      if (firmware.kind === "builtin") {
+        // With nothing to boot every hart stays stopped.
+        enterSupervisor(hart, entry, this.dtbAddress);
+        this.stopped[hart.hartId] = hart.hartId !== 0 || next === null;
+        continue;
+      }
+      hart.reset(entry);
+      hart.state.setX(10, hart.hartId);
+      hart.state.setX(11, this.dtbAddress);
+      hart.state.setX(12, fwInfo);
+    }
+  }
+
+  /** What the built-in SBI firmware drives: the console, power and the harts. */
+  private sbiPlatform(): SbiPlatform {
+    return {
+      harts: this.harts,
+      putChar: (c) => this.serialOut(c),
+      getChar: () => this.takeInputByte(),
+      // As OpenSBI on this board: any shutdown is a pass (status 0), any reboot a reset.
+      systemReset: (type) => this.requestExit(type === 0 ? { kind: "poweroff", code: 0 } : { kind: "reset" }),
+      startHart: (id, addr, opaque) => {
+        enterSupervisor(this.harts[id], addr, opaque);
+        this.stopped[id] = false;
+        return true;
+      },
+      stopHart: (id) => {
+        this.stopped[id] = true;
+        this.harts[id].requestStop();
+      },
+      isHartStarted: (id) => !this.stopped[id],
+    };
+  }
+
+  /** Tells OpenSBI's fw_dynamic to continue at `nextAddr` in S-mode, booting on hart 0. */
+  private writeFwDynamicInfo(address: number, nextAddr: number): void {
+    const dv = new DataView(this.bus.ram.buffer, this.bus.ram.byteOffset + (address - RAM_BASE), FW_DYNAMIC_INFO_SIZE);
+    const fields = [FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, nextAddr, FW_DYNAMIC_NEXT_MODE_S, 0, 0];
+    fields.forEach((v, i) => dv.setBigUint64(8 * i, BigInt(v), true));
+  }
+
+  private requestExit(request: ExitRequest): void {
+    if (this.exitRequest?.kind === "poweroff") return;
+    this.exitRequest = request;
+    for (const hart of this.harts) hart.requestStop();
+    this.wakeUp();
+  }
+
+  /** One byte of host input for the SBI console, or -1. */
+  private takeInputByte(): number {
+    const chunk = this.input[0];
+    if (chunk === undefined) return -1;
+    const byte = chunk[this.inputPos++];
+    if (this.inputPos === chunk.length) {
+      this.input.shift();
+      this.inputPos = 0;
+    }
+    return byte;
+  }
+
+  private feedInput(): void {
+    const input = this.input;
+    while (input.length > 0) {
+      const chunk = input[0];
+      while (this.inputPos < chunk.length && this.uart.receive(chunk[this.inputPos])) this.inputPos++;
+      if (this.inputPos < chunk.length) return;
+      input.shift();
+      this.inputPos = 0;
+    }
+  }
+
+  private serialOut(byte: number): void {
+    if (this.outLen === this.outBuf.length) this.flushSerial();
+    this.outBuf[this.outLen++] = byte;
+  }
+
+  private flushSerial(): void {
+    if (this.outLen === 0) return;
+    const data = this.outBuf.slice(0, this.outLen);
+    this.outLen = 0;
+    this.serial?.write(data);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = ms === Infinity ? undefined : setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  private wakeUp(): void {
+    this.wake?.();
+  }
+}
