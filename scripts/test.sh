@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: typecheck, then every *.test.ts under tests/
+# Runs the whole test suite: installs the Debian tools the tests compare
+# against (when root), typechecks, then runs every *.test.ts under tests/
 # with Node's test runner (its closing lines report pass/fail counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/ensure-debian-packages.sh \
+  gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu \
+  qemu-system-misc qemu-user opensbi device-tree-compiler e2fsprogs busybox
+[ -d node_modules ] || npm ci
 npx tsc --noEmit
 mapfile -t files < <(find tests -name '*.test.ts' | sort)
 exec node --import tsx --test --test-reporter=spec "${files[@]}"

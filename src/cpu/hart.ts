@@ -30,7 +30,7 @@ import {
 import { HART_STATE_SIZE, RAM_BASE, RAM_OFFSET, TLB_ENTRIES, TLB_ENTRY_WORDS, tlbOffset } from "./layout.ts";
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, flushTlb, MMU_M, translate } from "./mmu.ts";
 import { createMulDiv, type MulDiv } from "./mul-div.ts";
-import { pmpAnyActive } from "./pmp.ts";
+import { pmpDecode } from "./pmp.ts";
 
 /**
  * Called for every synchronous exception before it is taken architecturally.
@@ -50,6 +50,8 @@ export const IRQ_STIP = 1 << 5;
 export const IRQ_MTIP = 1 << 7;
 export const IRQ_SEIP = 1 << 9;
 export const IRQ_MEIP = 1 << 11;
+
+if (TLB_ENTRIES !== 256 || TLB_ENTRY_WORDS !== 8) throw new Error("executeBatch hard-codes a TLB of 256 entries of 8 words");
 
 /** Instructions per batch: interrupts and timers are checked between batches. */
 const BATCH = 1024;
@@ -143,7 +145,7 @@ export class Hart {
     this.hwSeip = false;
     this.swSeip = false;
     this.resValid = false;
-    this.pmpActive = false;
+    this.pmpActive = pmpDecode(this.w);
     this.translationChanged();
   }
 
@@ -228,7 +230,7 @@ export class Hart {
   // ---- called by csr.ts ----
 
   pmpChanged(): void {
-    this.pmpActive = pmpAnyActive(this.w);
+    this.pmpActive = pmpDecode(this.w);
     this.translationChanged();
   }
 
@@ -381,177 +383,538 @@ export class Hart {
   // ---------------------------------------------------------------------------
   // The interpreter loop.
 
+  /**
+   * Runs up to `limit` instructions. The inner loop executes the common
+   * instructions (integer ALU, branches and jumps, loads and stores that hit
+   * the TLB) and makes no calls, so V8 keeps the typed arrays' checks and the
+   * hot state out of it; anything else leaves it for `stepSlow`, which
+   * executes one instruction of any kind.
+   */
   private executeBatch(limit: number): number {
     const w = this.w;
+    const m8 = this.m8;
     const m16 = this.m16;
+    const m32 = this.m32;
     const ctab = this.ctab;
+    const rb = this.state.base >> 2;
+    const tb = this.tlb.byteOffset >> 2;
     let pcLo = w[PC];
     let pcHi = w[PC + 1];
-    let retired = 0;
     let i = 0;
+    let traps = 0;
     this.batchEnd = false;
     this.batchDone = 0;
     while (i < limit) {
-      i++;
-      let insn: number;
-      if ((pcLo & -4096) === this.fetchTagLo && pcHi === this.fetchTagHi && (pcLo & 0xffe) !== 0xffe) {
-        const h = (pcLo + this.fetchAddend) >>> 1;
-        insn = m16[h];
-        if ((insn & 3) === 3) insn |= m16[h + 1] << 16;
-      } else {
-        insn = this.fetchSlow(pcLo, pcHi);
-        if (this.exc >= 0) {
-          this.raise(pcLo, pcHi);
-          pcLo = w[PC];
-          pcHi = w[PC + 1];
-          if (this.batchEnd) break;
-          continue;
+      // `| 0` tells V8 these are int32 (fields are untyped).
+      const dTlb = (this.dataTlb + tb) | 0;
+      const fTagLo = this.fetchTagLo | 0;
+      const fTagHi = this.fetchTagHi | 0;
+      const fAdd = this.fetchAddend | 0;
+      fast: while (i < limit) {
+        if ((pcLo & -4096) !== fTagLo || pcHi !== fTagHi || (pcLo & 0xffe) === 0xffe) break;
+        const h = (pcLo + fAdd) >>> 1;
+        let insn = m16[h];
+        let len = 2;
+        if ((insn & 3) === 3) {
+          insn |= m16[h + 1] << 16;
+          len = 4;
+        } else {
+          insn = ctab[insn];
         }
-      }
-      const raw = insn;
-      let len = 4;
-      if ((insn & 3) !== 3) {
-        insn = ctab[insn];
-        len = 2;
-      }
-      let nLo = (pcLo + len) | 0;
-      let nHi = (nLo >>> 0) < len ? (pcHi + 1) | 0 : pcHi;
-      w[0] = 0;
-      w[1] = 0;
-      const d = (insn >>> 6) & 62; // rd * 2
-      const a = (insn >>> 14) & 62; // rs1 * 2
-      const b = (insn >>> 19) & 62; // rs2 * 2
-      const f3 = (insn >>> 12) & 7;
-      switch (insn & 0x7f) {
-        case 0x37: // LUI
-          w[d] = insn & -4096;
-          w[d + 1] = insn >> 31;
-          break;
-        case 0x17: // AUIPC
-          w[d] = addImm64(pcLo, pcHi, insn & -4096);
-          w[d + 1] = hi64.v;
-          break;
-        case 0x6f: { // JAL
-          const imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
-          const tLo = addImm64(pcLo, pcHi, imm);
-          const tHi = hi64.v;
-          w[d] = nLo;
-          w[d + 1] = nHi;
-          nLo = tLo;
-          nHi = tHi;
-          break;
-        }
-        case 0x67: { // JALR
-          if (f3 !== 0) { this.illegal(raw); break; }
-          const tLo = addImm64(w[a], w[a + 1], insn >> 20) & ~1;
-          const tHi = hi64.v;
-          w[d] = nLo;
-          w[d + 1] = nHi;
-          nLo = tLo;
-          nHi = tHi;
-          break;
-        }
-        case 0x63: { // BRANCH
-          const aLo = w[a], aHi = w[a + 1], bLo = w[b], bHi = w[b + 1];
-          let taken: boolean;
-          switch (f3) {
-            case 0: taken = aLo === bLo && aHi === bHi; break;
-            case 1: taken = aLo !== bLo || aHi !== bHi; break;
-            case 4: taken = ltSigned64(aLo, aHi, bLo, bHi); break;
-            case 5: taken = !ltSigned64(aLo, aHi, bLo, bHi); break;
-            case 6: taken = ltUnsigned64(aLo, aHi, bLo, bHi); break;
-            case 7: taken = !ltUnsigned64(aLo, aHi, bLo, bHi); break;
-            default: this.illegal(raw); taken = false;
+        // Not at the page's last halfword, so pc + len carries only from 0xfffffffc.
+        const nLo = (pcLo + len) | 0;
+        const nHi = nLo === 0 ? (pcHi + 1) | 0 : pcHi;
+        m32[rb] = 0;
+        m32[rb + 1] = 0;
+        const d = rb + ((insn >>> 6) & 62); // rd * 2
+        const a = rb + ((insn >>> 14) & 62); // rs1 * 2
+        const f3 = (insn >>> 12) & 7;
+        switch ((insn >>> 2) & 31) { // opcode >> 2 (its low bits are 11)
+          case 0x0d: // LUI
+            m32[d] = insn & -4096;
+            m32[d + 1] = insn >> 31;
+            break;
+          case 0x05: { // AUIPC
+            const imm = insn & -4096;
+            const lo = (pcLo + imm) | 0;
+            m32[d] = lo;
+            m32[d + 1] = (pcHi + (imm >> 31) + ((lo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            break;
           }
-          if (taken) {
+          case 0x1b: { // JAL
+            const imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
+            const tLo = (pcLo + imm) | 0;
+            pcHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            pcLo = tLo;
+            m32[d] = nLo;
+            m32[d + 1] = nHi;
+            i++;
+            continue;
+          }
+          case 0x19: { // JALR
+            if (f3 !== 0) break fast;
+            const aLo = m32[a];
+            const imm = insn >> 20;
+            const tLo = (aLo + imm) | 0;
+            pcHi = (m32[a + 1] + (imm >> 31) + ((tLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            pcLo = tLo & ~1;
+            m32[d] = nLo;
+            m32[d + 1] = nHi;
+            i++;
+            continue;
+          }
+          case 0x18: { // BRANCH
+            const b = rb + ((insn >>> 19) & 62);
+            const aLo = m32[a], aHi = m32[a + 1], bLo = m32[b], bHi = m32[b + 1];
+            let taken: boolean;
+            switch (f3) {
+              case 0: taken = aLo === bLo && aHi === bHi; break;
+              case 1: taken = aLo !== bLo || aHi !== bHi; break;
+              case 4: taken = aHi < bHi || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0)); break;
+              case 5: taken = !(aHi < bHi || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0))); break;
+              case 6: taken = (aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0)); break;
+              case 7: taken = !((aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0))); break;
+              default: break fast;
+            }
+            if (!taken) break;
             const imm = ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
-            nLo = addImm64(pcLo, pcHi, imm);
-            nHi = hi64.v;
+            const tLo = (pcLo + imm) | 0;
+            pcHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            pcLo = tLo;
+            i++;
+            continue;
           }
-          break;
+          case 0x00: { // LOAD through the TLB; a miss, MMIO or misalignment leaves
+            const aLo = m32[a];
+            const imm = insn >> 20;
+            const vLo = (aLo + imm) | 0;
+            const vHi = (m32[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x7f8); // entry (vLo >>> 12) & 255, 8 words each
+            // The tag compare includes the address bits that must be zero for
+            // alignment, so misaligned accesses miss.
+            switch (f3) {
+              case 0: // LB
+                if (m32[e] !== (vLo & -4096) || m32[e + 1] !== vHi) break fast;
+                m32[d] = (m8[(vLo + m32[e + 6]) >>> 0] << 24) >> 24;
+                m32[d + 1] = m32[d] >> 31;
+                break;
+              case 1: // LH
+                if (m32[e] !== (vLo & -4095) || m32[e + 1] !== vHi) break fast;
+                m32[d] = (m16[(vLo + m32[e + 6]) >>> 1] << 16) >> 16;
+                m32[d + 1] = m32[d] >> 31;
+                break;
+              case 2: // LW
+                if (m32[e] !== (vLo & -4093) || m32[e + 1] !== vHi) break fast;
+                m32[d] = m32[(vLo + m32[e + 6]) >>> 2];
+                m32[d + 1] = m32[d] >> 31;
+                break;
+              case 3: { // LD
+                if (m32[e] !== (vLo & -4089) || m32[e + 1] !== vHi) break fast;
+                const k = (vLo + m32[e + 6]) >>> 2;
+                m32[d] = m32[k];
+                m32[d + 1] = m32[k + 1];
+                break;
+              }
+              case 4: // LBU
+                if (m32[e] !== (vLo & -4096) || m32[e + 1] !== vHi) break fast;
+                m32[d] = m8[(vLo + m32[e + 6]) >>> 0];
+                m32[d + 1] = 0;
+                break;
+              case 5: // LHU
+                if (m32[e] !== (vLo & -4095) || m32[e + 1] !== vHi) break fast;
+                m32[d] = m16[(vLo + m32[e + 6]) >>> 1];
+                m32[d + 1] = 0;
+                break;
+              case 6: // LWU
+                if (m32[e] !== (vLo & -4093) || m32[e + 1] !== vHi) break fast;
+                m32[d] = m32[(vLo + m32[e + 6]) >>> 2];
+                m32[d + 1] = 0;
+                break;
+              default:
+                break fast;
+            }
+            break;
+          }
+          case 0x08: { // STORE through the TLB (write tags at words 2, 3)
+            const b = rb + ((insn >>> 19) & 62);
+            const aLo = m32[a];
+            const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 31);
+            const vLo = (aLo + imm) | 0;
+            const vHi = (m32[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x7f8);
+            switch (f3) {
+              case 0: // SB
+                if (m32[e + 2] !== (vLo & -4096) || m32[e + 3] !== vHi) break fast;
+                m8[(vLo + m32[e + 6]) >>> 0] = m32[b];
+                break;
+              case 1: // SH
+                if (m32[e + 2] !== (vLo & -4095) || m32[e + 3] !== vHi) break fast;
+                m16[(vLo + m32[e + 6]) >>> 1] = m32[b];
+                break;
+              case 2: // SW
+                if (m32[e + 2] !== (vLo & -4093) || m32[e + 3] !== vHi) break fast;
+                m32[(vLo + m32[e + 6]) >>> 2] = m32[b];
+                break;
+              case 3: { // SD
+                if (m32[e + 2] !== (vLo & -4089) || m32[e + 3] !== vHi) break fast;
+                const k = (vLo + m32[e + 6]) >>> 2;
+                m32[k] = m32[b];
+                m32[k + 1] = m32[b + 1];
+                break;
+              }
+              default:
+                break fast;
+            }
+            break;
+          }
+          case 0x04: { // OP-IMM
+            const imm = insn >> 20;
+            const aLo = m32[a], aHi = m32[a + 1];
+            switch (f3) {
+              case 0: { // ADDI
+                const lo = (aLo + imm) | 0;
+                m32[d + 1] = (aHi + (imm >> 31) + ((lo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+                m32[d] = lo;
+                break;
+              }
+              case 1: { // SLLI (the Zbb/Zbs forms leave)
+                if ((insn >>> 26) !== 0) break fast;
+                const s = imm & 63;
+                if (s < 32) {
+                  m32[d + 1] = (aHi << s) | ((aLo >>> 1) >>> (31 - s));
+                  m32[d] = aLo << s;
+                } else {
+                  m32[d + 1] = aLo << s; // shift counts are taken mod 32
+                  m32[d] = 0;
+                }
+                break;
+              }
+              case 2: // SLTI
+                m32[d] = aHi < imm >> 31 || (aHi === imm >> 31 && (aLo >>> 0) < (imm >>> 0)) ? 1 : 0;
+                m32[d + 1] = 0;
+                break;
+              case 3: // SLTIU
+                m32[d] = (aHi >>> 0) < (imm >> 31) >>> 0 || (aHi === imm >> 31 && (aLo >>> 0) < (imm >>> 0)) ? 1 : 0;
+                m32[d + 1] = 0;
+                break;
+              case 4: // XORI
+                m32[d] = aLo ^ imm;
+                m32[d + 1] = aHi ^ (imm >> 31);
+                break;
+              case 5: { // SRLI, SRAI (the Zbb/Zbs forms leave)
+                const f6 = insn >>> 26;
+                const s = imm & 63;
+                if (f6 === 0x00) {
+                  if (s < 32) {
+                    m32[d] = (aLo >>> s) | ((aHi << 1) << (31 - s));
+                    m32[d + 1] = aHi >>> s;
+                  } else {
+                    m32[d] = aHi >>> s;
+                    m32[d + 1] = 0;
+                  }
+                } else if (f6 === 0x10) {
+                  if (s < 32) {
+                    m32[d] = (aLo >>> s) | ((aHi << 1) << (31 - s));
+                    m32[d + 1] = aHi >> s;
+                  } else {
+                    m32[d] = aHi >> s;
+                    m32[d + 1] = aHi >> 31;
+                  }
+                } else {
+                  break fast;
+                }
+                break;
+              }
+              case 6: // ORI
+                m32[d] = aLo | imm;
+                m32[d + 1] = aHi | (imm >> 31);
+                break;
+              default: // ANDI
+                m32[d] = aLo & imm;
+                m32[d + 1] = aHi & (imm >> 31);
+            }
+            break;
+          }
+          case 0x06: { // OP-IMM-32
+            const aLo = m32[a];
+            const f7 = insn >>> 25;
+            let r: number;
+            if (f3 === 0) r = (aLo + (insn >> 20)) | 0; // ADDIW
+            else if (f3 === 1 && f7 === 0) r = aLo << (insn >>> 20); // SLLIW
+            else if (f3 === 5 && f7 === 0) r = (aLo >>> (insn >>> 20)) | 0; // SRLIW
+            else if (f3 === 5 && f7 === 0x20) r = aLo >> (insn >>> 20); // SRAIW
+            else break fast;
+            m32[d] = r;
+            m32[d + 1] = r >> 31;
+            break;
+          }
+          case 0x0c: { // OP (the M, Zba, Zbb and Zbs forms leave)
+            const b = rb + ((insn >>> 19) & 62);
+            const f7 = insn >>> 25;
+            const aLo = m32[a], aHi = m32[a + 1], bLo = m32[b], bHi = m32[b + 1];
+            if (f7 === 0) {
+              switch (f3) {
+                case 0: { // ADD
+                  const lo = (aLo + bLo) | 0;
+                  m32[d + 1] = (aHi + bHi + ((lo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+                  m32[d] = lo;
+                  break;
+                }
+                case 1: { // SLL
+                  const s = bLo & 63;
+                  if (s < 32) {
+                    m32[d + 1] = (aHi << s) | ((aLo >>> 1) >>> (31 - s));
+                    m32[d] = aLo << s;
+                  } else {
+                    m32[d + 1] = aLo << s;
+                    m32[d] = 0;
+                  }
+                  break;
+                }
+                case 2: // SLT
+                  m32[d] = aHi < bHi || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0)) ? 1 : 0;
+                  m32[d + 1] = 0;
+                  break;
+                case 3: // SLTU
+                  m32[d] = (aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0)) ? 1 : 0;
+                  m32[d + 1] = 0;
+                  break;
+                case 4: // XOR
+                  m32[d] = aLo ^ bLo;
+                  m32[d + 1] = aHi ^ bHi;
+                  break;
+                case 5: { // SRL
+                  const s = bLo & 63;
+                  if (s < 32) {
+                    m32[d] = (aLo >>> s) | ((aHi << 1) << (31 - s));
+                    m32[d + 1] = aHi >>> s;
+                  } else {
+                    m32[d] = aHi >>> s;
+                    m32[d + 1] = 0;
+                  }
+                  break;
+                }
+                case 6: // OR
+                  m32[d] = aLo | bLo;
+                  m32[d + 1] = aHi | bHi;
+                  break;
+                default: // AND
+                  m32[d] = aLo & bLo;
+                  m32[d + 1] = aHi & bHi;
+              }
+            } else if (f7 === 0x20 && f3 === 0) { // SUB
+              m32[d] = (aLo - bLo) | 0;
+              m32[d + 1] = (aHi - bHi - ((aLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
+            } else if (f7 === 0x20 && f3 === 5) { // SRA
+              const s = bLo & 63;
+              if (s < 32) {
+                m32[d] = (aLo >>> s) | ((aHi << 1) << (31 - s));
+                m32[d + 1] = aHi >> s;
+              } else {
+                m32[d] = aHi >> s;
+                m32[d + 1] = aHi >> 31;
+              }
+            } else {
+              break fast;
+            }
+            break;
+          }
+          case 0x0e: { // OP-32 (MULW inline; the other M forms leave)
+            const b = rb + ((insn >>> 19) & 62);
+            const f7 = insn >>> 25;
+            const x = m32[a], y = m32[b];
+            let r: number;
+            if (f7 === 0) {
+              if (f3 === 0) r = (x + y) | 0; // ADDW
+              else if (f3 === 1) r = x << y; // SLLW (shift counts are taken mod 32)
+              else if (f3 === 5) r = (x >>> y) | 0; // SRLW
+              else break fast;
+            } else if (f7 === 0x20 && f3 === 0) r = (x - y) | 0; // SUBW
+            else if (f7 === 0x20 && f3 === 5) r = x >> y; // SRAW
+            else if (f7 === 1 && f3 === 0) r = Math.imul(x, y); // MULW
+            else break fast;
+            m32[d] = r;
+            m32[d + 1] = r >> 31;
+            break;
+          }
+          case 0x03: // MISC-MEM: FENCE (FENCE.I leaves)
+            if (f3 !== 0) break fast;
+            break;
+          default:
+            break fast;
         }
-        case 0x03: { // LOAD
-          const vLo = addImm64(w[a], w[a + 1], insn >> 20);
-          const vHi = hi64.v;
-          let lo: number, hi: number;
-          switch (f3) {
-            case 0: lo = (this.load8(vLo, vHi) << 24) >> 24; hi = lo >> 31; break;
-            case 1: lo = (this.load16(vLo, vHi) << 16) >> 16; hi = lo >> 31; break;
-            case 2: lo = this.load32(vLo, vHi); hi = lo >> 31; break;
-            case 3: lo = this.load64(vLo, vHi); hi = this.rhi; break;
-            case 4: lo = this.load8(vLo, vHi); hi = 0; break;
-            case 5: lo = this.load16(vLo, vHi); hi = 0; break;
-            case 6: lo = this.load32(vLo, vHi); hi = 0; break;
-            default: this.illegal(raw); lo = hi = 0;
-          }
-          if (this.exc < 0) {
-            w[d] = lo;
-            w[d + 1] = hi;
-          }
-          break;
-        }
-        case 0x23: { // STORE
-          const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 31);
-          const vLo = addImm64(w[a], w[a + 1], imm);
-          const vHi = hi64.v;
-          switch (f3) {
-            case 0: this.store8(vLo, vHi, w[b]); break;
-            case 1: this.store16(vLo, vHi, w[b]); break;
-            case 2: this.store32(vLo, vHi, w[b]); break;
-            case 3: this.store64(vLo, vHi, w[b], w[b + 1]); break;
-            default: this.illegal(raw);
-          }
-          break;
-        }
-        case 0x13:
-          if (f3 === 0) { // ADDI, the most frequent instruction: inline
-            w[d] = addImm64(w[a], w[a + 1], insn >> 20);
-            w[d + 1] = hi64.v;
-          } else {
-            this.opImm(insn, raw, d, a, f3);
-          }
-          break;
-        case 0x1b: this.opImm32(insn, raw, d, a, f3); break;
-        case 0x33: this.op(insn, raw, d, a, b, f3); break;
-        case 0x3b: this.op32(insn, raw, d, a, b, f3); break;
-        case 0x0f: // FENCE, FENCE.I: nothing to do for one interpreted hart
-          if (f3 > 1) this.illegal(raw);
-          break;
-        case 0x73:
-          this.batchDone = retired;
-          if (this.system(insn, raw, f3, d, a, pcLo, pcHi)) {
-            nLo = this.nextLo;
-            nHi = this.nextHi;
-          }
-          break;
-        case 0x2f: this.atomic(insn, raw, d, a, b, f3); break;
-        case 0x07: this.loadFp(insn, raw, d, a, f3); break;
-        case 0x27: this.storeFp(insn, raw, a, b, f3); break;
-        case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
-          if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, insn) !== 0) this.illegal(raw);
-          else w[MSTATUS] |= MS_FS;
-          break;
-        default:
-          this.illegal(raw);
-      }
-      if (this.exc >= 0) {
-        this.raise(pcLo, pcHi);
-        pcLo = w[PC];
-        pcHi = w[PC + 1];
-      } else {
-        retired++;
         pcLo = nLo;
         pcHi = nHi;
+        i++;
       }
+      if (i >= limit) break;
+      // One instruction of any kind, with all checks; then the hot state may have changed.
+      w[PC] = pcLo;
+      w[PC + 1] = pcHi;
+      this.batchDone = i - traps;
+      i++;
+      if (!this.stepSlow()) traps++;
+      pcLo = w[PC];
+      pcHi = w[PC + 1];
       if (this.batchEnd) break;
     }
     w[0] = 0;
     w[1] = 0;
     w[PC] = pcLo;
     w[PC + 1] = pcHi;
-    this.instretBase += retired;
+    this.instretBase += i - traps;
     this.batchDone = 0;
     return i;
+  }
+
+  /**
+   * Executes the instruction at pc with every check and all of its cases:
+   * the path for what the inner loop of executeBatch leaves to it. Returns
+   * false when it trapped.
+   */
+  private stepSlow(): boolean {
+    const w = this.w;
+    const pcLo = w[PC];
+    const pcHi = w[PC + 1];
+    let insn: number;
+    if ((pcLo & -4096) === this.fetchTagLo && pcHi === this.fetchTagHi && (pcLo & 0xffe) !== 0xffe) {
+      const h = (pcLo + this.fetchAddend) >>> 1;
+      insn = this.m16[h];
+      if ((insn & 3) === 3) insn |= this.m16[h + 1] << 16;
+    } else {
+      insn = this.fetchSlow(pcLo, pcHi);
+      if (this.exc >= 0) {
+        this.raise(pcLo, pcHi);
+        return false;
+      }
+    }
+    const raw = insn;
+    let len = 4;
+    if ((insn & 3) !== 3) {
+      insn = this.ctab[insn];
+      len = 2;
+    }
+    let nLo = (pcLo + len) | 0;
+    let nHi = (nLo >>> 0) < (pcLo >>> 0) ? (pcHi + 1) | 0 : pcHi;
+    w[0] = 0;
+    w[1] = 0;
+    const d = (insn >>> 6) & 62; // rd * 2
+    const a = (insn >>> 14) & 62; // rs1 * 2
+    const b = (insn >>> 19) & 62; // rs2 * 2
+    const f3 = (insn >>> 12) & 7;
+    switch (insn & 0x7f) {
+      case 0x37: // LUI
+        w[d] = insn & -4096;
+        w[d + 1] = insn >> 31;
+        break;
+      case 0x17: // AUIPC
+        w[d] = addImm64(pcLo, pcHi, insn & -4096);
+        w[d + 1] = hi64.v;
+        break;
+      case 0x6f: { // JAL
+        const imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
+        const tLo = addImm64(pcLo, pcHi, imm);
+        const tHi = hi64.v;
+        w[d] = nLo;
+        w[d + 1] = nHi;
+        nLo = tLo;
+        nHi = tHi;
+        break;
+      }
+      case 0x67: { // JALR
+        if (f3 !== 0) { this.illegal(raw); break; }
+        const tLo = addImm64(w[a], w[a + 1], insn >> 20) & ~1;
+        const tHi = hi64.v;
+        w[d] = nLo;
+        w[d + 1] = nHi;
+        nLo = tLo;
+        nHi = tHi;
+        break;
+      }
+      case 0x63: { // BRANCH
+        const aLo = w[a], aHi = w[a + 1], bLo = w[b], bHi = w[b + 1];
+        let taken: boolean;
+        switch (f3) {
+          case 0: taken = aLo === bLo && aHi === bHi; break;
+          case 1: taken = aLo !== bLo || aHi !== bHi; break;
+          case 4: taken = ltSigned64(aLo, aHi, bLo, bHi); break;
+          case 5: taken = !ltSigned64(aLo, aHi, bLo, bHi); break;
+          case 6: taken = ltUnsigned64(aLo, aHi, bLo, bHi); break;
+          case 7: taken = !ltUnsigned64(aLo, aHi, bLo, bHi); break;
+          default: this.illegal(raw); taken = false;
+        }
+        if (taken) {
+          const imm = ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
+          nLo = addImm64(pcLo, pcHi, imm);
+          nHi = hi64.v;
+        }
+        break;
+      }
+      case 0x03: { // LOAD
+        const vLo = addImm64(w[a], w[a + 1], insn >> 20);
+        const vHi = hi64.v;
+        let lo: number, hi: number;
+        switch (f3) {
+          case 0: lo = (this.load8(vLo, vHi) << 24) >> 24; hi = lo >> 31; break;
+          case 1: lo = (this.load16(vLo, vHi) << 16) >> 16; hi = lo >> 31; break;
+          case 2: lo = this.load32(vLo, vHi); hi = lo >> 31; break;
+          case 3: lo = this.load64(vLo, vHi); hi = this.rhi; break;
+          case 4: lo = this.load8(vLo, vHi); hi = 0; break;
+          case 5: lo = this.load16(vLo, vHi); hi = 0; break;
+          case 6: lo = this.load32(vLo, vHi); hi = 0; break;
+          default: this.illegal(raw); lo = hi = 0;
+        }
+        if (this.exc < 0) {
+          w[d] = lo;
+          w[d + 1] = hi;
+        }
+        break;
+      }
+      case 0x23: { // STORE
+        const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 31);
+        const vLo = addImm64(w[a], w[a + 1], imm);
+        const vHi = hi64.v;
+        switch (f3) {
+          case 0: this.store8(vLo, vHi, w[b]); break;
+          case 1: this.store16(vLo, vHi, w[b]); break;
+          case 2: this.store32(vLo, vHi, w[b]); break;
+          case 3: this.store64(vLo, vHi, w[b], w[b + 1]); break;
+          default: this.illegal(raw);
+        }
+        break;
+      }
+      case 0x13: this.opImm(insn, raw, d, a, f3); break;
+      case 0x1b: this.opImm32(insn, raw, d, a, f3); break;
+      case 0x33: this.op(insn, raw, d, a, b, f3); break;
+      case 0x3b: this.op32(insn, raw, d, a, b, f3); break;
+      case 0x0f: // FENCE, FENCE.I: nothing to do for one interpreted hart
+        if (f3 > 1) this.illegal(raw);
+        break;
+      case 0x73:
+        if (this.system(insn, raw, f3, d, a, pcLo, pcHi)) {
+          nLo = this.nextLo;
+          nHi = this.nextHi;
+        }
+        break;
+      case 0x2f: this.atomic(insn, raw, d, a, b, f3); break;
+      case 0x07: this.loadFp(insn, raw, d, a, f3); break;
+      case 0x27: this.storeFp(insn, raw, a, b, f3); break;
+      case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
+        if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, insn) !== 0) this.illegal(raw);
+        else w[MSTATUS] |= MS_FS;
+        break;
+      default:
+        this.illegal(raw);
+    }
+    w[0] = 0;
+    w[1] = 0;
+    if (this.exc >= 0) {
+      this.raise(pcLo, pcHi);
+      return false;
+    }
+    w[PC] = nLo;
+    w[PC + 1] = nHi;
+    return true;
   }
 
   // ---------------------------------------------------------------------------
