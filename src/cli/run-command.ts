@@ -6,7 +6,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { openDrive, parseDriveSpec } from "../backends/block/index.ts";
 import { MAX_HARTS } from "../cpu/layout.ts";
-import { VirtioBlk, type VirtioDevice } from "../devices/virtio/index.ts";
+import { LoopbackEthernetBackend } from "../backends/net/loopback.ts";
+import { NullEthernetBackend } from "../backends/net/null.ts";
+import type { EthernetBackend } from "../backends/net/ethernet-backend.ts";
+import { VirtioBlk, VirtioNet, VirtioRng, type VirtioDevice } from "../devices/virtio/index.ts";
+import { wantsDefaultGuest, withDefaultGuest } from "./default-guest-run.ts";
 import { VirtMachine, type Firmware, type ImageFile } from "../machine/virt-machine.ts";
 import { CliError } from "./cli-error.ts";
 import { parseSize } from "./size.ts";
@@ -22,6 +26,10 @@ export interface RunFlags {
   dumpdtb?: string;
   drive: string[];
   icount?: string;
+  /** virtio-net backend: none, null (a NIC with no traffic) or loopback. */
+  net?: string;
+  /** Attach a virtio-rng fed from the host's randomness. */
+  rng?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -40,6 +48,8 @@ export function registerRunCommand(program: Command): void {
     .option("--dumpdtb <FILE>", "write the device tree blob to FILE and exit")
     .option("--drive <SPEC>", "virtio-blk disk: file=PATH,format=raw[,readonly=on] (repeatable)", collect, [])
     .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
+    .option("--net <none|null|loopback>", "virtio-net NIC backend (default: none; null gives the guest an idle eth0)")
+    .option("--rng", "attach a virtio-rng device fed from the host's randomness")
     .action(async (flags: RunFlags) => {
       process.exitCode = await runCommand(flags);
     });
@@ -64,6 +74,15 @@ function positiveInteger(option: string, text: string, max = Number.MAX_SAFE_INT
   return n;
 }
 
+function netBackend(kind: string): EthernetBackend | null {
+  switch (kind) {
+    case "none": return null;
+    case "null": return new NullEthernetBackend();
+    case "loopback": return new LoopbackEthernetBackend();
+  }
+  throw new CliError(`--net ${kind}: expected none, null or loopback`);
+}
+
 function firmwareFrom(flags: RunFlags): Firmware {
   if (flags.bios === undefined || flags.bios === "default") return { kind: "builtin" };
   if (flags.bios === "none") return { kind: "none" };
@@ -71,7 +90,8 @@ function firmwareFrom(flags: RunFlags): Firmware {
 }
 
 /** Runs the machine the flags describe; resolves to the process exit status. */
-export async function runCommand(flags: RunFlags): Promise<number> {
+export async function runCommand(givenFlags: RunFlags): Promise<number> {
+  const flags = wantsDefaultGuest(givenFlags) ? await withDefaultGuest(givenFlags) : givenFlags;
   const ramSize = parseSize(flags.memory);
   if (ramSize === null) throw new CliError(`-m ${flags.memory}: not a size; use e.g. 256M or 1G`);
   const firmware = firmwareFrom(flags);
@@ -91,6 +111,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     if (spec.serial !== undefined) blk.serial = spec.serial;
     return new VirtioBlk(blk);
   });
+  const net = netBackend(flags.net ?? "none");
+  if (net !== null) virtio.push(new VirtioNet({ backend: net }));
+  if (flags.rng) virtio.push(new VirtioRng());
 
   let terminal: Terminal | null = null;
   const machine = new VirtMachine({
