@@ -6,10 +6,11 @@
  */
 import { Hart, IRQ_SSIP } from "../cpu/hart.ts";
 import {
-  MCOUNTEREN, MEDELEG, MENVCFG, MIDELEG, MSTATUS, PRIV, PRIV_S, SCOUNTEREN, STIMECMP, X,
+  MCOUNTEREN, MEDELEG, MENVCFG, MIDELEG, MIP, MSTATUS, PRIV, PRIV_S, SCOUNTEREN, STIMECMP, X,
 } from "../cpu/hart-state.ts";
 import {
-  EXC_ECALL_M, EXC_ECALL_S, MEDELEG_WRITABLE, MENVCFG_HI_STCE, MIP_SEIP, MIP_SSIP, MIP_STIP,
+  EXC_ECALL_M, EXC_ECALL_S, MEDELEG_WRITABLE, MENVCFG_HI_STCE, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP,
+  MIP_SSIP, MIP_STIP,
 } from "../cpu/csr-numbers.ts";
 
 /** What the firmware needs from the board. */
@@ -54,7 +55,10 @@ const A0 = 10, A1 = 11, A2 = 12, A6 = 16, A7 = 17;
  */
 export function enterSupervisor(hart: Hart, entry: number, a1: number): void {
   const w = hart.w;
+  // Interrupt lines the devices drive stay as they are across the reset.
+  const deviceLines = w[MIP] & (MIP_MSIP | MIP_MTIP | MIP_MEIP | MIP_SEIP);
   hart.reset(entry);
+  if (deviceLines !== 0) hart.setPending(deviceLines, true);
   // Everything S can handle goes to S; ecalls from S come to the host handler.
   w[MEDELEG] = MEDELEG_WRITABLE & ~((1 << EXC_ECALL_S) | (1 << EXC_ECALL_M));
   w[MIDELEG] = MIP_SSIP | MIP_STIP | MIP_SEIP;
