@@ -7,8 +7,9 @@
  * 1. bench/procvm/bench.c (CRC32 over 64 MiB + a 256x256 integer matmul,
  *    about 1.2 G riscv64 instructions), built -O2 for the host and for
  *    riscv64 (static), compiled now into a temp directory.
- * 2. `busybox sha256sum` of a 64 MiB file, when a static riscv64 busybox is
- *    at hand ($TYPEVISOR_BUSYBOX or the default guest's initramfs).
+ * 2. `busybox sha256sum` of a 64 MiB file: the default guest's static
+ *    riscv64 busybox 1.35 (built first if the cache lacks it; or
+ *    $TYPEVISOR_BUSYBOX), natively the host's Debian busybox 1.35.
  *
  * Each target runs BENCH_REPS times (default 1); the median wall time is
  * reported, with the ratios typevisor / native and typevisor / qemu. Every
@@ -20,7 +21,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { TYPEVISOR, riscvBusybox } from "../tests/procvm/helpers.ts";
+import { HOST_BUSYBOX, TYPEVISOR, requireTools, riscvBusybox } from "../tests/procvm/helpers.ts";
 
 const SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), "procvm/bench.c");
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 1));
@@ -31,8 +32,11 @@ function build(cc: string, flags: string[], name: string): string {
   const hash = createHash("sha256").update(fs.readFileSync(SOURCE)).update(cc + flags.join(" ")).digest("hex").slice(0, 12);
   const out = path.join(WORK, `${name}-${hash}`);
   if (!fs.existsSync(out)) {
-    const r = spawnSync(cc, [...flags, "-o", out, SOURCE], { encoding: "utf8" });
+    const tmp = `${out}.${process.pid}.tmp`;
+    const r = spawnSync(cc, [...flags, "-o", tmp, SOURCE], { encoding: "utf8" });
+    if (r.error) throw new Error(`${cc}: ${r.error.message} (Debian package ${cc === "gcc" ? "gcc" : "gcc-riscv64-linux-gnu"})`);
     if (r.status !== 0) throw new Error(`${cc} failed:\n${r.stderr}`);
+    fs.renameSync(tmp, out);
   }
   return out;
 }
@@ -66,6 +70,7 @@ function report(title: string, results: Record<string, Timing>): void {
   console.log(`  typevisor / qemu:   ${(tv / results.qemu.ms).toFixed(1)}`);
 }
 
+requireTools();
 const host = build("gcc", ["-O2"], "bench-host");
 const guest = build("riscv64-linux-gnu-gcc", ["-O2", "-static"], "bench-riscv64");
 report("C benchmark (CRC32 64 MiB + 256² matmul)", {
@@ -74,10 +79,9 @@ report("C benchmark (CRC32 64 MiB + 256² matmul)", {
   typevisor: timeRun(process.execPath, [TYPEVISOR, "exec", guest]),
 });
 
-const busybox = riscvBusybox();
-if (busybox === null) {
-  console.log("\nbusybox sha256sum: skipped (no riscv64 busybox: set TYPEVISOR_BUSYBOX or build the default guest)");
-} else {
+const busybox = await riscvBusybox();
+{
+  requireTools("busybox");
   const file = path.join(WORK, "sha-64MiB.bin");
   if (!fs.existsSync(file) || fs.statSync(file).size !== 64 << 20) {
     const chunk = Buffer.alloc(1 << 20);
@@ -90,6 +94,7 @@ if (busybox === null) {
   }
   const expected = createHash("sha256").update(fs.readFileSync(file)).digest("hex");
   const results = {
+    native: timeRun(HOST_BUSYBOX, ["sha256sum", file]),
     qemu: timeRun("qemu-riscv64", [busybox, "sha256sum", file]),
     typevisor: timeRun(process.execPath, [TYPEVISOR, "exec", busybox, "sha256sum", file]),
   };

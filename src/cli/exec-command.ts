@@ -2,13 +2,21 @@
  * `typevisor exec [options] PROGRAM [ARGS...]`: runs one riscv64 Linux
  * program on this host with its system calls served by Typevisor (what
  * qemu-riscv64 does). Exits with the program's status (128 + n when a
- * signal ended it).
+ * signal ended it; a program ended by SIGINT ends typevisor by SIGINT).
+ *
+ * When stdin is a terminal, Ctrl-C and Ctrl-\ do not end typevisor: their
+ * SIGINT / SIGQUIT go to the guest's foreground process group (also while
+ * the guest has the terminal in non-canonical mode, see procvm/terminal.ts),
+ * and typevisor exits when the guest does.
  */
 import * as fs from "node:fs";
 import * as nodePath from "node:path";
+import * as tty from "node:tty";
 import type { Command } from "commander";
 import { ExecError } from "../procvm/exec-image.ts";
 import { ProcessVm } from "../procvm/kernel.ts";
+import { SIGINT, SIGQUIT } from "../procvm/signals.ts";
+import { restoreHostTerminal, setTerminalSignalHandler } from "../procvm/terminal.ts";
 import { CliError } from "./cli-error.ts";
 import { parseSize } from "./size.ts";
 
@@ -39,8 +47,11 @@ export function registerExecCommand(program: Command): void {
     .option("--trace-syscalls", "print every system call to stderr (strace-like); unimplemented ones are flagged once")
     .option("-m, --memory <SIZE>", "guest memory pool for all its processes, e.g. 512M or 2G", "1G")
     .passThroughOptions()
-    .action((prog: string, args: string[], flags: ExecFlags) => {
-      process.exitCode = execCommand(prog, args, flags);
+    .action(async (prog: string, args: string[], flags: ExecFlags) => {
+      const { code, signal } = await execCommand(prog, args, flags);
+      // Die of SIGINT, as the program did, so that a calling shell stops its script or loop.
+      if (signal === SIGINT) process.kill(process.pid, "SIGINT");
+      process.exitCode = code;
     });
 }
 
@@ -85,7 +96,11 @@ export function guestEnvironment(flags: Pick<ExecFlags, "env" | "unsetEnv">, env
   return [...vars].map(([k, v]) => `${k}=${v}`);
 }
 
-export function execCommand(prog: string, args: string[], flags: ExecFlags): number {
+/** The terminal signals forwarded to the guest when stdin is a terminal. */
+const TERMINAL_SIGNALS: Array<[NodeJS.Signals, number]> = [["SIGINT", SIGINT], ["SIGQUIT", SIGQUIT]];
+
+/** Runs the program; resolves to typevisor's exit code and the signal that ended the program (0 if none). */
+export async function execCommand(prog: string, args: string[], flags: ExecFlags): Promise<{ code: number; signal: number }> {
   const memoryBytes = parseSize(flags.memory);
   if (memoryBytes === null || memoryBytes < 16 << 20 || memoryBytes > 3 * 2 ** 30) {
     throw new CliError(`--memory ${flags.memory}: expected a size from 16M to 3G`);
@@ -102,5 +117,16 @@ export function execCommand(prog: string, args: string[], flags: ExecFlags): num
     if (e instanceof ExecError) throw new CliError(`cannot run ${prog}: ${e.message}`);
     throw e;
   }
-  return vm.run();
+  const terminal = tty.isatty(0);
+  const handlers = terminal ? TERMINAL_SIGNALS.map(([name, sig]) => [name, () => vm.terminalSignal(sig)] as const) : [];
+  for (const [name, handler] of handlers) process.on(name, handler);
+  if (terminal) setTerminalSignalHandler((sig) => vm.terminalSignal(sig));
+  try {
+    const code = await vm.run();
+    return { code, signal: vm.initialWaitStatus & 0x7f };
+  } finally {
+    for (const [name, handler] of handlers) process.off(name, handler);
+    setTerminalSignalHandler(null);
+    restoreHostTerminal();
+  }
 }

@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import * as tty from "node:tty";
 import { ERRNO } from "./abi.ts";
+import { takeSignalCharacters } from "./terminal.ts";
 
 /** Not an errno: "nothing yet, block and retry". */
 export const WOULD_BLOCK = -0x10000;
@@ -147,6 +148,11 @@ export class HostFile extends OpenFile {
   private trackPosition: boolean;
   private readonly tty: boolean;
   private readonly regular: boolean;
+  /** Terminals: our own non-blocking description of it (-1 until first read) and bytes read ahead. */
+  private ttyReader = -1;
+  private lookahead: Uint8Array | null = null;
+  /** The terminal said end of file (Ctrl-D) during a readiness check: the next read returns 0. */
+  private eofAhead = false;
   dirEntries: Array<{ name: string; ino: bigint; type: number }> | null = null;
   dirIndex = 0;
 
@@ -189,6 +195,7 @@ export class HostFile extends OpenFile {
       if (n > 0) this.position += n;
       return n;
     }
+    if (this.tty) return this.readTerminal(buf);
     for (;;) {
       try {
         return fs.readSync(this.fd, buf, 0, buf.length, null);
@@ -202,6 +209,68 @@ export class HostFile extends OpenFile {
         return err;
       }
     }
+  }
+
+  /**
+   * A terminal is read through a private non-blocking description of it, so
+   * a guest waiting for input parks its thread (WOULD_BLOCK) instead of
+   * blocking the host thread: the host's event loop keeps turning and Ctrl-C
+   * reaches the guest. Bytes taken by a readiness check come first.
+   */
+  private readTerminal(buf: Uint8Array): number {
+    if (buf.length === 0) return 0;
+    const r = this.pollTerminal();
+    if (r !== 0) return r === -ERRNO.EAGAIN && (this.flags & O_NONBLOCK) === 0 ? WOULD_BLOCK : r;
+    if (this.lookahead === null) {
+      this.eofAhead = false;
+      return 0;
+    }
+    const ahead: Uint8Array = this.lookahead;
+    const n = Math.min(buf.length, ahead.length);
+    buf.set(ahead.subarray(0, n));
+    this.lookahead = n < ahead.length ? ahead.subarray(n) : null;
+    return n;
+  }
+
+  /** Fills `lookahead` from the terminal: 0 (data, or an end of file: `eofAhead`) or a negated errno. */
+  private pollTerminal(): number {
+    if (this.lookahead !== null || this.eofAhead) return 0;
+    if (this.ttyReader < 0) {
+      try {
+        this.ttyReader = fs.openSync(`/proc/self/fd/${this.fd}`, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+      } catch {
+        this.ttyReader = this.fd; // cannot reopen it: read it as it is (may block)
+      }
+    }
+    const chunk = new Uint8Array(4096);
+    try {
+      const n = fs.readSync(this.ttyReader, chunk, 0, chunk.length, null);
+      if (n === 0) {
+        this.eofAhead = true;
+        return 0;
+      }
+      const input = takeSignalCharacters(chunk.subarray(0, n));
+      if (input.length === 0) return -ERRNO.EAGAIN;
+      this.lookahead = input;
+      return 0;
+    } catch (e) {
+      if ((e as { code?: string }).code === "EOF") {
+        this.eofAhead = true;
+        return 0;
+      }
+      return hostErrno(e);
+    }
+  }
+
+  override pollReadable(): boolean {
+    if (!this.tty || !this.canRead()) return true;
+    return this.pollTerminal() !== -ERRNO.EAGAIN;
+  }
+
+  override available(): number {
+    if (!this.tty || !this.canRead()) return -1;
+    this.pollTerminal();
+    return this.lookahead?.length ?? 0;
   }
 
   write(data: Uint8Array): number {
@@ -304,6 +373,14 @@ export class HostFile extends OpenFile {
   }
 
   override release(): void {
+    if (this.ttyReader >= 0 && this.ttyReader !== this.fd) {
+      try {
+        fs.closeSync(this.ttyReader);
+      } catch {
+        // already gone
+      }
+      this.ttyReader = -1;
+    }
     if (!this.owned) return;
     try {
       fs.closeSync(this.fd);

@@ -44,6 +44,10 @@ const REG_TP = 4;
 /** Instructions per time slice when several threads are runnable / when one is. */
 const SLICE_SHARED = 200_000;
 const SLICE_ALONE = 5_000_000;
+/** The scheduler lets the host's event loop turn (host signals) at least this often, in ms. */
+const YIELD_EVERY_MS = 20;
+/** How often a thread waiting on a host terminal has it polled again, in ms. */
+const HOST_POLL_MS = 10;
 
 export interface ProcessVmOptions {
   /** Guest memory pool in bytes (default 1 GiB). */
@@ -112,6 +116,14 @@ export class ProcessVm {
   initial: Process | null = null;
   /** What the host process exits with. */
   exitCode = 0;
+  /** The guest's wait status of the first process once it has ended (signal in the low 7 bits). */
+  initialWaitStatus = 0;
+  /** The terminal's foreground process group (TIOCSPGRP); 0 until set: the first process's group. */
+  foregroundPgid = 0;
+  /** Terminal signals (Ctrl-C, Ctrl-\) from the host, for the foreground process group. */
+  private readonly terminalSignals: number[] = [];
+  /** Ends the scheduler's current idle wait early. */
+  private wakeIdle: (() => void) | null = null;
   readonly startNs = process.hrtime.bigint();
   readonly creds = {
     uid: process.getuid?.() ?? 0,
@@ -209,13 +221,25 @@ export class ProcessVm {
 
   // ---- the scheduler -----------------------------------------------------------
 
-  /** Runs until every guest process has ended; returns the host exit code. */
-  run(): number {
+  /**
+   * Runs until every guest process has ended; returns the host exit code.
+   * Guest code runs synchronously in slices; between slices, at least every
+   * YIELD_EVERY_MS, and whenever every thread waits, the host's event loop
+   * turns, so host signal handlers (terminalSignal) run.
+   */
+  async run(): Promise<number> {
+    let yieldAt = performance.now() + YIELD_EVERY_MS;
     for (;;) {
+      if (performance.now() >= yieldAt) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        yieldAt = performance.now() + YIELD_EVERY_MS;
+      }
+      if (this.terminalSignals.length > 0) this.deliverTerminalSignals();
       const t = this.pickThread();
       if (t === null) {
         if (this.threads.length === 0) return this.exitCode;
-        this.idle();
+        await this.idle();
+        yieldAt = performance.now() + YIELD_EVERY_MS;
         continue;
       }
       this.switchTo(t);
@@ -275,12 +299,60 @@ export class ProcessVm {
     return null;
   }
 
-  /** Nothing can run: sleep until the earliest timeout (or forever, as a deadlocked Linux program would). */
-  private idle(): void {
+  /**
+   * Nothing can run: wait until the earliest timeout (or forever, as a
+   * deadlocked Linux program would), letting the event loop run meanwhile;
+   * a terminal signal ends the wait at once.
+   */
+  private async idle(): Promise<void> {
+    const now = performance.now();
     let deadline = this.timerDeadline;
-    for (const t of this.threads) if (t.blocked !== null) deadline = Math.min(deadline, t.blocked.deadline);
-    const wait = deadline - performance.now();
-    if (wait > 0) hostSleep(Math.min(wait, 1000));
+    for (const t of this.threads) {
+      const b = t.blocked;
+      if (b !== null) deadline = Math.min(deadline, b.pollsHost === true ? now + HOST_POLL_MS : b.deadline);
+    }
+    const wait = Math.min(deadline - now, 1000);
+    if (wait <= 0 || this.terminalSignals.length > 0) return;
+    if (wait < 2) {
+      hostSleep(wait); // finer than a timer
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.wakeIdle?.(), wait);
+      this.wakeIdle = () => {
+        clearTimeout(timer);
+        this.wakeIdle = null;
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * A terminal signal from the host (SIGINT for Ctrl-C, SIGQUIT for
+   * Ctrl-\): queued for the guest's foreground process group, delivered by
+   * the scheduler. Called from host signal handlers.
+   */
+  terminalSignal(sig: number): void {
+    this.terminalSignals.push(sig);
+    this.wakeIdle?.();
+  }
+
+  /** The terminal's foreground process group: as set by TIOCSPGRP, else the first process's. */
+  foregroundGroup(): number {
+    return this.foregroundPgid !== 0 ? this.foregroundPgid : (this.initial?.pgid ?? 0);
+  }
+
+  /**
+   * Sends queued terminal signals to every process of the foreground group,
+   * as the tty driver does; to every guest process when that group has none
+   * left (so Ctrl-C never goes nowhere).
+   */
+  private deliverTerminalSignals(): void {
+    const live = [...this.processes.values()].filter((p) => p.alive);
+    const group = live.filter((p) => p.pgid === this.foregroundGroup());
+    for (const sig of this.terminalSignals.splice(0)) {
+      for (const p of group.length > 0 ? group : live) this.sendToProcess(p, { signo: sig, code: SI_KERNEL });
+    }
   }
 
   private tryUnblock(t: Thread): void {
@@ -640,6 +712,7 @@ export class ProcessVm {
     }
     p.children.clear();
     if (p === this.initial) {
+      this.initialWaitStatus = waitStatus;
       const sig = waitStatus & 0x7f;
       this.exitCode = sig !== 0 ? 128 + sig : (waitStatus >> 8) & 0xff;
     }

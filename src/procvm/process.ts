@@ -24,6 +24,8 @@ export interface Blocked {
   restartable: boolean;
   /** Undo the wait's bookkeeping (futex queue entry) when a signal interrupts it. */
   cancel?(): void;
+  /** The wait depends on a host terminal: the scheduler polls it again every few ms. */
+  pollsHost?: boolean;
   /** False for waits no signal ends (vfork's parent). Default true. */
   interruptible?: boolean;
   /** Result when a signal interrupts (default -EINTR). */

@@ -7,12 +7,11 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { compile, missingTools, runTypevisor, scratchDir } from "./helpers.ts";
-
-const skip = missingTools();
+import { compile, requireTools, runTypevisor, scratchDir } from "./helpers.ts";
 
 for (const linkage of ["static", "dynamic"] as const) {
-  test(`execve of programs and #! scripts, fd inheritance, exec errors (${linkage})`, { skip: skip ?? false }, () => {
+  test(`execve of programs and #! scripts, fd inheritance, exec errors (${linkage})`, () => {
+    requireTools();
     const bin = compile("exec", linkage);
     const dir = scratchDir();
     try {
@@ -41,7 +40,8 @@ for (const linkage of ["static", "dynamic"] as const) {
   });
 }
 
-test("--trace-syscalls prints each call strace-style and flags unimplemented ones once", { skip: skip ?? false }, () => {
+test("--trace-syscalls prints each call strace-style and flags unimplemented ones once", () => {
+  requireTools();
   const r = runTypevisor(compile("misc", "static"), [], { flags: ["--trace-syscalls"] });
   assert.equal(r.status, 0);
   assert.match(r.stderr, /^\[\d+\] write\(1, "nanosleep 0\\nslept >= 30ms: 1, < "\.\.\., \d+\) = \d+$/m);
@@ -55,7 +55,8 @@ test("--trace-syscalls prints each call strace-style and flags unimplemented one
   assert.equal(plain.stderr, "", "silent without the flag");
 });
 
-test("-E, -U and -0 shape the program's environment and argv[0]", { skip: skip ?? false }, () => {
+test("-E, -U and -0 shape the program's environment and argv[0]", () => {
+  requireTools();
   const bin = compile("startup", "static");
   const r = runTypevisor(bin, ["a"], { flags: ["-E", "PROCVM_TEST=from-flag", "-U", "HOME", "-0", "renamed"] });
   assert.match(r.stdout, /^PROCVM_TEST=from-flag$/m);
@@ -76,7 +77,8 @@ test("programs that cannot run are refused with a one-line reason", () => {
   assert.match(notFound.stderr, /no-such-program-anywhere: not found/);
 });
 
-test("a dynamic program without its sysroot fails like the kernel would (no interpreter)", { skip: skip ?? false }, () => {
+test("a dynamic program without its sysroot fails like the kernel would (no interpreter)", () => {
+  requireTools();
   const bin = compile("startup", "dynamic");
   const r = runTypevisor(bin, []);
   assert.equal(r.status, 1);

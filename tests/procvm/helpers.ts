@@ -2,14 +2,18 @@
  * Shared by the process VM tests: compiling C test programs for riscv64 at
  * test time (into os.tmpdir(), cached by content) and running them under
  * qemu-riscv64 and `typevisor exec` for differential comparison.
+ *
+ * The tools they compare against are Debian packages that `npm test`
+ * installs when run as root; a test that lacks one fails, naming the package.
  */
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as zlib from "node:zlib";
+import { ensureDefaultGuest } from "../../src/guest/default-guest.ts";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const PROGRAMS = path.join(REPO, "tests/procvm/programs");
@@ -21,12 +25,32 @@ function hasCommand(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 }
 
-/** Why the differential tests cannot run here, or null when they can. */
-export function missingTools(): string | null {
-  if (!hasCommand(CC)) return `${CC} is not installed (apt-get install gcc-riscv64-linux-gnu)`;
-  if (!hasCommand("qemu-riscv64")) return "qemu-riscv64 is not installed (apt-get install qemu-user)";
-  if (!fs.existsSync(path.join(SYSROOT, "lib/libc.so.6"))) return `no riscv64 sysroot at ${SYSROOT}`;
-  return null;
+export const HOST_BUSYBOX = "/usr/bin/busybox";
+
+/** What the tests need from the host: [what, Debian package, present?]. scripts/test.sh installs all but bsdutils (Essential). */
+const TOOLS: Record<string, [string, string, () => boolean]> = {
+  cc: [CC, "gcc-riscv64-linux-gnu", () => hasCommand(CC)],
+  sysroot: [`the riscv64 sysroot ${SYSROOT}`, "libc6-dev-riscv64-cross", () => fs.existsSync(path.join(SYSROOT, "lib/libc.so.6"))],
+  qemu: ["qemu-riscv64", "qemu-user", () => hasCommand("qemu-riscv64")],
+  busybox: [`the host's busybox (${HOST_BUSYBOX})`, "busybox", () => fs.existsSync(HOST_BUSYBOX)],
+  script: ["script (runs a command on a pseudo-terminal)", "bsdutils", () => hasCommand("script")],
+};
+const present = new Map<string, boolean>();
+
+/**
+ * Throws, naming the Debian package, unless the host has the given tools
+ * (default: the cross compiler, its sysroot and qemu-riscv64).
+ */
+export function requireTools(...which: Array<keyof typeof TOOLS>): void {
+  const wanted = which.length > 0 ? which : (["cc", "sysroot", "qemu"] as const);
+  for (const key of wanted) {
+    const [what, pkg, check] = TOOLS[key];
+    if (!present.has(key)) present.set(key, check());
+    if (!present.get(key)) {
+      const how = pkg === "bsdutils" ? "an Essential package" : "npm test installs it when run as root";
+      throw new Error(`${what} is missing: install the Debian package ${pkg} (apt-get install ${pkg}; ${how})`);
+    }
+  }
 }
 
 const cacheDir = path.join(os.tmpdir(), "typevisor-procvm-tests");
@@ -118,23 +142,122 @@ export function extractFromCpio(archive: Uint8Array, want: string): Uint8Array |
 }
 
 /**
- * A static riscv64 busybox: $TYPEVISOR_BUSYBOX, or the one inside the
- * default guest's initramfs (scripts/guest/build.sh) once that is built.
- * Null when there is none (the busybox tests then skip).
+ * A static riscv64 busybox: $TYPEVISOR_BUSYBOX, else the default guest's
+ * (scripts/guest/build.sh builds it when the cache lacks it, which takes
+ * minutes): a `busybox` binary in its cache directory if the build leaves
+ * one there, else bin/busybox taken out of its initramfs (into os.tmpdir(),
+ * named by the initramfs's hash). Throws when there is none.
  */
-export function riscvBusybox(): string | null {
+export async function riscvBusybox(): Promise<string> {
   const fromEnv = process.env.TYPEVISOR_BUSYBOX;
-  if (fromEnv) return fromEnv;
-  const cache = spawnSync("bash", [path.join(REPO, "scripts/guest/build.sh"), "--print-cache-dir"], { encoding: "utf8" });
-  if (cache.status !== 0) return null;
-  const initramfs = path.join(cache.stdout.trim(), "initramfs.cpio.gz");
-  if (!fs.existsSync(initramfs)) return null;
-  const out = path.join(cacheDir, `busybox-${createHash("sha256").update(initramfs + fs.statSync(initramfs).mtimeMs).digest("hex").slice(0, 12)}`);
+  if (fromEnv) {
+    if (!fs.existsSync(fromEnv)) throw new Error(`TYPEVISOR_BUSYBOX=${fromEnv}: no such file`);
+    return path.resolve(fromEnv);
+  }
+  const guest = await ensureDefaultGuest();
+  const beside = path.join(guest.dir, "busybox");
+  if (fs.existsSync(beside)) return beside;
+  const archive = fs.readFileSync(guest.initrd);
+  const out = path.join(cacheDir, `busybox-${createHash("sha256").update(archive).digest("hex").slice(0, 16)}`);
   if (fs.existsSync(out)) return out;
-  const bytes = extractFromCpio(fs.readFileSync(initramfs), "bin/busybox");
-  if (bytes === null) return null;
+  const bytes = extractFromCpio(archive, "bin/busybox");
+  if (bytes === null) throw new Error(`the default guest's initramfs ${guest.initrd} has no bin/busybox`);
   fs.mkdirSync(cacheDir, { recursive: true });
-  fs.writeFileSync(`${out}.tmp`, bytes, { mode: 0o755 });
-  fs.renameSync(`${out}.tmp`, out);
+  const tmp = `${out}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, bytes, { mode: 0o755 });
+  fs.renameSync(tmp, out);
   return out;
+}
+
+/** Where a busybox test finds its programs. */
+export interface BusyboxSetup {
+  /** The static riscv64 busybox. */
+  busybox: string;
+  /** Applet links to it: the guest's PATH. */
+  guestBin: string;
+  /** The same applets linked to the host's busybox: the oracle's PATH. */
+  hostBin: string;
+  /** A sysroot (-L) whose bin/sh is the riscv64 busybox, for programs that run "/bin/sh" (popen, system). */
+  sysroot: string;
+  /** qemu-riscv64's absolute path (the oracles run with only applets on PATH). */
+  qemu: string;
+}
+
+/** Sets up BusyboxSetup's directories under `work` (fetching the riscv64 busybox: see riscvBusybox). */
+export async function setUpBusybox(work: string): Promise<BusyboxSetup> {
+  requireTools("qemu", "busybox");
+  const busybox = await riscvBusybox();
+  const qemu = spawnSync("sh", ["-c", "command -v qemu-riscv64"], { encoding: "utf8" }).stdout.trim();
+  const list = spawnSync(qemu, [busybox, "--list"], { encoding: "utf8" }).stdout.split("\n").filter((a) => a !== "" && a !== "busybox");
+  if (!list.includes("sh") || !list.includes("tar")) throw new Error(`${busybox} --list: ${list.join(" ")}`);
+  const setup = {
+    busybox, qemu,
+    guestBin: path.join(work, "guest-bin"),
+    hostBin: path.join(work, "host-bin"),
+    sysroot: path.join(work, "sysroot"),
+  };
+  for (const [dir, target] of [[setup.guestBin, busybox], [setup.hostBin, HOST_BUSYBOX]]) {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const a of list) fs.symlinkSync(target, path.join(dir, a));
+  }
+  fs.mkdirSync(path.join(setup.sysroot, "bin"), { recursive: true });
+  fs.symlinkSync(busybox, path.join(setup.sysroot, "bin/sh"));
+  return setup;
+}
+
+/** Quotes `args` for sh. */
+export function shellCommand(args: string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(" ");
+}
+
+/**
+ * A command running on a pseudo-terminal (util-linux `script`), as if typed
+ * at an interactive terminal: what it prints (with the terminal's echo and
+ * CR-LF line ends), and keystrokes sent to it.
+ */
+export class PtySession {
+  output = "";
+  /** The exit status once script has ended and its output is all in. */
+  private status: number | null = null;
+  readonly exited: Promise<{ status: number; output: string }>;
+  private readonly child;
+
+  constructor(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+    const script = spawnSync("sh", ["-c", "command -v script"], { encoding: "utf8" }).stdout.trim() || "script";
+    this.child = spawn(script, ["-qefc", `exec ${shellCommand(args)}`, "/dev/null"], {
+      cwd: opts.cwd, env: { ...baseEnv(opts.env), TERM: "dumb" }, stdio: ["pipe", "pipe", "pipe"],
+    });
+    const take = (d: Buffer) => (this.output += d.toString("latin1"));
+    this.child.stdout.on("data", take);
+    this.child.stderr.on("data", take);
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 60_000);
+    this.exited = new Promise((resolve, reject) => {
+      this.child.on("error", reject);
+      // script -e: the command's exit status, or 128 + n when signal n ended it
+      this.child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        this.status = code ?? 128 + (os.constants.signals[signal as keyof typeof os.constants.signals] ?? 0);
+        resolve({ status: this.status, output: this.output });
+      });
+    });
+  }
+
+  /** Resolves once the output after offset `from` contains `text`; returns the offset just past it. */
+  async waitFor(text: string, from = 0, timeoutMs = 30_000): Promise<number> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const at = this.output.indexOf(text, from);
+      if (at >= 0) return at + text.length;
+      if (Date.now() > until || this.status !== null) {
+        const why = this.status !== null ? `the command ended (status ${this.status})` : "timed out";
+        throw new Error(`${why} before printing ${JSON.stringify(text)}; its output: ${JSON.stringify(this.output)}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Types `keys` (e.g. "\x03" for Ctrl-C, "ls\r" for a line). */
+  type(keys: string): void {
+    this.child.stdin.write(Buffer.from(keys, "latin1"));
+  }
 }

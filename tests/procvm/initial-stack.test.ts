@@ -8,7 +8,7 @@ import {
   RISCV_HWCAP, buildInitialStack,
 } from "../../src/procvm/initial-stack.ts";
 import { PhysPages } from "../../src/procvm/phys-pages.ts";
-import { SYSROOT, compile, missingTools } from "./helpers.ts";
+import { SYSROOT, compile, requireTools } from "./helpers.ts";
 
 const enc = new TextEncoder();
 
@@ -66,8 +66,6 @@ test("#! lines split like Linux binfmt_script: interpreter and one optional argu
   assert.equal(parseShebang(enc.encode("#!   \n")), null);
 });
 
-const skip = missingTools();
-
 function readAuxv(s: AddressSpace, sp: number): Map<number, number> {
   const argc = s.readU64(sp)!;
   let o = sp + 8 * (1 + argc + 1);
@@ -87,7 +85,8 @@ const hostFiles = {
   },
 };
 
-test("execve image of a static program: stack, auxv, segments, trampoline", { skip: skip ?? false }, () => {
+test("execve image of a static program: stack, auxv, segments, trampoline", () => {
+  requireTools();
   const bin = compile("startup", "static");
   const phys = new PhysPages(new Uint8Array(64 << 20));
   const r = execImage(phys, hostFiles, bin, ["startup", "x"], ["K=V"], { uid: 5, euid: 5, gid: 6, egid: 6 });
@@ -113,7 +112,8 @@ test("execve image of a static program: stack, auxv, segments, trampoline", { sk
   assert.equal(phys.used, 0);
 });
 
-test("execve image of a dynamic PIE: loaded at ELF_ET_DYN_BASE, entered through ld.so", { skip: skip ?? false }, () => {
+test("execve image of a dynamic PIE: loaded at ELF_ET_DYN_BASE, entered through ld.so", () => {
+  requireTools();
   const bin = compile("startup", "dynamic");
   const phys = new PhysPages(new Uint8Array(64 << 20));
   const r = execImage(phys, hostFiles, bin, ["startup"], [], { uid: 0, euid: 0, gid: 0, egid: 0 });

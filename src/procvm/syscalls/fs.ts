@@ -3,17 +3,17 @@
  * (node:fs) or to in-memory pipes, through the process's fd table.
  */
 import * as fs from "node:fs";
-import type * as tty from "node:tty";
 import { performance } from "node:perf_hooks";
 import { ERRNO } from "../abi.ts";
 import type { ProcessVm, SyscallArgs } from "../kernel.ts";
 import {
   FdTable, HostFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_TRUNC,
-  O_WRONLY, OpenFile, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
+  O_WRONLY, OpenFile, PIPE_CAPACITY, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
 } from "../files.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "../paths.ts";
 import type { Thread } from "../process.ts";
 import { SIGPIPE } from "../signals.ts";
+import { guestTermios, setGuestTermios } from "../terminal.ts";
 import type { SyscallHandler } from "./table.ts";
 import { EBADF, EFAULT, EINVAL, StructWriter, host, isErr, pathArg, put, readTimespec } from "./util.ts";
 
@@ -64,11 +64,11 @@ function count(a: SyscallArgs, n: number): number {
   return Math.min(a.u[n], MAX_RW);
 }
 
-/** Runs `attempt` now; if it would block, parks the thread to retry it. */
-function blocking(vm: ProcessVm, t: Thread, attempt: () => number): number {
+/** Runs `attempt` (I/O on `files`) now; if it would block, parks the thread to retry it. */
+function blocking(vm: ProcessVm, t: Thread, attempt: () => number, ...files: OpenFile[]): number {
   const r = attempt();
   if (r !== WOULD_BLOCK) return r;
-  return vm.block(t, { retry: attempt, deadline: Infinity, restartable: true });
+  return vm.block(t, { retry: attempt, deadline: Infinity, restartable: true, pollsHost: files.some((f) => f.isTty) });
 }
 
 /** Reads up to `n` bytes from `f` into guest `va`. */
@@ -193,7 +193,17 @@ function loadDirectory(f: HostFile): number {
       return 1n;
     }
   };
-  const list = host(() => fs.readdirSync(f.path, { withFileTypes: true }));
+  // The host's own order (as getdents gives it): fs.readdirSync would sort the names.
+  const list = host(() => {
+    const dir = fs.opendirSync(f.path);
+    const out: fs.Dirent[] = [];
+    try {
+      for (let d = dir.readSync(); d !== null; d = dir.readSync()) out.push(d);
+    } finally {
+      dir.closeSync();
+    }
+    return out;
+  });
   if (isErr(list)) return list;
   entries.push({ name: ".", ino: ino(f.path), type: 4 }, { name: "..", ino: ino(f.path + "/.."), type: 4 });
   for (const d of list as fs.Dirent[]) {
@@ -237,31 +247,6 @@ function getdents64(t: Thread, fd: number, va: number, size: number): number {
   return put(t, va, out.subarray(0, at)) < 0 ? EFAULT : at;
 }
 
-/** Terminal settings per host tty fd, as the guest last set them. */
-const termiosByFd = new Map<number, Uint8Array>();
-const ICANON = 0o2;
-
-/**
- * A guest leaving canonical mode (a line editor) needs the host terminal raw
- * too; node's tty stream does that (and restores the terminal at exit).
- */
-function setHostRawMode(fd: number, raw: boolean): void {
-  if (fd !== 0 || !process.stdin.isTTY) return;
-  try {
-    (process.stdin as tty.ReadStream).setRawMode(raw);
-  } catch {
-    // not fatal: the guest just sees a cooked terminal
-  }
-}
-
-function defaultTermios(): Uint8Array {
-  const w = new StructWriter(36);
-  w.u32(0, 0o2400).u32(4, 0o5).u32(8, 0o277).u32(12, 0o105073);
-  const cc = [3, 0x1c, 0x7f, 0x15, 4, 0, 1, 0, 0x11, 0x13, 0x1a, 0, 0x12, 0x0f, 0x17, 0x16, 0];
-  cc.forEach((c, i) => w.bytes[17 + i] = c);
-  return w.bytes;
-}
-
 function ioctl(vm: ProcessVm, t: Thread, fd: number, req: number, arg: number): number {
   const p = t.process;
   const f = fileOf(t, fd);
@@ -291,14 +276,13 @@ function ioctl(vm: ProcessVm, t: Thread, fd: number, req: number, arg: number): 
   if (!f.isTty) return -ERRNO.ENOTTY;
   switch (req) {
     case TCGETS:
-      return put(t, arg, termiosByFd.get(f.hostFd) ?? defaultTermios());
+      return put(t, arg, guestTermios(f.hostFd));
     case TCSETS:
     case TCSETSW:
     case TCSETSF: {
       const b = p.space.read(arg, 36);
       if (b === null) return EFAULT;
-      termiosByFd.set(f.hostFd, b);
-      setHostRawMode(f.hostFd, (new DataView(b.buffer).getUint32(12, true) & ICANON) === 0);
+      setGuestTermios(f.hostFd, b);
       return 0;
     }
     case TIOCGWINSZ: {
@@ -310,12 +294,24 @@ function ioctl(vm: ProcessVm, t: Thread, fd: number, req: number, arg: number): 
     case TIOCSWINSZ:
     case TIOCSCTTY:
     case TIOCNOTTY:
-    case TIOCSPGRP:
       return 0;
+    // The terminal's foreground process group gets Ctrl-C (kernel.ts, terminalSignal).
+    case TIOCSPGRP: {
+      const b = p.space.read(arg, 4);
+      if (b === null) return EFAULT;
+      const pgid = new DataView(b.buffer).getInt32(0, true);
+      if (pgid < 0) return EINVAL;
+      for (const q of vm.processes.values()) {
+        if (q.alive && q.pgid === pgid) {
+          vm.foregroundPgid = pgid;
+          return 0;
+        }
+      }
+      return -ERRNO.ESRCH;
+    }
     case TIOCGPGRP:
-      return p.space.writeU32(arg, p.pgid) ? 0 : EFAULT;
+      return p.space.writeU32(arg, vm.foregroundGroup()) ? 0 : EFAULT;
     default:
-      void vm;
       return EINVAL;
   }
 }
@@ -392,7 +388,9 @@ function ppoll(vm: ProcessVm, t: Thread, fdsVa: number, nfds: number, tmoVa: num
   };
   const r = attempt();
   if (r !== WOULD_BLOCK) return r;
-  return vm.block(t, { retry: attempt, deadline, restartable: false });
+  let pollsHost = false;
+  for (let i = 0; i < nfds; i++) pollsHost ||= fileOf(t, dv.getInt32(i * 8, true))?.isTty === true;
+  return vm.block(t, { retry: attempt, deadline, restartable: false, pollsHost });
 }
 
 function pselect6(vm: ProcessVm, t: Thread, a: SyscallArgs): number {
@@ -437,7 +435,11 @@ function pselect6(vm: ProcessVm, t: Thread, a: SyscallArgs): number {
   };
   const r = attempt();
   if (r !== WOULD_BLOCK) return r;
-  return vm.block(t, { retry: attempt, deadline, restartable: false });
+  let pollsHost = false;
+  for (let fd = 0; fd < nfds; fd++) {
+    if (sets.some((s) => s !== null && ((s[fd >> 3] >> (fd & 7)) & 1) !== 0)) pollsHost ||= fileOf(t, fd)?.isTty === true;
+  }
+  return vm.block(t, { retry: attempt, deadline, restartable: false, pollsHost });
 }
 
 function utimens(vm: ProcessVm, t: Thread, dirfd: number, pathVa: number, timesVa: number, flags: number): number {
@@ -502,7 +504,7 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
     if (f === null || !f.canRead()) return EBADF;
     const n = count(a, 2);
     const va = a.u[1];
-    return blocking(vm, t, () => readTo(t, f, va, n, null));
+    return blocking(vm, t, () => readTo(t, f, va, n, null), f);
   },
 
   write: (vm, t, a) => {
@@ -534,7 +536,7 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
     if (f === null || !f.canRead()) return EBADF;
     const iov = iovecs(t, a.u[1], a.i[2]);
     if (typeof iov === "number") return iov;
-    return blocking(vm, t, () => scatterRead(t, f, iov, null));
+    return blocking(vm, t, () => scatterRead(t, f, iov, null), f);
   },
 
   writev: (vm, t, a) => {
@@ -585,17 +587,24 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
       pos = o;
     }
     const attempt = (): number => {
-      const buf = new Uint8Array(n);
+      // Read no more than the output takes now: what is read and not written would be lost.
+      let want = n;
+      if (out instanceof PipeEnd && out.pipe.readers > 0) {
+        const room = PIPE_CAPACITY - out.pipe.length;
+        if (room === 0) return out.flags & O_NONBLOCK ? -ERRNO.EAGAIN : WOULD_BLOCK;
+        want = Math.min(want, room);
+      }
+      const buf = new Uint8Array(want);
       const r = pos === null ? inp.read(buf) : inp.pread(buf, pos);
       if (r === WOULD_BLOCK || r <= 0) return r;
       const w = writeFrom(vm, t, out, buf.subarray(0, r), null);
-      if (w === WOULD_BLOCK) return WOULD_BLOCK;
-      if (w < 0) return w;
+      const written = w === WOULD_BLOCK || w < 0 ? 0 : w;
+      if (pos === null && written < r && inp instanceof HostFile && inp.seekable) inp.seek(BigInt(written - r), 1);
+      if (w === WOULD_BLOCK || w < 0) return w;
       if (pos !== null && !t.process.space.writeU64(offVa, pos + w)) return EFAULT;
-      if (pos === null && w < r && inp instanceof HostFile) inp.seek(BigInt(w - r), 1);
       return w;
     };
-    return blocking(vm, t, attempt);
+    return blocking(vm, t, attempt, inp, out);
   },
 
   fstat: (_vm, t, a) => {
