@@ -9,8 +9,12 @@ import { dirname, join } from "node:path";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../guest/default-guest.ts";
 import type { RunFlags } from "./run-command.ts";
 
-/** Where the default guest's writable data disk lives (TYPEVISOR_CACHE overrides the cache root). */
+/**
+ * Where the default guest's writable data disk lives: TYPEVISOR_DATA_DISK,
+ * else under the cache root (TYPEVISOR_CACHE, else ~/.cache/typevisor).
+ */
 export function defaultDataDiskPath(): string {
+  if (process.env.TYPEVISOR_DATA_DISK) return process.env.TYPEVISOR_DATA_DISK;
   const root = process.env.TYPEVISOR_CACHE ?? join(homedir(), ".cache", "typevisor");
   return join(root, "disks", "default-data.ext4");
 }

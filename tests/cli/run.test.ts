@@ -46,7 +46,7 @@ test("bad flags and files are one-line errors", async () => {
   assertUserError(await bareMetal(hello, "-m", "lots").exited, /-m lots: not a size/);
   assertUserError(await bareMetal(hello, "-m", "8G").exited, /guest RAM must be .* to 4092 MiB/);
   assertUserError(await bareMetal(hello, "--smp", "0").exited, /--smp 0: expected a whole number from 1 to 8/);
-  assertUserError(await typevisor("run").exited, /nothing to boot: give a kernel with --kernel/);
+  assertUserError(await typevisor("run", "--bios", "default").exited, /nothing to boot: give a kernel with --kernel/);
   assertUserError(await typevisor("run", "--bios", "none").exited, /--bios none needs a program/);
   assertUserError(await typevisor("run", "--bogus").exited, /unknown option '--bogus'/);
   assertUserError(await bareMetal(hello, "--drive", "format=qcow9").exited, /--drive format=qcow9: /);
