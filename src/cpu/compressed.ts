@@ -1,8 +1,14 @@
 /**
  * RVC: every 16-bit instruction expands to the 32-bit instruction it stands
  * for, so the interpreter has one execute path. The whole 64K space is
- * expanded once into a table; 0 marks an illegal (or reserved) encoding.
+ * expanded once into a table.
  */
+
+/**
+ * What the table holds for an illegal (or reserved) encoding: all ones, a
+ * reserved major opcode, so the interpreter's decode needs no extra test.
+ */
+export const ILLEGAL_EXPANSION = -1;
 
 const OP_LOAD = 0x03, OP_LOAD_FP = 0x07, OP_IMM = 0x13, OP_IMM_32 = 0x1b, OP_STORE = 0x23,
   OP_STORE_FP = 0x27, OP = 0x33, OP_LUI = 0x37, OP_32 = 0x3b, OP_BRANCH = 0x63, OP_JALR = 0x67,
@@ -114,11 +120,15 @@ export function expandCompressed(c: number): number {
 
 let table: Int32Array | null = null;
 
-/** The expansion of every 16-bit pattern (index = the 16 bits). */
+/** The expansion of every 16-bit pattern (index = the 16 bits; ILLEGAL_EXPANSION if illegal). */
 export function compressedTable(): Int32Array {
   if (table === null) {
     table = new Int32Array(65536);
-    for (let c = 0; c < 65536; c++) if ((c & 3) !== 3) table[c] = expandCompressed(c);
+    for (let c = 0; c < 65536; c++) {
+      if ((c & 3) === 3) continue;
+      const insn = expandCompressed(c);
+      table[c] = insn === 0 ? ILLEGAL_EXPANSION : insn;
+    }
   }
   return table;
 }

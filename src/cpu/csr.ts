@@ -12,7 +12,7 @@ import {
 import {
   CSR, MEDELEG_WRITABLE, MENVCFG_HI_STCE, MIDELEG_WRITABLE, MIE_WRITABLE, MIP_SEIP, MIP_SSIP,
   MIP_STIP, MISA_HI, MISA_LO, MS_FS, MS_HI_SD, MS_HI_XL, MS_MPP, MS_MPRV, MS_MXR, MS_SUM, MS_TVM,
-  MSTATUS_WRITABLE, SSTATUS_READABLE, SSTATUS_WRITABLE,
+  MS_MIE, MS_SIE, MSTATUS_WRITABLE, SSTATUS_READABLE, SSTATUS_WRITABLE,
 } from "./csr-numbers.ts";
 
 const TWO32 = 0x100000000;
@@ -124,8 +124,11 @@ function writeMstatus(h: Hart, lo: number, mask: number): void {
   let v = (old & ~mask) | (lo & mask);
   if (((v & MS_MPP) >>> 11) === 2) v = (v & ~MS_MPP) | (old & MS_MPP); // MPP is WARL: 2 is reserved
   w[MSTATUS] = v;
-  if (((old ^ v) & (MS_MPRV | MS_MPP | MS_SUM | MS_MXR)) !== 0) h.translationChanged();
-  h.endBatch();
+  if (((old ^ v) & MS_MXR) !== 0) h.translationChanged();
+  else if (((old ^ v) & (MS_MPRV | MS_MPP | MS_SUM)) !== 0) h.privChanged();
+  // Take a pending interrupt right after a write that enables it (Linux
+  // writes sstatus around every critical section: only enabling matters).
+  if ((v & ~old & (MS_SIE | MS_MIE)) !== 0 && (w[MIP] & w[MIE]) !== 0) h.endBatch();
 }
 
 function writeTvec(w: Int32Array, index: number, lo: number, hi: number): void {
@@ -171,16 +174,20 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): boolean 
       if (!stimecmpAllowed(h)) return false;
       w[STIMECMP] = lo;
       w[STIMECMP + 1] = hi;
-      h.endBatch();
+      h.timerChanged();
       return true;
     case CSR.satp: {
       if (w[PRIV] === PRIV_S && (w[MSTATUS] & MS_TVM) !== 0) return false;
       const mode = hi >>> 28;
       if (mode !== 0 && mode !== 8 && mode !== 9) return true; // WARL: unsupported mode, no change
+      const oldMode = w[SATP + 1] >>> 28;
       w[SATP] = lo;
       w[SATP + 1] = mode === 0 ? 0 : hi & 0xf00fffff; // ASID 16 bits (59:44), PPN 44 bits
       if (mode === 0) w[SATP] = 0;
-      h.translationChanged();
+      // No fence is implied (software must SFENCE.VMA after changing tables),
+      // but the TLB has no ASID tags: another address space's pages must go.
+      if (mode !== oldMode) h.translationChanged();
+      else h.addressSpaceChanged();
       return true;
     }
     case CSR.mstatus: writeMstatus(h, lo, MSTATUS_WRITABLE); return true;
@@ -193,7 +200,7 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): boolean 
     case CSR.menvcfg:
       w[MENVCFG] = lo & 1; // FIOM
       w[MENVCFG + 1] = hi & MENVCFG_HI_STCE;
-      h.endBatch();
+      h.timerChanged();
       return true;
     case CSR.mcountinhibit: w[MCOUNTINHIBIT] = lo & ~2; return true;
     case CSR.mscratch: w[MSCRATCH] = lo; w[MSCRATCH + 1] = hi; return true;

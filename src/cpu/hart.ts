@@ -2,21 +2,25 @@
  * One RV64GC hart (+ Zba/Zbb/Zbs, Sstc): the interpreter.
  *
  * State lives in the VM memory (HartState); 64-bit registers are int32 pairs.
- * The hot loop fetches through a one-page fetch cache, expands compressed
- * instructions through a table, and reaches RAM through the software TLB in
- * one addition. Everything rare (CSRs, traps, page walks, MMIO, atomics, FP
- * arithmetic) is a call out of the loop. Exceptions are reported by setting
- * `exc` (+ tval) and handled once per instruction; interrupts are checked
- * between batches, and a batch ends early when something may have enabled one.
+ * executeBatch's inner loop runs predecoded instructions (decode.ts, kept in
+ * decode-cache.ts) from a one-page fetch cache and reaches RAM through the
+ * software TLB in one addition, with no call for the common instructions.
+ * Everything else (CSRs, traps, page walks, MMIO, misaligned accesses) leaves
+ * it for stepSlow, which executes one instruction of any kind. Exceptions are
+ * reported by setting `exc` (+ tval) and raised by the loop; interrupts are
+ * checked between batches, and a batch ends early when something may have
+ * enabled one. docs/cpu.md explains the design and what was measured.
  */
 import type { Bus } from "../machine/bus.ts";
 import type { Clock } from "../machine/device.ts";
 import { compressedTable } from "./compressed.ts";
+import { decodeCacheFor, ENTRY_WORDS, type DecodeCache } from "./decode-cache.ts";
+import { COMPRESSED, decodeInto, Op, REG_MASK, SHIFT_RD, SHIFT_RS1, SHIFT_RS2 } from "./decode.ts";
 import { csrRead, csrWrite } from "./csr.ts";
 import {
   EXC_BREAKPOINT, EXC_ECALL_U, EXC_ILLEGAL, EXC_INSN_ACCESS, EXC_LOAD_ACCESS, EXC_LOAD_MISALIGNED,
   EXC_STORE_ACCESS, EXC_STORE_MISALIGNED, MENVCFG_HI_STCE, MIP_SEIP, MIP_STIP, MS_FS, MS_MIE,
-  MS_MPIE, MS_MPP, MS_MPRV, MS_SIE, MS_SPIE, MS_SPP, MS_TSR, MS_TVM, MS_TW,
+  MS_MPIE, MS_MPP, MS_MPRV, MS_SIE, MS_SPIE, MS_SPP, MS_SUM, MS_TSR, MS_TVM, MS_TW,
 } from "./csr-numbers.ts";
 import { executeFp } from "./fpu/execute-fp.ts";
 import {
@@ -27,10 +31,14 @@ import {
   add64, addImm64, bswap32, clz64, ctz32, ctz64, hi64, ltSigned64, ltUnsigned64, orcb32,
   popcount32, rol64, ror64, sll64, sra64, srl64, sub64,
 } from "./int64.ts";
-import { HART_STATE_SIZE, RAM_BASE, RAM_OFFSET, TLB_ENTRIES, TLB_ENTRY_WORDS, tlbOffset } from "./layout.ts";
-import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, flushTlb, MMU_M, translate } from "./mmu.ts";
+import { HART_STATE_SIZE, RAM_BASE, RAM_OFFSET, TLB_BYTES, TLB_ENTRIES, TLB_ENTRY_WORDS, tlbOffset } from "./layout.ts";
+import {
+  ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, flushTlb, flushTlbAddress, flushTlbNonGlobal, MMU_M, MMU_S, MMU_S_SUM, TLB_INDEX_WORDS,
+  tlbFetchEntryIndex, translate,
+} from "./mmu.ts";
 import { createMulDiv, type MulDiv } from "./mul-div.ts";
 import { pmpDecode } from "./pmp.ts";
+import { primeInterpreter } from "./primer.ts";
 
 /**
  * Called for every synchronous exception before it is taken architecturally.
@@ -51,10 +59,21 @@ export const IRQ_MTIP = 1 << 7;
 export const IRQ_SEIP = 1 << 9;
 export const IRQ_MEIP = 1 << 11;
 
-if (TLB_ENTRIES !== 256 || TLB_ENTRY_WORDS !== 8) throw new Error("executeBatch hard-codes a TLB of 256 entries of 8 words");
+// executeBatch spells these layouts as literals (module constants would be
+// loaded from the module context on every use in the loop).
+if (TLB_ENTRIES !== 1024 || TLB_ENTRY_WORDS !== 8) throw new Error("executeBatch hard-codes a TLB of 1024 entries of 8 words");
+if (ENTRY_WORDS !== 4 || SHIFT_RD !== 8 || SHIFT_RS1 !== 15 || SHIFT_RS2 !== 22 || REG_MASK !== 127 || COMPRESSED !== 1 << 29) {
+  throw new Error("executeBatch hard-codes the decode-cache entry layout");
+}
 
-/** Instructions per batch: interrupts and timers are checked between batches. */
+/** Instructions per batch: interrupts are checked between batches. */
 const BATCH = 1024;
+/**
+ * Instructions between reads of the clock for the Sstc timer: batches often
+ * end early (CSR writes, xRET), and reading the host clock costs more than a
+ * short batch.
+ */
+const TIMER_CHECK_INTERVAL = 1024;
 const TWO32 = 0x100000000;
 /** Interrupt causes from highest to lowest priority. */
 const INTERRUPT_PRIORITY = [11, 3, 7, 9, 1, 5, 13];
@@ -64,6 +83,8 @@ export class Hart {
   /** The hart's state words (x registers first: x[i] = w[2i], w[2i+1]). */
   readonly w: Int32Array;
   readonly tlb: Int32Array;
+  /** Word index of `tlb` in the VM memory (executeBatch reads the TLB through m32). */
+  private readonly tlbWords: number;
   hostTrap: HostTrapHandler | null = null;
 
   // Pending exception of the current instruction (-1 = none).
@@ -85,6 +106,7 @@ export class Hart {
   private readonly m16: Uint16Array;
   private readonly m32: Int32Array;
   private readonly ctab: Int32Array;
+  private readonly dcache: DecodeCache;
   private readonly md: MulDiv;
   /** Byte addresses of the mul/div operand slots in the scratch area. */
   private readonly mdA: number;
@@ -94,13 +116,17 @@ export class Hart {
 
   private fetchMmu = MMU_M;
   private dataMmu = MMU_M;
-  private dataTlb = MMU_M * TLB_ENTRIES * TLB_ENTRY_WORDS;
+  private dataTlb = MMU_M * TLB_INDEX_WORDS;
   // One-page fetch cache: virtual page tag and addend (like a TLB entry).
   private fetchTagLo = 1;
   private fetchTagHi = 0;
   private fetchAddend = 0;
+  /** Decode-cache entry (word index) of the fetch page's offset 0. */
+  private fetchDec = 0;
 
   private instretBase = 0;
+  /** Instructions run since the Sstc timer was last compared with the clock. */
+  private sinceTimerCheck = TIMER_CHECK_INTERVAL;
   private batchDone = 0;
   private batchEnd = false;
   private stopRequested = false;
@@ -119,13 +145,16 @@ export class Hart {
     readonly bus: Bus,
     readonly clock: Clock,
   ) {
+    primeInterpreter((m, b) => new Hart(m, 0, b, clock));
     this.state = new HartState(memory, hartId);
     this.w = this.state.w;
-    this.tlb = new Int32Array(memory.buffer, tlbOffset(hartId), TLB_ENTRIES * TLB_ENTRY_WORDS * 3);
+    this.tlb = new Int32Array(memory.buffer, tlbOffset(hartId), TLB_BYTES / 4);
+    this.tlbWords = tlbOffset(hartId) >> 2;
     this.m8 = new Uint8Array(memory.buffer);
     this.m16 = new Uint16Array(memory.buffer);
     this.m32 = new Int32Array(memory.buffer);
     this.ctab = compressedTable();
+    this.dcache = decodeCacheFor(memory, bus.ramSize);
     this.md = createMulDiv(memory);
     const scratch = this.state.base + SCRATCH * 4;
     this.mdA = scratch;
@@ -142,6 +171,7 @@ export class Hart {
     this.state.setPc(pc);
     this.exc = -1;
     this.instretBase = 0;
+    this.sinceTimerCheck = TIMER_CHECK_INTERVAL;
     this.hwSeip = false;
     this.swSeip = false;
     this.resValid = false;
@@ -159,9 +189,15 @@ export class Hart {
     this.stopRequested = false;
     let done = 0;
     while (done < budget && !this.stopRequested) {
+      if (this.sinceTimerCheck >= TIMER_CHECK_INTERVAL) {
+        this.updateTimerInterrupt();
+        this.sinceTimerCheck = 0;
+      }
       this.checkInterrupts();
       if (this.w[WFI] !== 0) break;
-      done += this.executeBatch(Math.min(budget - done, BATCH));
+      const n = this.executeBatch(Math.min(budget - done, BATCH));
+      done += n;
+      this.sinceTimerCheck += n;
     }
     return done;
   }
@@ -251,14 +287,26 @@ export class Hart {
     this.w[MSTATUS] |= MS_FS;
   }
 
+  /** stimecmp or menvcfg.STCE changed: compare with the clock before the next batch. */
+  timerChanged(): void {
+    this.sinceTimerCheck = TIMER_CHECK_INTERVAL;
+    this.batchEnd = true;
+  }
+
   /** Ends the current batch after this instruction (interrupts may now be enabled). */
   endBatch(): void {
     this.batchEnd = true;
   }
 
-  /** satp, SUM, MXR, MPRV or MPP changed: drop cached translations. */
+  /** satp's mode or MXR changed (or the host edited page tables): drop cached translations. */
   translationChanged(): void {
     flushTlb(this.tlb);
+    this.privChanged();
+  }
+
+  /** satp now names another address space (same mode): drop all but global translations. */
+  addressSpaceChanged(): void {
+    flushTlbNonGlobal(this.tlb);
     this.privChanged();
   }
 
@@ -267,19 +315,21 @@ export class Hart {
     w[MIP] = this.hwSeip || this.swSeip ? w[MIP] | MIP_SEIP : w[MIP] & ~MIP_SEIP;
   }
 
-  private privChanged(): void {
+  /**
+   * The privilege, MPRV, MPP or SUM changed: pick the fetch and data MMU
+   * indexes again (no flush: each index has its own TLB).
+   */
+  privChanged(): void {
     const w = this.w;
     const priv = w[PRIV];
     const idx = priv === PRIV_M ? MMU_M : priv;
     this.fetchMmu = idx;
-    let d = idx;
     const ms = w[MSTATUS];
-    if (priv === PRIV_M && (ms & MS_MPRV) !== 0) {
-      const mpp = (ms & MS_MPP) >>> 11;
-      d = mpp === PRIV_M ? MMU_M : mpp;
-    }
+    const dataPriv = priv === PRIV_M && (ms & MS_MPRV) !== 0 ? (ms & MS_MPP) >>> 11 : priv;
+    let d = dataPriv === PRIV_M ? MMU_M : dataPriv;
+    if (d === MMU_S && (ms & MS_SUM) !== 0) d = MMU_S_SUM;
     this.dataMmu = d;
-    this.dataTlb = d * TLB_ENTRIES * TLB_ENTRY_WORDS;
+    this.dataTlb = d * TLB_INDEX_WORDS;
     this.fetchTagLo = 1;
   }
 
@@ -292,7 +342,6 @@ export class Hart {
 
   /** Takes the highest-priority enabled interrupt, if any. */
   private checkInterrupts(): void {
-    this.updateTimerInterrupt();
     const w = this.w;
     const pending = w[MIP] & w[MIE];
     if (pending === 0) return;
@@ -384,387 +433,679 @@ export class Hart {
   // The interpreter loop.
 
   /**
-   * Runs up to `limit` instructions. The inner loop executes the common
-   * instructions (integer ALU, branches and jumps, loads and stores that hit
-   * the TLB) and makes no calls, so V8 keeps the typed arrays' checks and the
-   * hot state out of it; anything else leaves it for `stepSlow`, which
-   * executes one instruction of any kind.
+   * Runs up to `limit` instructions. The inner loop executes predecoded
+   * instructions (decode.ts) from the decode cache: the integer ALU, branches
+   * and jumps, loads and stores that hit the TLB, and FP arithmetic.
+   * Everything else (and every miss: fetch page, TLB, MMIO, misalignment)
+   * leaves it for `stepSlow`, which executes one instruction of any kind;
+   * then the cached state (fetch page, data TLB, FS) is read again.
    */
   private executeBatch(limit: number): number {
+    limit |= 0;
     const w = this.w;
     const m8 = this.m8;
     const m16 = this.m16;
     const m32 = this.m32;
-    const ctab = this.ctab;
-    const rb = this.state.base >> 2;
-    const tb = this.tlb.byteOffset >> 2;
-    let pcLo = w[PC];
-    let pcHi = w[PC + 1];
-    let i = 0;
+    const dc = this.dcache.words;
+    let left = limit;
     let traps = 0;
     this.batchEnd = false;
     this.batchDone = 0;
-    while (i < limit) {
-      // `| 0` tells V8 these are int32 (fields are untyped).
-      const dTlb = (this.dataTlb + tb) | 0;
-      const fTagLo = this.fetchTagLo | 0;
-      const fTagHi = this.fetchTagHi | 0;
-      const fAdd = this.fetchAddend | 0;
-      fast: while (i < limit) {
-        if ((pcLo & -4096) !== fTagLo || pcHi !== fTagHi || (pcLo & 0xffe) === 0xffe) break;
-        const h = (pcLo + fAdd) >>> 1;
-        let insn = m16[h];
-        let len = 2;
-        if ((insn & 3) === 3) {
-          insn |= m16[h + 1] << 16;
-          len = 4;
-        } else {
-          insn = ctab[insn];
-        }
-        // Not at the page's last halfword, so pc + len carries only from 0xfffffffc.
-        const nLo = (pcLo + len) | 0;
-        const nHi = nLo === 0 ? (pcHi + 1) | 0 : pcHi;
-        m32[rb] = 0;
-        m32[rb + 1] = 0;
-        const d = rb + ((insn >>> 6) & 62); // rd * 2
-        const a = rb + ((insn >>> 14) & 62); // rs1 * 2
-        const f3 = (insn >>> 12) & 7;
-        switch ((insn >>> 2) & 31) { // opcode >> 2 (its low bits are 11)
-          case 0x0d: // LUI
-            m32[d] = insn & -4096;
-            m32[d + 1] = insn >> 31;
+    outer: while (left > 0) {
+      // The inner loop keeps pcHi fixed: a jump that changes it ends the
+      // inner loop. `| 0`: fields are untyped to V8; this keeps them int32.
+      let pcLo = w[PC];
+      const pcHi = w[PC + 1];
+      // The data TLB as a word index into m32 (the TLB is in the VM memory).
+      const dTlb = (this.tlbWords + this.dataTlb) | 0;
+      // The fetch page: its virtual address, the memory byte offset of its
+      // start, its decode-cache entries. It must be pc's page with the same
+      // pcHi, and not the last page below a 4 GiB boundary (pc + 4 would carry
+      // into pcHi there): else the instruction takes the slow path.
+      const fPage = this.fetchTagLo | 0;
+      const fHost = (fPage + this.fetchAddend) | 0;
+      const fDec = this.fetchDec | 0;
+      if (this.fetchTagHi === pcHi && fPage !== -4096) fast: while (left > 0) {
+        const off = (pcLo - fPage) | 0;
+        // Leaves at a page change, and at offset 0xffe (an instruction there
+        // may cross into the next page).
+        if ((off >>> 0) >= 0xffe) break;
+        const h = (fHost + off) >>> 1;
+        const raw = m16[h] | (m16[h + 1] << 16);
+        const k = (fDec + (off << 1)) | 0; // ENTRY_WORDS / 2 per byte
+        if (dc[k] !== raw) decodeInto(dc, k, raw);
+        const word = dc[k + 1];
+        const imm = dc[k + 2];
+        const d = (word >>> 8) & 127; // SHIFT_RD, REG_MASK
+        const a = (word >>> 15) & 127; // SHIFT_RS1
+        const b = (word >>> 22) & 127; // SHIFT_RS2
+        const nLo = (pcLo + 4 - ((word >>> 28) & 2)) | 0; // COMPRESSED: length 2
+        // x0 stays zero: no operation here writes rd = x0 (the decoder turns them into NOP or SLOW).
+        switch (word & 0xff) {
+          case Op.SLOW:
+            break fast;
+          case Op.NOP:
             break;
-          case 0x05: { // AUIPC
-            const imm = insn & -4096;
-            const lo = (pcLo + imm) | 0;
-            m32[d] = lo;
-            m32[d + 1] = (pcHi + (imm >> 31) + ((lo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+          case Op.LI:
+            w[d] = imm;
+            w[d + 1] = imm >> 31;
             break;
-          }
-          case 0x1b: { // JAL
-            const imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
-            const tLo = (pcLo + imm) | 0;
-            pcHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
-            pcLo = tLo;
-            m32[d] = nLo;
-            m32[d + 1] = nHi;
-            i++;
-            continue;
-          }
-          case 0x19: { // JALR
-            if (f3 !== 0) break fast;
-            const aLo = m32[a];
-            const imm = insn >> 20;
-            const tLo = (aLo + imm) | 0;
-            pcHi = (m32[a + 1] + (imm >> 31) + ((tLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
-            pcLo = tLo & ~1;
-            m32[d] = nLo;
-            m32[d + 1] = nHi;
-            i++;
-            continue;
-          }
-          case 0x18: { // BRANCH
-            const b = rb + ((insn >>> 19) & 62);
-            const aLo = m32[a], aHi = m32[a + 1], bLo = m32[b], bHi = m32[b + 1];
-            let taken: boolean;
-            switch (f3) {
-              case 0: taken = aLo === bLo && aHi === bHi; break;
-              case 1: taken = aLo !== bLo || aHi !== bHi; break;
-              case 4: taken = aHi < bHi || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0)); break;
-              case 5: taken = !(aHi < bHi || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0))); break;
-              case 6: taken = (aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0)); break;
-              case 7: taken = !((aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0))); break;
-              default: break fast;
-            }
-            if (!taken) break;
-            const imm = ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
-            const tLo = (pcLo + imm) | 0;
-            pcHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
-            pcLo = tLo;
-            i++;
-            continue;
-          }
-          case 0x00: { // LOAD through the TLB; a miss, MMIO or misalignment leaves
-            const aLo = m32[a];
-            const imm = insn >> 20;
-            const vLo = (aLo + imm) | 0;
-            const vHi = (m32[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
-            const e = dTlb + ((vLo >>> 9) & 0x7f8); // entry (vLo >>> 12) & 255, 8 words each
-            // The tag compare includes the address bits that must be zero for
-            // alignment, so misaligned accesses miss.
-            switch (f3) {
-              case 0: // LB
-                if (m32[e] !== (vLo & -4096) || m32[e + 1] !== vHi) break fast;
-                m32[d] = (m8[(vLo + m32[e + 6]) >>> 0] << 24) >> 24;
-                m32[d + 1] = m32[d] >> 31;
-                break;
-              case 1: // LH
-                if (m32[e] !== (vLo & -4095) || m32[e + 1] !== vHi) break fast;
-                m32[d] = (m16[(vLo + m32[e + 6]) >>> 1] << 16) >> 16;
-                m32[d + 1] = m32[d] >> 31;
-                break;
-              case 2: // LW
-                if (m32[e] !== (vLo & -4093) || m32[e + 1] !== vHi) break fast;
-                m32[d] = m32[(vLo + m32[e + 6]) >>> 2];
-                m32[d + 1] = m32[d] >> 31;
-                break;
-              case 3: { // LD
-                if (m32[e] !== (vLo & -4089) || m32[e + 1] !== vHi) break fast;
-                const k = (vLo + m32[e + 6]) >>> 2;
-                m32[d] = m32[k];
-                m32[d + 1] = m32[k + 1];
-                break;
-              }
-              case 4: // LBU
-                if (m32[e] !== (vLo & -4096) || m32[e + 1] !== vHi) break fast;
-                m32[d] = m8[(vLo + m32[e + 6]) >>> 0];
-                m32[d + 1] = 0;
-                break;
-              case 5: // LHU
-                if (m32[e] !== (vLo & -4095) || m32[e + 1] !== vHi) break fast;
-                m32[d] = m16[(vLo + m32[e + 6]) >>> 1];
-                m32[d + 1] = 0;
-                break;
-              case 6: // LWU
-                if (m32[e] !== (vLo & -4093) || m32[e + 1] !== vHi) break fast;
-                m32[d] = m32[(vLo + m32[e + 6]) >>> 2];
-                m32[d + 1] = 0;
-                break;
-              default:
-                break fast;
-            }
+          case Op.MV:
+            w[d] = w[a];
+            w[d + 1] = w[a + 1];
+            break;
+          case Op.ADDI: {
+            const aLo = w[a];
+            const lo = (aLo + imm) | 0;
+            w[d + 1] = (w[a + 1] + (imm >> 31) + ((lo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            w[d] = lo;
             break;
           }
-          case 0x08: { // STORE through the TLB (write tags at words 2, 3)
-            const b = rb + ((insn >>> 19) & 62);
-            const aLo = m32[a];
-            const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 31);
-            const vLo = (aLo + imm) | 0;
-            const vHi = (m32[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
-            const e = dTlb + ((vLo >>> 9) & 0x7f8);
-            switch (f3) {
-              case 0: // SB
-                if (m32[e + 2] !== (vLo & -4096) || m32[e + 3] !== vHi) break fast;
-                m8[(vLo + m32[e + 6]) >>> 0] = m32[b];
-                break;
-              case 1: // SH
-                if (m32[e + 2] !== (vLo & -4095) || m32[e + 3] !== vHi) break fast;
-                m16[(vLo + m32[e + 6]) >>> 1] = m32[b];
-                break;
-              case 2: // SW
-                if (m32[e + 2] !== (vLo & -4093) || m32[e + 3] !== vHi) break fast;
-                m32[(vLo + m32[e + 6]) >>> 2] = m32[b];
-                break;
-              case 3: { // SD
-                if (m32[e + 2] !== (vLo & -4089) || m32[e + 3] !== vHi) break fast;
-                const k = (vLo + m32[e + 6]) >>> 2;
-                m32[k] = m32[b];
-                m32[k + 1] = m32[b + 1];
-                break;
-              }
-              default:
-                break fast;
-            }
+          case Op.SLTI: {
+            const aHi = w[a + 1];
+            w[d] = aHi < imm >> 31 || (aHi === imm >> 31 && (w[a] >>> 0) < (imm >>> 0)) ? 1 : 0;
+            w[d + 1] = 0;
             break;
           }
-          case 0x04: { // OP-IMM
-            const imm = insn >> 20;
-            const aLo = m32[a], aHi = m32[a + 1];
-            switch (f3) {
-              case 0: { // ADDI
-                const lo = (aLo + imm) | 0;
-                m32[d + 1] = (aHi + (imm >> 31) + ((lo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
-                m32[d] = lo;
-                break;
-              }
-              case 1: { // SLLI (the Zbb/Zbs forms leave)
-                if ((insn >>> 26) !== 0) break fast;
-                const s = imm & 63;
-                if (s < 32) {
-                  m32[d + 1] = (aHi << s) | ((aLo >>> 1) >>> (31 - s));
-                  m32[d] = aLo << s;
-                } else {
-                  m32[d + 1] = aLo << s; // shift counts are taken mod 32
-                  m32[d] = 0;
-                }
-                break;
-              }
-              case 2: // SLTI
-                m32[d] = aHi < imm >> 31 || (aHi === imm >> 31 && (aLo >>> 0) < (imm >>> 0)) ? 1 : 0;
-                m32[d + 1] = 0;
-                break;
-              case 3: // SLTIU
-                m32[d] = (aHi >>> 0) < (imm >> 31) >>> 0 || (aHi === imm >> 31 && (aLo >>> 0) < (imm >>> 0)) ? 1 : 0;
-                m32[d + 1] = 0;
-                break;
-              case 4: // XORI
-                m32[d] = aLo ^ imm;
-                m32[d + 1] = aHi ^ (imm >> 31);
-                break;
-              case 5: { // SRLI, SRAI (the Zbb/Zbs forms leave)
-                const f6 = insn >>> 26;
-                const s = imm & 63;
-                if (f6 === 0x00) {
-                  if (s < 32) {
-                    m32[d] = (aLo >>> s) | ((aHi << 1) << (31 - s));
-                    m32[d + 1] = aHi >>> s;
-                  } else {
-                    m32[d] = aHi >>> s;
-                    m32[d + 1] = 0;
-                  }
-                } else if (f6 === 0x10) {
-                  if (s < 32) {
-                    m32[d] = (aLo >>> s) | ((aHi << 1) << (31 - s));
-                    m32[d + 1] = aHi >> s;
-                  } else {
-                    m32[d] = aHi >> s;
-                    m32[d + 1] = aHi >> 31;
-                  }
-                } else {
-                  break fast;
-                }
-                break;
-              }
-              case 6: // ORI
-                m32[d] = aLo | imm;
-                m32[d + 1] = aHi | (imm >> 31);
-                break;
-              default: // ANDI
-                m32[d] = aLo & imm;
-                m32[d + 1] = aHi & (imm >> 31);
-            }
+          case Op.SLTIU: {
+            const aHi = w[a + 1];
+            w[d] = (aHi >>> 0) < (imm >> 31) >>> 0 || (aHi === imm >> 31 && (w[a] >>> 0) < (imm >>> 0)) ? 1 : 0;
+            w[d + 1] = 0;
             break;
           }
-          case 0x06: { // OP-IMM-32
-            const aLo = m32[a];
-            const f7 = insn >>> 25;
-            let r: number;
-            if (f3 === 0) r = (aLo + (insn >> 20)) | 0; // ADDIW
-            else if (f3 === 1 && f7 === 0) r = aLo << (insn >>> 20); // SLLIW
-            else if (f3 === 5 && f7 === 0) r = (aLo >>> (insn >>> 20)) | 0; // SRLIW
-            else if (f3 === 5 && f7 === 0x20) r = aLo >> (insn >>> 20); // SRAIW
-            else break fast;
-            m32[d] = r;
-            m32[d + 1] = r >> 31;
+          case Op.XORI:
+            w[d] = w[a] ^ imm;
+            w[d + 1] = w[a + 1] ^ (imm >> 31);
             break;
-          }
-          case 0x0c: { // OP (the M, Zba, Zbb and Zbs forms leave)
-            const b = rb + ((insn >>> 19) & 62);
-            const f7 = insn >>> 25;
-            const aLo = m32[a], aHi = m32[a + 1], bLo = m32[b], bHi = m32[b + 1];
-            if (f7 === 0) {
-              switch (f3) {
-                case 0: { // ADD
-                  const lo = (aLo + bLo) | 0;
-                  m32[d + 1] = (aHi + bHi + ((lo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
-                  m32[d] = lo;
-                  break;
-                }
-                case 1: { // SLL
-                  const s = bLo & 63;
-                  if (s < 32) {
-                    m32[d + 1] = (aHi << s) | ((aLo >>> 1) >>> (31 - s));
-                    m32[d] = aLo << s;
-                  } else {
-                    m32[d + 1] = aLo << s;
-                    m32[d] = 0;
-                  }
-                  break;
-                }
-                case 2: // SLT
-                  m32[d] = aHi < bHi || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0)) ? 1 : 0;
-                  m32[d + 1] = 0;
-                  break;
-                case 3: // SLTU
-                  m32[d] = (aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (aLo >>> 0) < (bLo >>> 0)) ? 1 : 0;
-                  m32[d + 1] = 0;
-                  break;
-                case 4: // XOR
-                  m32[d] = aLo ^ bLo;
-                  m32[d + 1] = aHi ^ bHi;
-                  break;
-                case 5: { // SRL
-                  const s = bLo & 63;
-                  if (s < 32) {
-                    m32[d] = (aLo >>> s) | ((aHi << 1) << (31 - s));
-                    m32[d + 1] = aHi >>> s;
-                  } else {
-                    m32[d] = aHi >>> s;
-                    m32[d + 1] = 0;
-                  }
-                  break;
-                }
-                case 6: // OR
-                  m32[d] = aLo | bLo;
-                  m32[d + 1] = aHi | bHi;
-                  break;
-                default: // AND
-                  m32[d] = aLo & bLo;
-                  m32[d + 1] = aHi & bHi;
-              }
-            } else if (f7 === 0x20 && f3 === 0) { // SUB
-              m32[d] = (aLo - bLo) | 0;
-              m32[d + 1] = (aHi - bHi - ((aLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
-            } else if (f7 === 0x20 && f3 === 5) { // SRA
-              const s = bLo & 63;
-              if (s < 32) {
-                m32[d] = (aLo >>> s) | ((aHi << 1) << (31 - s));
-                m32[d + 1] = aHi >> s;
-              } else {
-                m32[d] = aHi >> s;
-                m32[d + 1] = aHi >> 31;
-              }
+          case Op.ORI:
+            w[d] = w[a] | imm;
+            w[d + 1] = w[a + 1] | (imm >> 31);
+            break;
+          case Op.ANDI:
+            w[d] = w[a] & imm;
+            w[d + 1] = w[a + 1] & (imm >> 31);
+            break;
+          case Op.SLLI: {
+            const aLo = w[a];
+            if (imm < 32) {
+              w[d + 1] = (w[a + 1] << imm) | ((aLo >>> 1) >>> (31 - imm));
+              w[d] = aLo << imm;
             } else {
-              break fast;
+              w[d + 1] = aLo << imm; // shift counts are taken mod 32
+              w[d] = 0;
             }
             break;
           }
-          case 0x0e: { // OP-32 (MULW inline; the other M forms leave)
-            const b = rb + ((insn >>> 19) & 62);
-            const f7 = insn >>> 25;
-            const x = m32[a], y = m32[b];
-            let r: number;
-            if (f7 === 0) {
-              if (f3 === 0) r = (x + y) | 0; // ADDW
-              else if (f3 === 1) r = x << y; // SLLW (shift counts are taken mod 32)
-              else if (f3 === 5) r = (x >>> y) | 0; // SRLW
-              else break fast;
-            } else if (f7 === 0x20 && f3 === 0) r = (x - y) | 0; // SUBW
-            else if (f7 === 0x20 && f3 === 5) r = x >> y; // SRAW
-            else if (f7 === 1 && f3 === 0) r = Math.imul(x, y); // MULW
-            else break fast;
-            m32[d] = r;
-            m32[d + 1] = r >> 31;
+          case Op.SRLI: {
+            const aHi = w[a + 1];
+            if (imm < 32) {
+              w[d] = (w[a] >>> imm) | ((aHi << 1) << (31 - imm));
+              w[d + 1] = aHi >>> imm;
+            } else {
+              w[d] = aHi >>> imm;
+              w[d + 1] = 0;
+            }
             break;
           }
-          case 0x03: // MISC-MEM: FENCE (FENCE.I leaves)
-            if (f3 !== 0) break fast;
+          case Op.SRAI: {
+            const aHi = w[a + 1];
+            if (imm < 32) {
+              w[d] = (w[a] >>> imm) | ((aHi << 1) << (31 - imm));
+              w[d + 1] = aHi >> imm;
+            } else {
+              w[d] = aHi >> imm;
+              w[d + 1] = aHi >> 31;
+            }
+            break;
+          }
+          case Op.ADDIW: {
+            const r = (w[a] + imm) | 0;
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.SLLIW: {
+            const r = w[a] << imm;
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.SRLIW: {
+            const r = (w[a] >>> imm) | 0;
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.SRAIW: {
+            const r = w[a] >> imm;
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.AUIPC: {
+            const lo = (pcLo + imm) | 0;
+            w[d] = lo;
+            w[d + 1] = (pcHi + (imm >> 31) + ((lo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            break;
+          }
+          case Op.ADD: {
+            const aLo = w[a];
+            const lo = (aLo + w[b]) | 0;
+            w[d + 1] = (w[a + 1] + w[b + 1] + ((lo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            w[d] = lo;
+            break;
+          }
+          case Op.SUB: {
+            const aLo = w[a], bLo = w[b];
+            w[d + 1] = (w[a + 1] - w[b + 1] - ((aLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
+            w[d] = (aLo - bLo) | 0;
+            break;
+          }
+          case Op.SLL: {
+            const s = w[b] & 63;
+            const aLo = w[a];
+            if (s < 32) {
+              w[d + 1] = (w[a + 1] << s) | ((aLo >>> 1) >>> (31 - s));
+              w[d] = aLo << s;
+            } else {
+              w[d + 1] = aLo << s;
+              w[d] = 0;
+            }
+            break;
+          }
+          case Op.SLT: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            w[d] = aHi < bHi || (aHi === bHi && (w[a] >>> 0) < (w[b] >>> 0)) ? 1 : 0;
+            w[d + 1] = 0;
+            break;
+          }
+          case Op.SLTU: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            w[d] = (aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (w[a] >>> 0) < (w[b] >>> 0)) ? 1 : 0;
+            w[d + 1] = 0;
+            break;
+          }
+          case Op.XOR:
+            w[d] = w[a] ^ w[b];
+            w[d + 1] = w[a + 1] ^ w[b + 1];
+            break;
+          case Op.SRL: {
+            const s = w[b] & 63;
+            const aHi = w[a + 1];
+            if (s < 32) {
+              w[d] = (w[a] >>> s) | ((aHi << 1) << (31 - s));
+              w[d + 1] = aHi >>> s;
+            } else {
+              w[d] = aHi >>> s;
+              w[d + 1] = 0;
+            }
+            break;
+          }
+          case Op.SRA: {
+            const s = w[b] & 63;
+            const aHi = w[a + 1];
+            if (s < 32) {
+              w[d] = (w[a] >>> s) | ((aHi << 1) << (31 - s));
+              w[d + 1] = aHi >> s;
+            } else {
+              w[d] = aHi >> s;
+              w[d + 1] = aHi >> 31;
+            }
+            break;
+          }
+          case Op.OR:
+            w[d] = w[a] | w[b];
+            w[d + 1] = w[a + 1] | w[b + 1];
+            break;
+          case Op.AND:
+            w[d] = w[a] & w[b];
+            w[d + 1] = w[a + 1] & w[b + 1];
+            break;
+          case Op.ADDW: {
+            const r = (w[a] + w[b]) | 0;
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.SUBW: {
+            const r = (w[a] - w[b]) | 0;
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.SLLW: {
+            const r = w[a] << w[b]; // shift counts are taken mod 32
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.SRLW: {
+            const r = (w[a] >>> w[b]) | 0;
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.SRAW: {
+            const r = w[a] >> w[b];
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.MULW: {
+            const r = Math.imul(w[a], w[b]);
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.MUL: {
+            // The low 64 bits of the product: aLo * bLo in full (16-bit
+            // pieces, all int32 arithmetic), plus the cross terms' low words.
+            const aLo = w[a], bLo = w[b];
+            const a0 = aLo & 0xffff, a1 = aLo >>> 16, b0 = bLo & 0xffff, b1 = bLo >>> 16;
+            const p00 = Math.imul(a0, b0), p01 = Math.imul(a0, b1), p10 = Math.imul(a1, b0);
+            const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+            const carry = (Math.imul(a1, b1) + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) | 0;
+            w[d + 1] = (carry + Math.imul(aLo, w[b + 1]) + Math.imul(w[a + 1], bLo)) | 0;
+            w[d] = Math.imul(aLo, bLo);
+            break;
+          }
+          case Op.SH1ADD: case Op.SH2ADD: case Op.SH3ADD: {
+            const n = (word & 0xff) - (Op.SH1ADD - 1);
+            const aLo = w[a];
+            const sLo = aLo << n;
+            const sHi = (w[a + 1] << n) | (aLo >>> (32 - n));
+            const lo = (sLo + w[b]) | 0;
+            w[d + 1] = (sHi + w[b + 1] + ((lo >>> 0) < (sLo >>> 0) ? 1 : 0)) | 0;
+            w[d] = lo;
+            break;
+          }
+          case Op.ADD_UW: {
+            const aLo = w[a];
+            const lo = (aLo + w[b]) | 0;
+            w[d + 1] = (w[b + 1] + ((lo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            w[d] = lo;
+            break;
+          }
+          case Op.ANDN:
+            w[d] = w[a] & ~w[b];
+            w[d + 1] = w[a + 1] & ~w[b + 1];
+            break;
+          case Op.ORN:
+            w[d] = w[a] | ~w[b];
+            w[d + 1] = w[a + 1] | ~w[b + 1];
+            break;
+          case Op.XNOR:
+            w[d] = ~(w[a] ^ w[b]);
+            w[d + 1] = ~(w[a + 1] ^ w[b + 1]);
+            break;
+          case Op.MIN: case Op.MAX: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            const aLess = aHi < bHi || (aHi === bHi && (w[a] >>> 0) < (w[b] >>> 0));
+            const s = aLess === ((word & 0xff) === Op.MIN) ? a : b;
+            w[d] = w[s];
+            w[d + 1] = w[s + 1];
+            break;
+          }
+          case Op.MINU: case Op.MAXU: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            const aLess = (aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (w[a] >>> 0) < (w[b] >>> 0));
+            const s = aLess === ((word & 0xff) === Op.MINU) ? a : b;
+            w[d] = w[s];
+            w[d + 1] = w[s + 1];
+            break;
+          }
+          case Op.SEXT_B: {
+            const r = (w[a] << 24) >> 24;
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.SEXT_H: {
+            const r = (w[a] << 16) >> 16;
+            w[d] = r;
+            w[d + 1] = r >> 31;
+            break;
+          }
+          case Op.ZEXT_H:
+            w[d] = w[a] & 0xffff;
+            w[d + 1] = 0;
+            break;
+          case Op.JAL: case Op.J: {
+            if ((word & 0xff) === Op.JAL) {
+              w[d] = nLo;
+              w[d + 1] = pcHi;
+            }
+            const tLo = (pcLo + imm) | 0;
+            const tHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            left--;
+            if (tHi !== pcHi) {
+              w[PC] = tLo;
+              w[PC + 1] = tHi;
+              continue outer;
+            }
+            pcLo = tLo;
+            continue;
+          }
+          case Op.JALR: case Op.JR: {
+            const aLo = w[a];
+            const tLo = (aLo + imm) | 0;
+            const tHi = (w[a + 1] + (imm >> 31) + ((tLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            if ((word & 0xff) === Op.JALR) {
+              w[d] = nLo;
+              w[d + 1] = pcHi;
+            }
+            left--;
+            if (tHi !== pcHi) {
+              w[PC] = tLo & ~1;
+              w[PC + 1] = tHi;
+              continue outer;
+            }
+            pcLo = tLo & ~1;
+            continue;
+          }
+          // Branches: each case tests for "not taken" (break: next instruction).
+          case Op.BEQ: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            if (w[a] !== w[b] || aHi !== bHi) break;
+            const tLo = (pcLo + imm) | 0;
+            const tHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            left--;
+            if (tHi !== pcHi) {
+              w[PC] = tLo;
+              w[PC + 1] = tHi;
+              continue outer;
+            }
+            pcLo = tLo;
+            continue;
+          }
+          case Op.BNE: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            if (w[a] === w[b] && aHi === bHi) break;
+            const tLo = (pcLo + imm) | 0;
+            const tHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            left--;
+            if (tHi !== pcHi) {
+              w[PC] = tLo;
+              w[PC + 1] = tHi;
+              continue outer;
+            }
+            pcLo = tLo;
+            continue;
+          }
+          case Op.BLT: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            if (!(aHi < bHi || (aHi === bHi && (w[a] >>> 0) < (w[b] >>> 0)))) break;
+            const tLo = (pcLo + imm) | 0;
+            const tHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            left--;
+            if (tHi !== pcHi) {
+              w[PC] = tLo;
+              w[PC + 1] = tHi;
+              continue outer;
+            }
+            pcLo = tLo;
+            continue;
+          }
+          case Op.BGE: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            if (aHi < bHi || (aHi === bHi && (w[a] >>> 0) < (w[b] >>> 0))) break;
+            const tLo = (pcLo + imm) | 0;
+            const tHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            left--;
+            if (tHi !== pcHi) {
+              w[PC] = tLo;
+              w[PC + 1] = tHi;
+              continue outer;
+            }
+            pcLo = tLo;
+            continue;
+          }
+          case Op.BLTU: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            if (!((aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (w[a] >>> 0) < (w[b] >>> 0)))) break;
+            const tLo = (pcLo + imm) | 0;
+            const tHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            left--;
+            if (tHi !== pcHi) {
+              w[PC] = tLo;
+              w[PC + 1] = tHi;
+              continue outer;
+            }
+            pcLo = tLo;
+            continue;
+          }
+          case Op.BGEU: {
+            const aHi = w[a + 1], bHi = w[b + 1];
+            if ((aHi >>> 0) < (bHi >>> 0) || (aHi === bHi && (w[a] >>> 0) < (w[b] >>> 0))) break;
+            const tLo = (pcLo + imm) | 0;
+            const tHi = (pcHi + (imm >> 31) + ((tLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+            left--;
+            if (tHi !== pcHi) {
+              w[PC] = tLo;
+              w[PC + 1] = tHi;
+              continue outer;
+            }
+            pcLo = tLo;
+            continue;
+          }
+          // Loads and stores: the TLB entry is (vLo >>> 12) & 1023, 8 words each
+          // (read tag at +0/+1, write tag at +2/+3, addend at +6). The tag compare
+          // includes the address bits that must be zero for alignment (mask
+          // -4096 | size - 1), so a misaligned access misses too. A miss leaves.
+          case Op.LB: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e] !== (vLo & -4096) || m32[e + 1] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            const v = (m8[off >>> 0] << 24) >> 24;
+            w[d] = v;
+            w[d + 1] = v >> 31;
+            break;
+          }
+          case Op.LH: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e] !== (vLo & -4095) || m32[e + 1] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            const v = (m16[off >>> 1] << 16) >> 16;
+            w[d] = v;
+            w[d + 1] = v >> 31;
+            break;
+          }
+          case Op.LW: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e] !== (vLo & -4093) || m32[e + 1] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            const v = m32[off >>> 2];
+            w[d] = v;
+            w[d + 1] = v >> 31;
+            break;
+          }
+          case Op.LD: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e] !== (vLo & -4089) || m32[e + 1] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            const x = off >>> 2;
+            w[d] = m32[x];
+            w[d + 1] = m32[x + 1];
+            break;
+          }
+          case Op.LBU: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e] !== (vLo & -4096) || m32[e + 1] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            w[d] = m8[off >>> 0];
+            w[d + 1] = 0;
+            break;
+          }
+          case Op.LHU: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e] !== (vLo & -4095) || m32[e + 1] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            w[d] = m16[off >>> 1];
+            w[d + 1] = 0;
+            break;
+          }
+          case Op.LWU: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e] !== (vLo & -4093) || m32[e + 1] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            w[d] = m32[off >>> 2];
+            w[d + 1] = 0;
+            break;
+          }
+          case Op.FLW: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if ((w[MSTATUS] & MS_FS) === 0 || m32[e] !== (vLo & -4093) || m32[e + 1] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            w[d] = m32[off >>> 2];
+            w[d + 1] = -1; // NaN-boxed
+            w[MSTATUS] |= MS_FS;
+            break;
+          }
+          case Op.FLD: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if ((w[MSTATUS] & MS_FS) === 0 || m32[e] !== (vLo & -4089) || m32[e + 1] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            const x = off >>> 2;
+            w[d] = m32[x];
+            w[d + 1] = m32[x + 1];
+            w[MSTATUS] |= MS_FS;
+            break;
+          }
+          case Op.SB: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e + 2] !== (vLo & -4096) || m32[e + 3] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            m8[off >>> 0] = w[b];
+            break;
+          }
+          case Op.SH: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e + 2] !== (vLo & -4095) || m32[e + 3] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            m16[off >>> 1] = w[b];
+            break;
+          }
+          case Op.SW: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e + 2] !== (vLo & -4093) || m32[e + 3] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            m32[off >>> 2] = w[b];
+            break;
+          }
+          case Op.SD: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if (m32[e + 2] !== (vLo & -4089) || m32[e + 3] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            const x = off >>> 2;
+            m32[x] = w[b];
+            m32[x + 1] = w[b + 1];
+            break;
+          }
+          case Op.FSW: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if ((w[MSTATUS] & MS_FS) === 0 || m32[e + 2] !== (vLo & -4093) || m32[e + 3] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            m32[off >>> 2] = w[b];
+            break;
+          }
+          case Op.FSD: {
+            const aLo = w[a];
+            const vLo = (aLo + imm) | 0;
+            const vHi = (w[a + 1] + (imm >> 31) + ((vLo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+            const e = dTlb + ((vLo >>> 9) & 0x1ff8);
+            if ((w[MSTATUS] & MS_FS) === 0 || m32[e + 2] !== (vLo & -4089) || m32[e + 3] !== vHi) break fast;
+            const off = vLo + m32[e + 6];
+            const x = off >>> 2;
+            m32[x] = w[b];
+            m32[x + 1] = w[b + 1];
+            break;
+          }
+          case Op.MULDIV:
+            this.op(raw, raw, d, a, b, (raw >>> 12) & 7);
+            break;
+          case Op.MULDIVW:
+            this.op32(raw, raw, d, a, b, (raw >>> 12) & 7);
+            break;
+          case Op.AMO:
+            this.atomic(raw, raw, d, a, b, (raw >>> 12) & 7);
+            w[0] = 0; // LR and SC may name x0
+            w[1] = 0;
+            if (this.exc >= 0) {
+              w[PC] = pcLo;
+              this.raise(pcLo, pcHi);
+              traps++;
+              left--;
+              if (this.batchEnd) break outer;
+              continue outer;
+            }
+            break;
+          case Op.FP:
+            if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, raw) !== 0) break fast;
+            w[MSTATUS] |= MS_FS;
+            w[0] = 0; // FP compares, classify and conversions may name x0
+            w[1] = 0;
             break;
           default:
             break fast;
         }
         pcLo = nLo;
-        pcHi = nHi;
-        i++;
+        left--;
       }
-      if (i >= limit) break;
-      // One instruction of any kind, with all checks; then the hot state may have changed.
       w[PC] = pcLo;
-      w[PC + 1] = pcHi;
-      this.batchDone = i - traps;
-      i++;
+      if (left <= 0) break;
+      // Another page: switch to it without a page walk if the TLB has it.
+      if ((pcLo & -4096) !== fPage && this.fetchPageFromTlb(pcLo, pcHi)) continue;
+      // One instruction of any kind, with all checks; then the cached state may have changed.
+      this.batchDone = limit - left - traps;
+      left--;
       if (!this.stepSlow()) traps++;
-      pcLo = w[PC];
-      pcHi = w[PC + 1];
       if (this.batchEnd) break;
     }
-    w[0] = 0;
-    w[1] = 0;
-    w[PC] = pcLo;
-    w[PC + 1] = pcHi;
-    this.instretBase += i - traps;
+    this.instretBase += limit - left - traps;
     this.batchDone = 0;
-    return i;
+    return limit - left;
   }
 
   /**
@@ -1167,9 +1508,16 @@ export class Hart {
         this.batchEnd = true;
         return false;
       }
-      if ((insn >>> 25) === 0x09 && d === 0) { // SFENCE.VMA
+      if ((insn >>> 25) === 0x09 && d === 0) { // SFENCE.VMA (the ASID in rs2 is not used)
         if (priv === PRIV_U || (priv === PRIV_S && (w[MSTATUS] & MS_TVM) !== 0)) { this.illegal(raw); return false; }
-        this.translationChanged();
+        if (a === 0 && ((insn >>> 20) & 31) === 0) {
+          this.translationChanged();
+        } else if (a === 0) {
+          this.addressSpaceChanged(); // one ASID's translations: the non-global ones
+        } else {
+          flushTlbAddress(this.tlb, w[a], w[a + 1]);
+          this.fetchTagLo = 1;
+        }
         return false;
       }
       this.illegal(raw);
@@ -1215,7 +1563,7 @@ export class Hart {
     if (f5 === 0x02) { // LR
       if (((insn >>> 20) & 31) !== 0) { this.illegal(raw); return; }
       if ((vLo & (size - 1)) !== 0) { this.fault(EXC_LOAD_MISALIGNED, vLo, vHi); return; }
-      const pa = translate(this, vLo, vHi, ACCESS_READ, this.dataMmu);
+      const pa = this.dataPa(vLo, vHi, ACCESS_READ);
       if (pa < 0) return;
       let lo = bus.read(pa, size);
       if (bus.fault) { this.fault(EXC_LOAD_ACCESS, vLo, vHi); return; }
@@ -1234,7 +1582,7 @@ export class Hart {
       const ok = this.resValid && this.resAddrLo === vLo && this.resAddrHi === vHi;
       this.resValid = false;
       if (!ok) { w[d] = 1; w[d + 1] = 0; return; }
-      const pa = translate(this, vLo, vHi, ACCESS_WRITE, this.dataMmu);
+      const pa = this.dataPa(vLo, vHi, ACCESS_WRITE);
       if (pa < 0) return;
       const curLo = bus.read(pa, size);
       if (bus.fault) { this.fault(EXC_STORE_ACCESS, vLo, vHi); return; }
@@ -1244,7 +1592,7 @@ export class Hart {
       w[d + 1] = 0;
       return;
     }
-    const pa = translate(this, vLo, vHi, ACCESS_WRITE, this.dataMmu);
+    const pa = this.dataPa(vLo, vHi, ACCESS_WRITE);
     if (pa < 0) return;
     const oLo = bus.read(pa, size);
     if (bus.fault) { this.fault(EXC_STORE_ACCESS, vLo, vHi); return; }
@@ -1273,6 +1621,14 @@ export class Hart {
     bus.write(pa, size, rLo, rHi);
     w[d] = oLo;
     w[d + 1] = oHi;
+  }
+
+  /** Physical address of data at (lo, hi) for `access` (read or write): the TLB, else a page walk. -1 on a fault. */
+  private dataPa(lo: number, hi: number, access: number): number {
+    const t = this.tlb;
+    const e = this.dataTlb + ((lo >>> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_WORDS + 2 * access;
+    if (t[e] === (lo & -4096) && t[e + 1] === hi) return ((lo + t[e + 6 - 2 * access]) >>> 0) - RAM_OFFSET + RAM_BASE;
+    return translate(this, lo, hi, access, this.dataMmu);
   }
 
   // ---------------------------------------------------------------------------
@@ -1433,26 +1789,58 @@ export class Hart {
     if (!bus.write(pa, size, vLo, vHi)) this.fault(EXC_STORE_ACCESS, lo, hi);
   }
 
+  /**
+   * Fetches at pc (lo, hi) when the fetch page changed (or for the
+   * instructions the inner loop leaves), and makes pc's page the fetch page.
+   * Sets exc on a fault.
+   */
   private fetchSlow(lo: number, hi: number): number {
-    const pa = translate(this, lo, hi, ACCESS_EXEC, this.fetchMmu);
-    if (pa < 0) return 0;
-    const off = this.bus.ramOffset(pa, 2);
-    if (off < 0) { this.fault(EXC_INSN_ACCESS, lo, hi); return 0; }
-    const pageLo = lo & -4096;
-    this.fetchTagLo = pageLo;
-    this.fetchTagHi = hi;
-    this.fetchAddend = (RAM_OFFSET + off - (lo & 0xfff) - pageLo) | 0;
+    const host = this.fetchOffset(lo, hi);
+    if (host < 0) return 0;
+    this.setFetchPage(lo, hi, host);
     const m16 = this.m16;
-    let insn = m16[(RAM_OFFSET + off) >>> 1];
+    const insn = m16[host >>> 1];
     if ((insn & 3) !== 3) return insn;
-    if ((lo & 0xfff) !== 0xffe) return insn | (m16[((RAM_OFFSET + off) >>> 1) + 1] << 16);
+    if ((lo & 0xfff) !== 0xffe) return insn | (m16[(host >>> 1) + 1] << 16);
     // A 32-bit instruction straddling two pages.
     const lo2 = (lo + 2) | 0;
     const hi2 = lo2 === 0 ? (hi + 1) | 0 : hi;
-    const pa2 = translate(this, lo2, hi2, ACCESS_EXEC, this.fetchMmu);
-    if (pa2 < 0) return 0;
-    const off2 = this.bus.ramOffset(pa2, 2);
-    if (off2 < 0) { this.fault(EXC_INSN_ACCESS, lo2, hi2); return 0; }
-    return insn | (m16[(RAM_OFFSET + off2) >>> 1] << 16);
+    const host2 = this.fetchOffset(lo2, hi2);
+    if (host2 < 0) return 0;
+    return insn | (m16[host2 >>> 1] << 16);
   }
+
+  /** Makes pc's page the fetch page if the TLB translates it (no walk, no fault); else returns false. */
+  private fetchPageFromTlb(lo: number, hi: number): boolean {
+    if ((lo & -4096) === -4096) return false; // see executeBatch
+    const t = this.tlb;
+    const e = tlbFetchEntryIndex(this.fetchMmu, lo);
+    if (t[e + 4] !== (lo & -4096) || t[e + 5] !== hi) return false;
+    this.setFetchPage(lo, hi, (lo + t[e + 6]) >>> 0);
+    return true;
+  }
+
+  /** The fetch page is now pc's page, whose byte `pc` is at memory offset `host`. */
+  private setFetchPage(lo: number, hi: number, host: number): void {
+    this.fetchTagLo = lo & -4096;
+    this.fetchTagHi = hi;
+    this.fetchAddend = (host - lo) | 0;
+    this.fetchDec = this.dcache.pageBase((host - RAM_OFFSET) >>> 12);
+  }
+
+  /** Memory byte offset of the instruction bytes at virtual (lo, hi): TLB, else a page walk. -1 on a fault. */
+  private fetchOffset(lo: number, hi: number): number {
+    const t = this.tlb;
+    const e = tlbFetchEntryIndex(this.fetchMmu, lo);
+    if (t[e + 4] === (lo & -4096) && t[e + 5] === hi) return (lo + t[e + 6]) >>> 0;
+    const pa = translate(this, lo, hi, ACCESS_EXEC, this.fetchMmu);
+    if (pa < 0) return -1;
+    const off = this.bus.ramOffset(pa, 2);
+    if (off < 0) {
+      this.fault(EXC_INSN_ACCESS, lo, hi);
+      return -1;
+    }
+    return RAM_OFFSET + off;
+  }
+
 }

@@ -13,11 +13,14 @@ export const MAX_HARTS = 8;
 export const HART_STATE_SIZE = 0x1000;
 export const HART_STATE_BASE = 0x0;
 
-/** Software TLB: one direct-mapped table per MMU index (U, S, M). */
-export const TLB_ENTRIES = 256;
+/**
+ * Software TLB: per MMU index (U, S, M, S with SUM) two direct-mapped tables,
+ * one for data accesses and one for instruction fetch, of TLB_ENTRIES each.
+ */
+export const TLB_ENTRIES = 1024;
 export const TLB_ENTRY_WORDS = 8;
-export const TLB_MMU_INDEXES = 3;
-export const TLB_BYTES = TLB_ENTRIES * TLB_ENTRY_WORDS * 4 * TLB_MMU_INDEXES;
+export const TLB_MMU_INDEXES = 4;
+export const TLB_BYTES = TLB_ENTRIES * TLB_ENTRY_WORDS * 4 * 2 * TLB_MMU_INDEXES;
 export const TLB_BASE = 0x10000;
 
 /** Guest RAM starts at this byte offset in the memory. */
