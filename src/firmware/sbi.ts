@@ -171,6 +171,7 @@ export class BuiltinSbi {
     w[STIMECMP + 1] = Number(BigInt.asIntN(32, deadline >> 32n));
     w[MENVCFG + 1] |= MENVCFG_HI_STCE;
     hart.setPending(MIP_STIP, false);
+    hart.timerChanged();
   }
 
   private forEachTarget(mask: number, base: number, fn: (h: Hart) => void): number {
