@@ -15,16 +15,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeRun, runElf, type Target } from "../tests/support/run.ts";
 import { buildElf } from "../tests/support/toolchain.ts";
+import { median } from "./stats.ts";
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), "baremetal");
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const TARGETS: Target[] = ["qemu", "typevisor"];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 async function build(name: string): Promise<string> {
   return buildElf({

@@ -23,6 +23,7 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../src/guest/default-guest.ts";
 import { GuestConsole, qemuCommand, typevisorCommand, type Command, type GuestBoot } from "../tests/support/guest-console.ts";
+import { median, printTable } from "./stats.ts";
 
 const DEBIAN_OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
 /** A boot or workload that takes longer than this is a hang, not a sample. */
@@ -47,17 +48,6 @@ interface Sample {
   seconds: number;
   /** What the workload printed (its result), checked equal across targets. */
   result: string;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function printTable(rows: string[][]): void {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
 }
 
 function shellQuote(text: string): string {
