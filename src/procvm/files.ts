@@ -40,6 +40,17 @@ export const S_IFBLK = 0o060000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
 
+// poll(2) / epoll(7) event bits (identical on riscv64 and x86-64)
+export const POLLIN = 0x1;
+export const POLLPRI = 0x2;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
+export const POLLRDNORM = 0x40;
+export const POLLWRNORM = 0x100;
+export const POLLRDHUP = 0x2000;
+
 export const PIPE_BUF = 4096;
 export const PIPE_CAPACITY = 65536;
 export const MAX_FDS = 1024;
@@ -107,6 +118,36 @@ export abstract class OpenFile {
   seek(_offset: bigint, _whence: number): number {
     return -ERRNO.ESPIPE;
   }
+  /**
+   * What poll/epoll see now: POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP
+   * bits. The default builds it from the three questions below.
+   */
+  pollMask(): number {
+    return (
+      (this.pollReadable() ? POLLIN | POLLRDNORM : 0) |
+      (this.pollWritable() ? POLLOUT | POLLWRNORM : 0) |
+      (this.pollHangup() ? POLLHUP : 0)
+    );
+  }
+  /**
+   * A counter that moves whenever this file's readiness may have changed
+   * (data arrived or was taken, a peer went away). Edge-triggered epoll
+   * reports a ready file again only after it moves.
+   */
+  get readinessVersion(): number {
+    return 0;
+  }
+  /** Whether epoll may watch it (regular files and directories: EPERM, as Linux). */
+  get pollable(): boolean {
+    return true;
+  }
+  /**
+   * Host time (performance.now() ms) at which this file may become ready
+   * by itself (an armed timerfd); Infinity when only guest or host I/O can.
+   */
+  nextTimedEvent(): number {
+    return Infinity;
+  }
   /** Readiness for poll: data (or EOF) to read / room to write / hung up. */
   pollReadable(): boolean {
     return true;
@@ -153,6 +194,8 @@ export class HostFile extends OpenFile {
   private lookahead: Uint8Array | null = null;
   /** The terminal said end of file (Ctrl-D) during a readiness check: the next read returns 0. */
   private eofAhead = false;
+  /** Moves whenever terminal input arrives (edge-triggered epoll). */
+  private inputVersion = 0;
   dirEntries: Array<{ name: string; ino: bigint; type: number }> | null = null;
   dirIndex = 0;
 
@@ -172,6 +215,14 @@ export class HostFile extends OpenFile {
 
   override get isTty(): boolean {
     return this.tty;
+  }
+
+  override get pollable(): boolean {
+    return !this.regular;
+  }
+
+  override get readinessVersion(): number {
+    return this.inputVersion;
   }
 
   override get hostFd(): number {
@@ -245,6 +296,7 @@ export class HostFile extends OpenFile {
     const chunk = new Uint8Array(4096);
     try {
       const n = fs.readSync(this.ttyReader, chunk, 0, chunk.length, null);
+      this.inputVersion++;
       if (n === 0) {
         this.eofAhead = true;
         return 0;
@@ -255,6 +307,7 @@ export class HostFile extends OpenFile {
       return 0;
     } catch (e) {
       if ((e as { code?: string }).code === "EOF") {
+        this.inputVersion++;
         this.eofAhead = true;
         return 0;
       }
@@ -409,6 +462,8 @@ export class Pipe {
   writers = 0;
   readonly ino = syntheticIno++;
   readonly ctimeNs = process.hrtime.bigint();
+  /** Moves on every read, write and close of either end (edge-triggered epoll). */
+  version = 0;
 }
 
 export class PipeEnd extends OpenFile {
@@ -436,6 +491,7 @@ export class PipeEnd extends OpenFile {
     if (n > first) buf.set(p.buf.subarray(0, n - first), first);
     p.head = (p.head + n) % PIPE_CAPACITY;
     p.length -= n;
+    p.version++;
     if (p.length === 0) p.head = 0;
     return n;
   }
@@ -460,6 +516,7 @@ export class PipeEnd extends OpenFile {
     p.buf.set(data.subarray(0, first), tail);
     if (n > first) p.buf.set(data.subarray(first, n), 0);
     p.length += n;
+    p.version++;
     return n;
   }
 
@@ -472,8 +529,9 @@ export class PipeEnd extends OpenFile {
     };
   }
 
+  /** Data to read; end of file shows as POLLHUP alone, as Linux's pipe_poll. */
   override pollReadable(): boolean {
-    return this.reader && (this.pipe.length > 0 || this.pipe.writers === 0);
+    return this.reader && this.pipe.length > 0;
   }
 
   override pollWritable(): boolean {
@@ -484,6 +542,16 @@ export class PipeEnd extends OpenFile {
     return this.reader ? this.pipe.writers === 0 : false;
   }
 
+  /** A write end with no reader left also shows POLLERR, as Linux's pipe_poll. */
+  override pollMask(): number {
+    const broken = !this.reader && this.pipe.readers === 0;
+    return super.pollMask() | (broken ? POLLERR : 0);
+  }
+
+  override get readinessVersion(): number {
+    return this.pipe.version;
+  }
+
   override available(): number {
     return this.reader ? this.pipe.length : -1;
   }
@@ -491,6 +559,7 @@ export class PipeEnd extends OpenFile {
   override release(): void {
     if (this.reader) this.pipe.readers--;
     else this.pipe.writers--;
+    this.pipe.version++;
   }
 }
 

@@ -337,6 +337,15 @@ export class ProcessVm {
     this.wakeIdle?.();
   }
 
+  /**
+   * Host-side I/O arrived for the guest (a host socket's data, a connection):
+   * ends an idle wait at once so blocked threads retry their calls now.
+   * Called from host event handlers.
+   */
+  notifyHostEvent(): void {
+    this.wakeIdle?.();
+  }
+
   /** The terminal's foreground process group: as set by TIOCSPGRP, else the first process's. */
   foregroundGroup(): number {
     return this.foregroundPgid !== 0 ? this.foregroundPgid : (this.initial?.pgid ?? 0);
@@ -370,7 +379,7 @@ export class ProcessVm {
     if (r === WOULD_BLOCK) return;
     t.blocked = null;
     t.state = "runnable";
-    this.completeSyscall(t, r);
+    this.finishSyscall(t, r);
     if (this.trace) this.traceResumed(t, r);
   }
 
@@ -532,6 +541,19 @@ export class ProcessVm {
       if (t.state === "runnable") t.state = "blocked";
       return;
     }
+    this.finishSyscall(t, result);
+  }
+
+  /**
+   * A call ended with its result (not by a signal): a mask it swapped in
+   * for its duration (ppoll, pselect6, epoll_pwait) is put back. After a
+   * signal, the handler's frame takes the saved mask instead.
+   */
+  private finishSyscall(t: Thread, result: number): void {
+    if (t.savedSigmask !== null) {
+      t.sigmask = t.savedSigmask;
+      t.savedSigmask = null;
+    }
     this.completeSyscall(t, result);
   }
 
@@ -576,18 +598,22 @@ export class ProcessVm {
   sendToProcess(p: Process, info: SigInfo): void {
     if (!p.alive) return;
     if (info.signo === SIGKILL) return this.killProcess(p, SIGKILL);
-    if (this.ignored(p, info.signo)) return;
+    // A blocked signal is queued even when ignored: the program may take it with signalfd or sigwait.
+    const blocked = p.threads.some((t) => (t.sigmask & sigBit(info.signo)) !== 0n);
+    if (!blocked && this.ignored(p, info.signo)) return;
     if (info.signo < 32 && p.pending.some((s) => s.signo === info.signo)) return;
     p.pending.push(info);
+    p.signalsQueued++;
   }
 
   sendToThread(t: Thread, info: SigInfo): void {
     const p = t.process;
     if (!p.alive || t.state === "dead") return;
     if (info.signo === SIGKILL) return this.killProcess(p, SIGKILL);
-    if (this.ignored(p, info.signo)) return;
+    if ((t.sigmask & sigBit(info.signo)) === 0n && this.ignored(p, info.signo)) return;
     if (info.signo < 32 && t.pending.some((s) => s.signo === info.signo)) return;
     t.pending.push(info);
+    p.signalsQueued++;
   }
 
   private ignored(p: Process, sig: number): boolean {

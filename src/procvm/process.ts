@@ -18,7 +18,10 @@ export type ThreadState = "runnable" | "blocked" | "dead";
 export interface Blocked {
   /** Completes the call: its result, or WOULD_BLOCK to keep waiting. Checks its own timeout. */
   retry(): number;
-  /** Host time (performance.now() ms) at which `retry` must be called again; Infinity if none. */
+  /**
+   * Host time (performance.now() ms) at which `retry` must be called again;
+   * Infinity if none. `retry` may move it (a timerfd re-armed meanwhile).
+   */
   deadline: number;
   /** A signal handler with SA_RESTART re-runs the call instead of returning EINTR. */
   restartable: boolean;
@@ -63,6 +66,8 @@ export class Process {
   readonly actions: SigAction[] = [];
   /** Signals sent to the whole process, taken by whichever thread does not block them. */
   readonly pending: SigInfo[] = [];
+  /** Counts signals queued to the process or its threads (signalfd readiness for edge-triggered epoll). */
+  signalsQueued = 0;
   readonly children = new Set<Process>();
   parent: Process | null = null;
   pgid: number;

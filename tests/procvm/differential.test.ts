@@ -27,6 +27,7 @@ const cases: Case[] = [
   { program: "threads" },
   { program: "procs" },
   { program: "misc" },
+  { program: "events" },
   { program: "fault", stderr: false },
 ];
 

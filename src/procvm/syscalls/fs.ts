@@ -8,14 +8,15 @@ import { ERRNO } from "../abi.ts";
 import type { ProcessVm, SyscallArgs } from "../kernel.ts";
 import {
   FdTable, HostFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_TRUNC,
-  O_WRONLY, OpenFile, PIPE_CAPACITY, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
+  O_WRONLY, OpenFile, PIPE_CAPACITY, POLLERR, POLLHUP, POLLNVAL, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
 } from "../files.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "../paths.ts";
-import type { Thread } from "../process.ts";
+import type { Blocked, Thread } from "../process.ts";
 import { SIGPIPE } from "../signals.ts";
 import { guestTermios, setGuestTermios } from "../terminal.ts";
+import { swapInSigmask } from "./signal.ts";
 import type { SyscallHandler } from "./table.ts";
-import { EBADF, EFAULT, EINVAL, StructWriter, host, isErr, pathArg, put, readTimespec } from "./util.ts";
+import { EBADF, EFAULT, EINVAL, StructWriter, host, isErr, pathArg, put, readTimeout } from "./util.ts";
 
 /** Largest single host read/write chunk. */
 const IO_CHUNK = 1 << 20;
@@ -64,11 +65,28 @@ function count(a: SyscallArgs, n: number): number {
   return Math.min(a.u[n], MAX_RW);
 }
 
+/** Earliest time one of `files` may become ready by itself (an armed timerfd), else Infinity. */
+function nextTimedEvent(files: Array<OpenFile | null>): number {
+  let at = Infinity;
+  for (const f of files) if (f !== null) at = Math.min(at, f.nextTimedEvent());
+  return at;
+}
+
 /** Runs `attempt` (I/O on `files`) now; if it would block, parks the thread to retry it. */
 function blocking(vm: ProcessVm, t: Thread, attempt: () => number, ...files: OpenFile[]): number {
   const r = attempt();
   if (r !== WOULD_BLOCK) return r;
-  return vm.block(t, { retry: attempt, deadline: Infinity, restartable: true, pollsHost: files.some((f) => f.isTty) });
+  const wait: Blocked = {
+    retry: () => {
+      const r = attempt();
+      wait.deadline = nextTimedEvent(files);
+      return r;
+    },
+    deadline: nextTimedEvent(files),
+    restartable: true,
+    pollsHost: files.some((f) => f.isTty),
+  };
+  return vm.block(t, wait);
 }
 
 /** Reads up to `n` bytes from `f` into guest `va`. */
@@ -352,29 +370,25 @@ function fcntl(t: Thread, fd: number, cmd: number, arg: number): number {
   }
 }
 
+/** poll(2)'s revents: the requested events that hold, plus POLLERR and POLLHUP always. */
 function pollEvents(f: OpenFile | null, events: number): number {
-  if (f === null) return 0x20; // POLLNVAL
-  let r = 0;
-  if ((events & 1) !== 0 && f.pollReadable()) r |= 1;
-  if ((events & 4) !== 0 && f.pollWritable()) r |= 4;
-  if (f.pollHangup()) r |= 0x10;
-  if (f instanceof PipeEnd && !f.reader && f.pipe.readers === 0) r |= 8;
-  return r;
+  if (f === null) return POLLNVAL;
+  return f.pollMask() & (events | POLLERR | POLLHUP);
 }
 
-function ppoll(vm: ProcessVm, t: Thread, fdsVa: number, nfds: number, tmoVa: number): number {
+function ppoll(vm: ProcessVm, t: Thread, fdsVa: number, nfds: number, tmoVa: number, maskVa: number, maskSize: number): number {
   if (nfds > 1024) return EINVAL;
   const sp = t.process.space;
   const raw = sp.read(fdsVa, nfds * 8);
   if (raw === null) return EFAULT;
-  let deadline = Infinity;
-  if (tmoVa !== 0) {
-    const ns = readTimespec(t, tmoVa);
-    if (ns === null) return EFAULT;
-    if (ns < 0n) return EINVAL;
-    deadline = performance.now() + Number(ns) / 1e6;
+  const deadline = readTimeout(t, tmoVa);
+  if (deadline < 0) return deadline;
+  if (maskVa !== 0) {
+    const r = swapInSigmask(t, maskVa, maskSize);
+    if (r < 0) return r;
   }
   const dv = new DataView(raw.buffer);
+  const files = (): Array<OpenFile | null> => Array.from({ length: nfds }, (_, i) => fileOf(t, dv.getInt32(i * 8, true)));
   const attempt = (): number => {
     let ready = 0;
     for (let i = 0; i < nfds; i++) {
@@ -384,13 +398,13 @@ function ppoll(vm: ProcessVm, t: Thread, fdsVa: number, nfds: number, tmoVa: num
       if (rev !== 0) ready++;
     }
     if (ready > 0 || performance.now() >= deadline) return sp.write(fdsVa, raw) ? ready : EFAULT;
+    wait.deadline = Math.min(deadline, nextTimedEvent(files()));
     return WOULD_BLOCK;
   };
+  const wait: Blocked = { retry: attempt, deadline, restartable: false, pollsHost: files().some((f) => f?.isTty === true) };
   const r = attempt();
   if (r !== WOULD_BLOCK) return r;
-  let pollsHost = false;
-  for (let i = 0; i < nfds; i++) pollsHost ||= fileOf(t, dv.getInt32(i * 8, true))?.isTty === true;
-  return vm.block(t, { retry: attempt, deadline, restartable: false, pollsHost });
+  return vm.block(t, wait);
 }
 
 function pselect6(vm: ProcessVm, t: Thread, a: SyscallArgs): number {
@@ -400,16 +414,25 @@ function pselect6(vm: ProcessVm, t: Thread, a: SyscallArgs): number {
   const bytes = Math.ceil(nfds / 64) * 8;
   const sets = [a.u[1], a.u[2], a.u[3]].map((va) => (va === 0 ? null : sp.read(va, bytes)));
   if (sets.some((s, i) => s === null && [a.u[1], a.u[2], a.u[3]][i] !== 0)) return EFAULT;
-  let deadline = Infinity;
-  if (a.u[4] !== 0) {
-    const ns = readTimespec(t, a.u[4]);
-    if (ns === null) return EFAULT;
-    if (ns < 0n) return EINVAL;
-    deadline = performance.now() + Number(ns) / 1e6;
+  const deadline = readTimeout(t, a.u[4]);
+  if (deadline < 0) return deadline;
+  const watched: OpenFile[] = [];
+  for (let fd = 0; fd < nfds; fd++) {
+    if (!sets.some((s) => s !== null && ((s[fd >> 3] >> (fd & 7)) & 1) !== 0)) continue;
+    const f = fileOf(t, fd);
+    if (f === null) return EBADF;
+    watched.push(f);
   }
-  for (const s of sets) {
-    if (s === null) continue;
-    for (let fd = 0; fd < nfds; fd++) if ((s[fd >> 3] >> (fd & 7)) & 1 && fileOf(t, fd) === null) return EBADF;
+  if (a.u[5] !== 0) {
+    // The sixth argument points at { const sigset_t *ss; size_t ss_len }.
+    const arg = sp.read(a.u[5], 16);
+    if (arg === null) return EFAULT;
+    const dv = new DataView(arg.buffer);
+    const maskVa = Number(dv.getBigUint64(0, true));
+    if (maskVa !== 0) {
+      const r = swapInSigmask(t, maskVa, Number(dv.getBigUint64(8, true)));
+      if (r < 0) return r;
+    }
   }
   const vas = [a.u[1], a.u[2], a.u[3]];
   const attempt = (): number => {
@@ -426,20 +449,20 @@ function pselect6(vm: ProcessVm, t: Thread, a: SyscallArgs): number {
         }
       }
     }
-    if (ready === 0 && performance.now() < deadline) return WOULD_BLOCK;
+    if (ready === 0 && performance.now() < deadline) {
+      wait.deadline = Math.min(deadline, nextTimedEvent(watched));
+      return WOULD_BLOCK;
+    }
     for (let k = 0; k < 3; k++) {
       const va = vas[k];
       if (va !== 0 && !sp.write(va, out[k]!)) return EFAULT;
     }
     return ready;
   };
+  const wait: Blocked = { retry: attempt, deadline, restartable: false, pollsHost: watched.some((f) => f.isTty) };
   const r = attempt();
   if (r !== WOULD_BLOCK) return r;
-  let pollsHost = false;
-  for (let fd = 0; fd < nfds; fd++) {
-    if (sets.some((s) => s !== null && ((s[fd >> 3] >> (fd & 7)) & 1) !== 0)) pollsHost ||= fileOf(t, fd)?.isTty === true;
-  }
-  return vm.block(t, { retry: attempt, deadline, restartable: false, pollsHost });
+  return vm.block(t, wait);
 }
 
 function utimens(vm: ProcessVm, t: Thread, dirfd: number, pathVa: number, timesVa: number, flags: number): number {
@@ -843,7 +866,7 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
     return old;
   },
 
-  ppoll: (vm, t, a) => ppoll(vm, t, a.u[0], a.u[1], a.u[2]),
+  ppoll: (vm, t, a) => ppoll(vm, t, a.u[0], a.u[1], a.u[2], a.u[3], a.u[4]),
   pselect6: (vm, t, a) => pselect6(vm, t, a),
 };
 

@@ -8,7 +8,7 @@ import {
   encodeSiginfo, popSignalFrame, sigBit, type SigInfo,
 } from "../signals.ts";
 import type { SyscallHandler } from "./table.ts";
-import { EFAULT, EINVAL, StructWriter, put, readTimespec } from "./util.ts";
+import { EFAULT, EINVAL, StructWriter, put, readTimeout } from "./util.ts";
 import { performance } from "node:perf_hooks";
 
 const SIG_BLOCK = 0;
@@ -20,9 +20,24 @@ function validSignal(sig: number): boolean {
   return sig >= 1 && sig <= NSIG;
 }
 
-function readMask(t: Thread, va: number): bigint | null {
+export function readSigmask(t: Thread, va: number): bigint | null {
   const b = t.process.space.read(va, 8);
   return b === null ? null : new DataView(b.buffer).getBigUint64(0, true);
+}
+
+/**
+ * The signal mask argument of ppoll, pselect6 and epoll_pwait: swapped in
+ * for the duration of the call (the kernel puts the old one back when the
+ * call completes, or after the handler of the signal that interrupted it).
+ * 0, or a negated errno.
+ */
+export function swapInSigmask(t: Thread, va: number, size: number): number {
+  if (size !== 8) return EINVAL;
+  const mask = readSigmask(t, va);
+  if (mask === null) return EFAULT;
+  t.savedSigmask = t.sigmask;
+  t.sigmask = mask & ~UNBLOCKABLE;
+  return 0;
 }
 
 function maskBytes(mask: bigint): Uint8Array {
@@ -82,7 +97,7 @@ export const signalSyscalls: Record<string, SyscallHandler> = {
     if (a.u[3] !== 8) return EINVAL;
     const old = t.sigmask;
     if (a.u[1] !== 0) {
-      const set = readMask(t, a.u[1]);
+      const set = readSigmask(t, a.u[1]);
       if (set === null) return EFAULT;
       switch (a.i[0]) {
         case SIG_BLOCK: t.sigmask |= set; break;
@@ -170,25 +185,17 @@ export const signalSyscalls: Record<string, SyscallHandler> = {
   },
 
   rt_sigsuspend: (vm, t, a) => {
-    if (a.u[1] !== 8) return EINVAL;
-    const mask = readMask(t, a.u[0]);
-    if (mask === null) return EFAULT;
-    t.savedSigmask = t.sigmask;
-    t.sigmask = mask & ~UNBLOCKABLE;
+    const r = swapInSigmask(t, a.u[0], a.u[1]);
+    if (r < 0) return r;
     return vm.block(t, { retry: () => WOULD_BLOCK, deadline: Infinity, restartable: false });
   },
 
   rt_sigtimedwait: (vm, t, a) => {
     if (a.u[3] !== 8) return EINVAL;
-    const set = readMask(t, a.u[0]);
+    const set = readSigmask(t, a.u[0]);
     if (set === null) return EFAULT;
-    let deadline = Infinity;
-    if (a.u[2] !== 0) {
-      const ns = readTimespec(t, a.u[2]);
-      if (ns === null) return EFAULT;
-      if (ns < 0n) return EINVAL;
-      deadline = performance.now() + Number(ns) / 1e6;
-    }
+    const deadline = readTimeout(t, a.u[2]);
+    if (deadline < 0) return deadline;
     const infoVa = a.u[1];
     const attempt = (): number => {
       const found = pendingFor(t, set & ~UNBLOCKABLE);

@@ -5,6 +5,7 @@
 import { SYSCALL_NAMES } from "../abi.ts";
 import type { ProcessVm, SyscallArgs } from "../kernel.ts";
 import type { Thread } from "../process.ts";
+import { eventSyscalls } from "./events.ts";
 import { fsSyscalls } from "./fs.ts";
 import { futexSyscalls } from "./futex.ts";
 import { mmSyscalls } from "./mm.ts";
@@ -25,6 +26,7 @@ const byName: Record<string, SyscallHandler> = {
   ...signalSyscalls,
   ...timeSyscalls,
   ...futexSyscalls,
+  ...eventSyscalls,
 };
 
 export const SYSCALLS: Array<SyscallHandler | undefined> = [];

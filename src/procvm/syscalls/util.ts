@@ -1,4 +1,5 @@
 /** Helpers shared by the system call implementations. */
+import { performance } from "node:perf_hooks";
 import { ERRNO } from "../abi.ts";
 import type { AddressSpace } from "../address-space.ts";
 import { hostErrno } from "../files.ts";
@@ -96,6 +97,19 @@ export function put(t: Thread, va: number, bytes: Uint8Array): number {
 /** struct timespec { i64 sec; i64 nsec } from nanoseconds. */
 export function timespec(ns: bigint): Uint8Array {
   return new StructWriter(16).u64(0, ns / 1_000_000_000n).u64(8, ns % 1_000_000_000n).bytes;
+}
+
+/**
+ * A relative timeout argument (struct timespec *, NULL = none) as the host
+ * time it ends at (performance.now() ms; Infinity for none), or -EFAULT /
+ * -EINVAL.
+ */
+export function readTimeout(t: Thread, va: number): number {
+  if (va === 0) return Infinity;
+  const ns = readTimespec(t, va);
+  if (ns === null) return EFAULT;
+  if (ns < 0n) return EINVAL;
+  return performance.now() + Number(ns) / 1e6;
 }
 
 /** Reads a struct timespec as nanoseconds; null on a bad address, -1n when invalid. */
