@@ -34,6 +34,7 @@ const TOOLS: Record<string, [string, string, () => boolean]> = {
   qemu: ["qemu-riscv64", "qemu-user", () => hasCommand("qemu-riscv64")],
   busybox: [`the host's busybox (${HOST_BUSYBOX})`, "busybox", () => fs.existsSync(HOST_BUSYBOX)],
   script: ["script (runs a command on a pseudo-terminal)", "bsdutils", () => hasCommand("script")],
+  go: ["go (the Go toolchain; builds GOARCH=riscv64 programs)", "golang-go", () => hasCommand("go")],
 };
 const present = new Map<string, boolean>();
 
@@ -66,6 +67,32 @@ export function compile(name: string, linkage: "static" | "dynamic", extra: stri
     const tmp = `${out}.${process.pid}.tmp`;
     const r = spawnSync(CC, [...flags, "-o", tmp, src, "-lpthread"], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`compiling ${name}: ${r.stderr}`);
+    fs.renameSync(tmp, out);
+  }
+  return out;
+}
+
+/**
+ * Builds the Go program in `programs/<name>/` for linux/riscv64 (static,
+ * CGO off); returns the binary path. Go's build cache lives outside the
+ * checkout (~/.cache/typevisor/go-build) so later runs reuse the compiled
+ * standard library.
+ */
+export function compileGo(name: string): string {
+  const dir = path.join(PROGRAMS, name);
+  const sources = fs.readdirSync(dir).filter((f) => f.endsWith(".go")).sort();
+  const hash = createHash("sha256");
+  for (const f of sources) hash.update(f).update(fs.readFileSync(path.join(dir, f)));
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const out = path.join(cacheDir, `${name}-go-${hash.digest("hex").slice(0, 16)}`);
+  if (!fs.existsSync(out)) {
+    const tmp = `${out}.${process.pid}.tmp`;
+    const env = {
+      PATH: process.env.PATH, HOME: os.homedir(), GOOS: "linux", GOARCH: "riscv64", CGO_ENABLED: "0",
+      GOCACHE: path.join(os.homedir(), ".cache/typevisor/go-build"), GOFLAGS: "-trimpath", GO111MODULE: "off",
+    };
+    const r = spawnSync("go", ["build", "-o", tmp, ...sources], { cwd: dir, env, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`go build ${name}: ${r.stderr}`);
     fs.renameSync(tmp, out);
   }
   return out;
