@@ -19,7 +19,9 @@ const SIGNATURES: Record<string, string> = {
   kill: "dd", tgkill: "ddd", wait4: "dxxx", clone: "xxxxx", mmap: "xxxxdx", munmap: "xx", mprotect: "xxx",
   brk: "x", futex: "xddxxx", rt_sigaction: "dxxd", rt_sigprocmask: "dxxd", nanosleep: "xx", utimensat: "dsxx",
   clock_nanosleep: "ddxx", clock_gettime: "dx", uname: "x",
-  truncate: "sd",
+  truncate: "sd", epoll_create1: "x", epoll_ctl: "dddx", epoll_pwait: "dxddxd", epoll_pwait2: "dxdxxd",
+  eventfd2: "dx", timerfd_create: "dx", timerfd_settime: "dxxx", timerfd_gettime: "dx", signalfd4: "dxdx",
+  ppoll: "xdxxd", pselect6: "dxxxxx", close_range: "ddx",
 };
 
 function preview(bytes: Uint8Array | null): string {
