@@ -44,8 +44,10 @@ export interface Vma {
   prot: number;
   /** MAP_SHARED: fork shares the frames instead of copying them. */
   shared: boolean;
-  /** For diagnostics: "[stack]", "[heap]", a file path, or "". */
+  /** For diagnostics and /proc/self/maps: "[stack]", "[heap]", a file path, or "". */
   name: string;
+  /** File offset that `start` maps (0 for anonymous memory). */
+  offset: number;
   /** Pages of a file mapping past the end of the file: touching them is SIGBUS. */
   pastEof?: boolean;
 }
@@ -130,9 +132,9 @@ export class AddressSpace {
   }
 
   /** Adds a mapping over [start, end) (page aligned), replacing whatever was there. */
-  map(start: number, end: number, prot: number, shared: boolean, name: string, pastEof = false): Vma {
+  map(start: number, end: number, prot: number, shared: boolean, name: string, pastEof = false, offset = 0): Vma {
     this.unmap(start, end);
-    const vma: Vma = { start, end, prot, shared, name };
+    const vma: Vma = { start, end, prot, shared, name, offset };
     if (pastEof) vma.pastEof = true;
     let i = 0;
     while (i < this.vmas.length && this.vmas[i].start < start) i++;
@@ -190,9 +192,10 @@ export class AddressSpace {
       this.pages.delete(vpn);
       this.setPte(vpn, 0);
     }
-    const { prot, shared, name } = src;
+    const { prot, shared, name, pastEof } = src;
+    const offset = src.offset + (oldStart - src.start);
     this.unmap(oldStart, oldStart + len);
-    this.map(newStart, newStart + len, prot, shared, name);
+    this.map(newStart, newStart + len, prot, shared, name, pastEof === true, offset);
     const delta = (newStart - oldStart) / PAGE_SIZE;
     for (const [vpn, entry] of moved) {
       this.pages.set(vpn + delta, entry);
@@ -209,7 +212,7 @@ export class AddressSpace {
   private splitAt(addr: number): void {
     const m = this.vmaAt(addr);
     if (m === null || m.start === addr) return;
-    const tail: Vma = { ...m, start: addr };
+    const tail: Vma = { ...m, start: addr, offset: m.offset + (addr - m.start) };
     m.end = addr;
     this.vmas.splice(this.vmas.indexOf(m) + 1, 0, tail);
   }

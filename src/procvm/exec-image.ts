@@ -61,6 +61,15 @@ export interface ExecResult {
   hostPath: string;
   /** argv after `#!` unwrapping. */
   argv: Uint8Array[];
+  /** Where the start-up strings and vectors went, for /proc/self/{cmdline,environ,auxv}. */
+  startup: StartupArea;
+}
+
+export interface StartupArea {
+  argStart: number;
+  envStart: number;
+  envEnd: number;
+  auxv: Array<[number, number]>;
 }
 
 /** `addi a7, zero, 139` (rt_sigreturn); `ecall`. */
@@ -149,7 +158,8 @@ export function execImage(
     });
     if (STACK_TOP - image.sp > STACK_LIMIT / 4) throw new ExecError("E2BIG", `${path}: argument list too long`);
     space.writeForce(image.sp, image.bytes);
-    return { space, pc, sp: image.sp, sigreturn: trampoline, hostPath, argv };
+    const startup = { argStart: image.argStart, envStart: image.envStart, envEnd: image.envEnd, auxv: image.auxv };
+    return { space, pc, sp: image.sp, sigreturn: trampoline, hostPath, argv, startup };
   } catch (e) {
     space.destroy();
     throw e;
@@ -203,7 +213,8 @@ function loadElf(space: AddressSpace, elf: ElfFile, bias: number, name: string):
       const shared = Math.min(end, mappedEnd);
       space.protect(start, shared, space.vmaAt(start)!.prot | prot);
     }
-    if (end > Math.max(start, mappedEnd)) space.map(Math.max(start, mappedEnd), end, prot, false, name);
+    const from = Math.max(start, mappedEnd);
+    if (end > from) space.map(from, end, prot, false, name, false, pageDown(s.offset) + (from - start));
     mappedEnd = Math.max(mappedEnd, end);
   }
   for (const s of segs) {

@@ -57,6 +57,12 @@ export interface StackImage {
   auxvAddr: number;
   randomAddr: number;
   execfnAddr: number;
+  /** Where the argv and envp strings lie: [argStart, envStart) and [envStart, envEnd) (/proc/self/cmdline, environ). */
+  argStart: number;
+  envStart: number;
+  envEnd: number;
+  /** The auxiliary vector as written, AT_NULL included (/proc/self/auxv). */
+  auxv: Array<[number, number]>;
 }
 
 export function buildInitialStack(input: StackInput): StackImage {
@@ -108,5 +114,7 @@ export function buildInitialStack(input: StackInput): StackImage {
     put(at + 8, value);
     at += 16;
   }
-  return { sp, bytes, argvAddr, envpAddr, auxvAddr, randomAddr, execfnAddr };
+  const envStart = envAddrs.length > 0 ? envAddrs[0] : execfnAddr;
+  const argStart = argAddrs.length > 0 ? argAddrs[0] : envStart;
+  return { sp, bytes, argvAddr, envpAddr, auxvAddr, randomAddr, execfnAddr, argStart, envStart, envEnd: execfnAddr, auxv };
 }

@@ -193,6 +193,7 @@ export class ProcessVm {
     // The guest's umask is applied by us; the host's must not mask a second time.
     p.umask = process.umask(0);
     p.exePath = image.hostPath;
+    p.startup = image.startup;
     p.sigreturn = image.sigreturn;
     p.comm = commOf(image.argv[0]);
     const t = new Thread(p.pid, p);
@@ -828,6 +829,7 @@ export class ProcessVm {
     this.releaseSpace(p.space);
     p.space = image.space;
     p.exePath = image.hostPath;
+    p.startup = image.startup;
     p.sigreturn = image.sigreturn;
     p.comm = commOf(path.split("/").pop() ?? path);
     p.vforkDone = true;

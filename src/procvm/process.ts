@@ -7,6 +7,7 @@
  * ecall; `blocked.retry` completes the system call later.
  */
 import type { AddressSpace } from "./address-space.ts";
+import type { StartupArea } from "./exec-image.ts";
 import type { FdTable } from "./files.ts";
 import { NSIG, SIG_DFL, SS_DISABLE, type AltStack, type SigAction, type SigInfo } from "./signals.ts";
 
@@ -82,6 +83,10 @@ export class Process {
   vforkDone = false;
   /** Host path of the running program (/proc/self/exe). */
   exePath = "";
+  /** The start-up strings and auxv of the running image (/proc/self/cmdline, environ, auxv). */
+  startup: StartupArea = { argStart: 0, envStart: 0, envEnd: 0, auxv: [] };
+  /** When the process started (process.hrtime ns), for /proc/self/stat. */
+  startNs = process.hrtime.bigint();
   /** Address of the signal-return trampoline in this image. */
   sigreturn = 0;
   comm = "";

@@ -66,6 +66,32 @@ function hostSh(script: string, cwd: string): Result {
 
 const text = (r: Result) => ({ stdout: r.stdout.toString("latin1"), stderr: r.stderr, status: r.status });
 
+test("/proc/self and /proc/<pid> describe guest processes (status, comm, cmdline, environ, maps)", () => {
+  // cat and grep read their own /proc/self; the shell's files are read through $$, another process's pid.
+  const script = [
+    "cat /proc/self/status | grep -E '^(Name|Threads|SigCgt):'",
+    "cat /proc/$$/comm",
+    "tr '\\0' ' ' < /proc/$$/cmdline; echo",
+    "tr '\\0' '\\n' < /proc/self/environ | grep '^PROCFS_TEST='",
+    "grep -c '\\[stack\\]' /proc/self/maps",
+    "sh -c 'grep ^PPid: /proc/$$/status' | cut -f2 > ppid; [ $(cat ppid) = $$ ] && echo child sees parent",
+  ].join("; ");
+  const r = spawnSync(process.execPath, [TYPEVISOR, "exec", "-L", bb.sysroot, bb.busybox, "sh", "-c", script], {
+    cwd: work, encoding: "utf8", env: { PATH: bb.guestBin, HOME: work, LANG: "C", PROCFS_TEST: "yes" },
+  });
+  assert.equal(r.stderr, "");
+  assert.equal(r.status, 0, r.stdout);
+  const lines = r.stdout.split("\n");
+  assert.equal(lines[0], "Name:\tcat");
+  assert.equal(lines[1], "Threads:\t1");
+  assert.match(lines[2], /^SigCgt:\t[0-9a-f]{16}$/);
+  assert.equal(lines[3], path.basename(bb.busybox).slice(0, 15));
+  assert.equal(lines[4], `${bb.busybox} sh -c ${script} `);
+  assert.equal(lines[5], "PROCFS_TEST=yes");
+  assert.equal(lines[6], "1");
+  assert.equal(lines[7], "child sees parent");
+});
+
 test("busybox sh: seq 1 1000 | sort -r | head -3", () => {
   const r = text(tv(["sh", "-c", "seq 1 1000 | sort -r | head -3"]));
   assert.deepEqual(r, { stdout: "999\n998\n997\n", stderr: "", status: 0 }, "sort -r is lexical");

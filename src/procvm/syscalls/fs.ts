@@ -13,6 +13,8 @@ import {
 import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "../paths.ts";
 import type { Blocked, Thread } from "../process.ts";
 import { SIGPIPE } from "../signals.ts";
+import { MemoryFile } from "../memory-file.ts";
+import { procFile } from "../proc-fs.ts";
 import { guestTermios, setGuestTermios } from "../terminal.ts";
 import { swapInSigmask } from "./signal.ts";
 import type { SyscallHandler } from "./table.ts";
@@ -187,6 +189,13 @@ function openAt(vm: ProcessVm, t: Thread, dirfd: number, pathVa: number, flags: 
   if (typeof path === "number") return path;
   const hostPath = vm.paths.resolveAt(p, dirfd, path);
   if (typeof hostPath === "number") return hostPath;
+  const synthetic = hostPath.startsWith("/proc/") ? procFile(vm, t, hostPath) : null;
+  if (synthetic !== null) {
+    // Mode 0444: only root (which bypasses it) may open one for writing; writes then fail.
+    if ((flags & O_ACCMODE) !== O_RDONLY && vm.creds.euid !== 0) return -ERRNO.EACCES;
+    const keep = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
+    return p.fds.install(new MemoryFile(synthetic, keep, hostPath), (flags & O_CLOEXEC) !== 0);
+  }
   const hostFlags = flags & ~O_CLOEXEC;
   const fd = host(() => fs.openSync(hostPath, hostFlags, mode & ~p.umask & 0o7777));
   if (isErr(fd)) return fd;

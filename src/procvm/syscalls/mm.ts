@@ -74,13 +74,13 @@ function mmap(t: Thread, addr: number, length: number, prot: number, flags: numb
       if (start < 0) return ENOMEM;
     }
   }
-  s.map(start, start + len, prot & PROT_MASK, shared, file?.path ?? "");
+  s.map(start, start + len, prot & PROT_MASK, shared, file?.path ?? "", false, file !== null ? offset : 0);
   if (file !== null) {
     const size = file.stat();
     const fileSize = typeof size === "number" ? 0 : Number(size.size);
     const n = Math.max(0, Math.min(len, fileSize - offset));
     const eofPage = start + pageUp(n);
-    if (eofPage < start + len) s.map(eofPage, start + len, prot & PROT_MASK, shared, file.path, true);
+    if (eofPage < start + len) s.map(eofPage, start + len, prot & PROT_MASK, shared, file.path, true, offset + (eofPage - start));
     for (let done = 0; done < n; ) {
       const chunk = new Uint8Array(Math.min(n - done, 1 << 20));
       let got: number;

@@ -78,6 +78,7 @@ function clone(vm: ProcessVm, t: Thread, req: CloneRequest): number {
   child.sid = p.sid;
   child.umask = p.umask;
   child.exePath = p.exePath;
+  child.startup = p.startup;
   child.sigreturn = p.sigreturn;
   child.comm = p.comm;
   child.exitSignal = req.exitSignal;
