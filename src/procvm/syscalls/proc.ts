@@ -439,6 +439,19 @@ export const procSyscalls: Record<string, SyscallHandler> = {
     return 0;
   },
 
+  /**
+   * Every guest thread runs on the one hart, one at a time, so every
+   * membarrier command is already satisfied: QUERY lists them, the rest
+   * succeed (the REGISTER_* ones too, as Linux after registration).
+   */
+  membarrier: (_vm, _t, a) => {
+    const SUPPORTED = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40;
+    const cmd = a.i[0];
+    if (a.i[1] !== 0) return EINVAL;
+    if (cmd === 0) return SUPPORTED;
+    return (cmd & (cmd - 1)) === 0 && (cmd & SUPPORTED) !== 0 ? 0 : EINVAL;
+  },
+
   personality: () => 0,
   riscv_flush_icache: () => 0,
   capget: (_vm, t, a) => (a.u[1] === 0 ? 0 : t.process.space.zero(a.u[1], 24) ? 0 : EFAULT),

@@ -11,6 +11,7 @@ import { futexSyscalls } from "./futex.ts";
 import { mmSyscalls } from "./mm.ts";
 import { procSyscalls } from "./proc.ts";
 import { signalSyscalls } from "./signal.ts";
+import { statfsSyscalls } from "./statfs.ts";
 import { timeSyscalls } from "./time.ts";
 
 /**
@@ -27,6 +28,7 @@ const byName: Record<string, SyscallHandler> = {
   ...timeSyscalls,
   ...futexSyscalls,
   ...eventSyscalls,
+  ...statfsSyscalls,
 };
 
 export const SYSCALLS: Array<SyscallHandler | undefined> = [];

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -66,5 +68,18 @@ int main(void) {
   char host[256];
   printf("gethostname %d\n", gethostname(host, sizeof host));
   printf("unknown syscall: %ld %s\n", syscall(440 + 100), strerrorname_np(errno));
+
+  struct statfs fs1, fs2;
+  printf("statfs / %d bsize>0 %d blocks>=bfree>=bavail %d namelen %ld\n", statfs("/", &fs1), fs1.f_bsize > 0,
+         fs1.f_blocks >= fs1.f_bfree && fs1.f_bfree >= fs1.f_bavail, (long)fs1.f_namelen);
+  int fd = open("/", O_RDONLY | O_DIRECTORY);
+  printf("fstatfs agrees with statfs: %d\n", fstatfs(fd, &fs2) == 0 && fs2.f_type == fs1.f_type && fs2.f_blocks == fs1.f_blocks);
+  close(fd);
+  printf("statfs missing: %d %s\n", statfs("/no/such/dir", &fs1), strerrorname_np(errno));
+  printf("fstatfs bad fd: %d %s\n", fstatfs(999, &fs1), strerrorname_np(errno));
+  long q = syscall(SYS_membarrier, 0 /* QUERY */, 0, 0);
+  printf("membarrier query has PRIVATE_EXPEDITED %d\n", q > 0 && (q & 8) != 0);
+  printf("membarrier register %ld expedited %ld\n", syscall(SYS_membarrier, 16, 0, 0), syscall(SYS_membarrier, 8, 0, 0));
+  printf("membarrier bad flags %ld %s\n", syscall(SYS_membarrier, 8, 5, 0), strerrorname_np(errno));
   return 0;
 }
