@@ -9,6 +9,7 @@ import { eventSyscalls } from "./events.ts";
 import { fsSyscalls } from "./fs.ts";
 import { futexSyscalls } from "./futex.ts";
 import { mmSyscalls } from "./mm.ts";
+import { netSyscalls } from "./net.ts";
 import { procSyscalls } from "./proc.ts";
 import { signalSyscalls } from "./signal.ts";
 import { statfsSyscalls } from "./statfs.ts";
@@ -27,6 +28,7 @@ const byName: Record<string, SyscallHandler> = {
   ...signalSyscalls,
   ...timeSyscalls,
   ...futexSyscalls,
+  ...netSyscalls,
   ...eventSyscalls,
   ...statfsSyscalls,
 };
