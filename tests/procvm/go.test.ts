@@ -26,3 +26,15 @@ test("a Go program (goroutines, timers, netpoller, signals, GC) matches qemu-ris
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   }
 });
+
+test("a Go network program (net/http server and clients, TCP, UDP on loopback) matches qemu-riscv64", () => {
+  requireTools("go", "qemu");
+  const bin = compileGo("go-net");
+  const q = runQemu(bin, []);
+  const t = runTypevisor(bin, []);
+  assert.equal(q.status, 0, `qemu-riscv64 reference run: ${q.stderr}`);
+  assert.equal(t.stdout, q.stdout, "stdout");
+  assert.equal(t.stderr, q.stderr, "stderr");
+  assert.equal(t.status, q.status, "exit status");
+  assert.match(t.stdout, /^http get \/big: 200 2097152 bytes/m);
+});
