@@ -268,17 +268,18 @@ export class ProcessVm {
     return n;
   }
 
-  /** Fires expired interval timers (alarm / ITIMER_REAL) as SIGALRM. */
+  /** Fires expired interval timers (alarm / ITIMER_REAL as SIGALRM) and POSIX timers; returns the next expiry. */
   private fireTimers(): number {
     let next = Infinity;
     const now = performance.now();
     for (const p of this.processes.values()) {
-      if (p.alarmAt === 0 || !p.alive) continue;
-      if (now >= p.alarmAt) {
+      if (!p.alive) continue;
+      if (p.alarmAt !== 0 && now >= p.alarmAt) {
         this.sendToProcess(p, { signo: SIGALRM, code: SI_KERNEL });
         p.alarmAt = p.alarmInterval > 0 ? Math.max(now, p.alarmAt + p.alarmInterval) : 0;
       }
       if (p.alarmAt !== 0) next = Math.min(next, p.alarmAt);
+      if (p.timers.size > 0) next = Math.min(next, p.timers.fire(p, this, now));
     }
     return next;
   }
@@ -834,6 +835,7 @@ export class ProcessVm {
     p.comm = commOf(path.split("/").pop() ?? path);
     p.vforkDone = true;
     p.fds.closeOnExec();
+    p.timers.clear();
     for (const action of p.actions) {
       if (action.handler !== SIG_IGN) action.handler = SIG_DFL;
       action.flags = 0;

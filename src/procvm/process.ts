@@ -9,6 +9,7 @@
 import type { AddressSpace } from "./address-space.ts";
 import type { StartupArea } from "./exec-image.ts";
 import type { FdTable } from "./files.ts";
+import { PosixTimers } from "./posix-timers.ts";
 import { NSIG, SIG_DFL, SS_DISABLE, type AltStack, type SigAction, type SigInfo } from "./signals.ts";
 
 /** Words of hart state that make up a thread's user context (x, f, pc, fflags, frm). */
@@ -90,6 +91,8 @@ export class Process {
   /** Address of the signal-return trampoline in this image. */
   sigreturn = 0;
   comm = "";
+  /** timer_create's timers. */
+  readonly timers = new PosixTimers();
   /** ITIMER_REAL / alarm: expiry (performance.now() ms, 0 = off) and interval (ms). */
   alarmAt = 0;
   alarmInterval = 0;

@@ -72,7 +72,13 @@ export function encodeSignalfdSiginfo(info: SigInfo): Uint8Array {
   dv.setInt32(8, info.code, true);
   dv.setUint32(12, info.pid ?? 0, true);
   dv.setUint32(16, info.uid ?? 0, true);
+  dv.setUint32(24, info.timerId ?? 0, true);
+  dv.setUint32(32, info.overrun ?? 0, true);
   dv.setInt32(40, info.status ?? 0, true);
+  if (info.value !== undefined) {
+    dv.setInt32(44, Number(BigInt.asIntN(32, info.value)), true);
+    dv.setBigUint64(48, BigInt.asUintN(64, info.value), true);
+  }
   if (info.addr !== undefined) dv.setBigUint64(72, BigInt(info.addr), true);
   return b;
 }

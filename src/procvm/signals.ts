@@ -63,6 +63,8 @@ export const MINSIGSTKSZ = 2048;
 export const SI_USER = 0;
 export const SI_KERNEL = 0x80;
 export const SI_TKILL = -6;
+export const SI_QUEUE = -1;
+export const SI_TIMER = -2;
 export const SEGV_MAPERR = 1;
 export const SEGV_ACCERR = 2;
 export const BUS_ADRALN = 1;
@@ -147,6 +149,11 @@ export interface SigInfo {
   status?: number;
   /** Faults: the address. */
   addr?: number;
+  /** sigqueue and timers: the sigval (int or pointer) the sender attached. */
+  value?: bigint;
+  /** POSIX timers (SI_TIMER): the timer's id and how many expirations this one signal stands for beyond the first. */
+  timerId?: number;
+  overrun?: number;
 }
 
 export interface AltStack {
@@ -163,10 +170,15 @@ export function encodeSiginfo(info: SigInfo): Uint8Array {
   dv.setInt32(8, info.code, true);
   if (info.addr !== undefined) {
     dv.setBigUint64(16, BigInt(info.addr), true);
+  } else if (info.timerId !== undefined) {
+    dv.setInt32(16, info.timerId, true);
+    dv.setInt32(20, info.overrun ?? 0, true);
+    dv.setBigUint64(24, BigInt.asUintN(64, info.value ?? 0n), true);
   } else {
     dv.setInt32(16, info.pid ?? 0, true);
     dv.setInt32(20, info.uid ?? 0, true);
     if (info.status !== undefined) dv.setInt32(24, info.status, true);
+    else if (info.value !== undefined) dv.setBigUint64(24, BigInt.asUintN(64, info.value), true);
   }
   return b;
 }

@@ -28,6 +28,7 @@ const cases: Case[] = [
   { program: "procs" },
   { program: "misc" },
   { program: "events" },
+  { program: "timers" },
   { program: "procfs", args: ["one", "two words"] },
   { program: "fault", stderr: false },
 ];

@@ -67,6 +67,32 @@ function pendingFor(t: Thread, set: bigint): { list: SigInfo[]; index: number } 
   return null;
 }
 
+/**
+ * sigqueue(3) and pthread_sigqueue: a signal with the sender's siginfo (code
+ * and value). Only the kernel may claim codes >= 0 or SI_TKILL for another
+ * process (EPERM), as in Linux.
+ */
+function queueInfo(vm: ProcessVm, t: Thread, pid: number, tid: number, sig: number, infoVa: number): number {
+  if (!validSignal(sig) && sig !== 0) return EINVAL;
+  const raw = t.process.space.read(infoVa, 32);
+  if (raw === null) return EFAULT;
+  const dv = new DataView(raw.buffer);
+  const code = dv.getInt32(8, true);
+  const targetPid = pid;
+  if ((code >= 0 || code === SI_TKILL) && targetPid !== t.process.pid) return -ERRNO.EPERM;
+  const target = vm.processes.get(targetPid);
+  if (target === undefined || !target.alive) return -ERRNO.ESRCH;
+  const thread = tid > 0 ? target.threads.find((x) => x.tid === tid) : undefined;
+  if (tid > 0 && thread === undefined) return -ERRNO.ESRCH;
+  if (sig === 0) return 0;
+  const info: SigInfo = {
+    signo: sig, code, pid: dv.getInt32(16, true), uid: dv.getInt32(20, true), value: dv.getBigUint64(24, true),
+  };
+  if (thread !== undefined) vm.sendToThread(thread, info);
+  else vm.sendToProcess(target, info);
+  return 0;
+}
+
 export const signalSyscalls: Record<string, SyscallHandler> = {
   rt_sigaction: (_vm, t, a) => {
     const sig = a.i[0];
@@ -170,6 +196,9 @@ export const signalSyscalls: Record<string, SyscallHandler> = {
     if (sig !== 0) vm.sendToThread(target, { signo: sig, code: SI_TKILL, pid: t.process.pid, uid: vm.creds.uid });
     return 0;
   },
+
+  rt_sigqueueinfo: (vm, t, a) => queueInfo(vm, t, a.i[0], 0, a.i[1], a.u[2]),
+  rt_tgsigqueueinfo: (vm, t, a) => queueInfo(vm, t, a.i[0], a.i[1], a.i[2], a.u[3]),
 
   rt_sigreturn: (vm, t) => {
     const restored = popSignalFrame(vm.regsOf(t), t.process.space);

@@ -14,6 +14,7 @@ import { procSyscalls } from "./proc.ts";
 import { signalSyscalls } from "./signal.ts";
 import { statfsSyscalls } from "./statfs.ts";
 import { timeSyscalls } from "./time.ts";
+import { timerSyscalls } from "./timers.ts";
 
 /**
  * Returns the result for a0 (a value or a negated errno), WOULD_BLOCK after
@@ -31,6 +32,7 @@ const byName: Record<string, SyscallHandler> = {
   ...netSyscalls,
   ...eventSyscalls,
   ...statfsSyscalls,
+  ...timerSyscalls,
 };
 
 export const SYSCALLS: Array<SyscallHandler | undefined> = [];
