@@ -158,6 +158,10 @@ export abstract class OpenFile {
   pollHangup(): boolean {
     return false;
   }
+  /** Whether a write that fails with EPIPE also raises SIGPIPE (pipes, stream sockets; not datagram sockets). */
+  get epipeRaisesSigpipe(): boolean {
+    return true;
+  }
   /** Bytes available to read (FIONREAD), or -1 when unknown. */
   available(): number {
     return -1;

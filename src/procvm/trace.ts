@@ -22,6 +22,10 @@ const SIGNATURES: Record<string, string> = {
   truncate: "sd", epoll_create1: "x", epoll_ctl: "dddx", epoll_pwait: "dxddxd", epoll_pwait2: "dxdxxd",
   eventfd2: "dx", timerfd_create: "dx", timerfd_settime: "dxxx", timerfd_gettime: "dx", signalfd4: "dxdx",
   ppoll: "xdxxd", pselect6: "dxxxxx", close_range: "ddx",
+  socket: "dxd", socketpair: "dxdx", bind: "dxd", listen: "dd", accept: "dxx", accept4: "dxxx", connect: "dxd",
+  getsockname: "dxx", getpeername: "dxx", sendto: "dbdxxd", recvfrom: "dxdxxx", setsockopt: "dddxd",
+  getsockopt: "dddxx", shutdown: "dd", sendmsg: "dxx", recvmsg: "dxx",
+  timer_create: "dxx", timer_settime: "dxxx", timer_gettime: "dx", timer_delete: "d", statfs: "sx", fstatfs: "dx",
 };
 
 function preview(bytes: Uint8Array | null): string {

@@ -129,6 +129,10 @@ export abstract class Socket extends OpenFile {
     return this.type === SOCK_STREAM;
   }
 
+  override get epipeRaisesSigpipe(): boolean {
+    return this.isStream;
+  }
+
   /** setsockopt; subclasses apply what concerns them and call this to store it. */
   setOption(level: number, name: number, raw: Uint8Array): number {
     if (level === SOL_SOCKET && name === SO_PASSCRED && this.domain !== AF_UNIX) return -ERRNO.EOPNOTSUPP;

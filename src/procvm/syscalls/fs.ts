@@ -109,7 +109,9 @@ function readTo(t: Thread, f: OpenFile, va: number, n: number, pos: number | nul
 
 function writeFrom(vm: ProcessVm, t: Thread, f: OpenFile, data: Uint8Array, pos: number | null): number {
   const r = pos === null ? f.write(data) : f.pwrite(data, pos);
-  if (r === -ERRNO.EPIPE) vm.sendToThread(t, { signo: SIGPIPE, code: 0, pid: t.process.pid, uid: vm.creds.uid });
+  if (r === -ERRNO.EPIPE && f.epipeRaisesSigpipe) {
+    vm.sendToThread(t, { signo: SIGPIPE, code: 0, pid: t.process.pid, uid: vm.creds.uid });
+  }
   return r;
 }
 

@@ -3,7 +3,7 @@
  * same program built for the host: SCM_CREDENTIALS (qemu-riscv64 hands
  * back zeros), a cmsg_len below sizeof(struct cmsghdr) (qemu ignores the
  * control data; Linux refuses it), socket types out of range and unknown
- * type flags (qemu masks them off).
+ * type flags (qemu masks them off), and SIGPIPE on a seqpacket write.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -84,5 +84,14 @@ int main(void) {
   c = CMSG_FIRSTHDR(&m);
   c->cmsg_len = CMSG_LEN(sizeof(struct ucred) - 4);
   CHECK("SCM_CREDENTIALS of the wrong size", sendmsg(sv[0], &m, 0));
+
+  /* write() to a seqpacket socket whose peer is gone: EPIPE, and no SIGPIPE
+   * (Linux raises it for stream sockets only); the default action would end us. */
+  int sp[2];
+  socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp);
+  close(sp[1]);
+  CHECK("seqpacket write, peer gone", write(sp[0], "x", 1));
+  close(sp[0]);
+  printf("still alive\n");
   return 0;
 }
