@@ -20,8 +20,9 @@ import {
   MSG_TRUNC, RCV_SHUTDOWN, SHUTDOWN_MASK, SOCK_DGRAM, SOL_SOCKET, SO_BROADCAST, SO_RCVBUF, SO_REUSEADDR, SO_SNDBUF,
 } from "./constants.ts";
 import { UDP4_OPTIONS, UDP6_OPTIONS } from "./options.ts";
-import { anyAddress, decodeInet, ipText, isAny, textToInet, type InetAddress, type SockAddr } from "./sockaddr.ts";
-import { Socket, type Caller, type Credentials, type Incoming, type Outgoing, type Pending, type SocketContext } from "./socket.ts";
+import { InetSocket } from "./inet-socket.ts";
+import { anyAddress, ipText, isAny, textToInet, type InetAddress, type SockAddr } from "./sockaddr.ts";
+import type { Caller, Credentials, Incoming, Outgoing, Pending, SocketContext } from "./socket.ts";
 
 /** What a queued datagram costs beyond its bytes (roughly an skb's truesize overhead). */
 const DATAGRAM_OVERHEAD = 768;
@@ -40,7 +41,7 @@ function sameAddress(a: InetAddress, b: InetAddress): boolean {
   return a.port === b.port && a.ip.length === b.ip.length && a.ip.every((x, i) => x === b.ip[i]);
 }
 
-export class InetDgram extends Socket {
+export class InetDgram extends InetSocket {
   private sock: dgram.Socket | null = null;
   private state: State = "fresh";
   /** The result of a bind or connect that the host finished, for the call waiting on it (errno, 0 = none). */
@@ -54,30 +55,13 @@ export class InetDgram extends Socket {
   /** Bytes handed to node whose send has not completed. */
   private inflight = 0;
 
-  constructor(
-    private readonly ctx: SocketContext,
-    domain: typeof AF_INET | typeof AF_INET6,
-    protocol: number,
-    owner: Credentials,
-  ) {
-    super(domain, SOCK_DGRAM, protocol, domain === AF_INET ? UDP4_OPTIONS : UDP6_OPTIONS, owner);
+  constructor(ctx: SocketContext, domain: typeof AF_INET | typeof AF_INET6, protocol: number, owner: Credentials) {
+    super(ctx, domain, SOCK_DGRAM, protocol, domain === AF_INET ? UDP4_OPTIONS : UDP6_OPTIONS, owner);
   }
 
-  private get family(): typeof AF_INET | typeof AF_INET6 {
-    return this.domain as typeof AF_INET | typeof AF_INET6;
-  }
-
-  private hostEvent(): void {
-    this.changed();
-    this.ctx.wake();
-  }
 
   protected get acceptsConnections(): boolean {
     return false;
-  }
-
-  decodeAddress(raw: Uint8Array): SockAddr | number {
-    return decodeInet(raw, this.domain);
   }
 
   /** An address argument as this family's address; AF_UNSPEC reads as AF_INET (udp_sendmsg, inet_bind). */

@@ -29,7 +29,8 @@ import {
   SEND_SHUTDOWN, SHUTDOWN_MASK, SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, TCP_KEEPIDLE, TCP_NODELAY,
 } from "./constants.ts";
 import { TCP4_OPTIONS, TCP6_OPTIONS } from "./options.ts";
-import { anyAddress, decodeInet, ipText, isAny, textToInet, type InetAddress, type SockAddr } from "./sockaddr.ts";
+import { InetSocket } from "./inet-socket.ts";
+import { anyAddress, ipText, isAny, textToInet, type InetAddress, type SockAddr } from "./sockaddr.ts";
 import { Socket, concat, type Caller, type Credentials, type Incoming, type Outgoing, type Pending, type SocketContext } from "./socket.ts";
 
 /** Received bytes held before the host socket is paused. */
@@ -43,7 +44,7 @@ type TcpState = "closed" | "binding" | "bound" | "listening" | "connecting" | "e
 /** sock->state as connect() sees it: a finished non-blocking connect reports 0 to one more connect call. */
 type ConnectState = "unconnected" | "connecting" | "connected";
 
-export class InetStream extends Socket {
+export class InetStream extends InetSocket {
   private server: net.Server | null = null;
   private conn: net.Socket | null = null;
   private tcp: TcpState = "closed";
@@ -62,31 +63,13 @@ export class InetStream extends Socket {
   private reported: Error | null = null;
   private readonly acceptQueue: InetStream[] = [];
 
-  constructor(
-    private readonly ctx: SocketContext,
-    domain: typeof AF_INET | typeof AF_INET6,
-    protocol: number,
-    owner: Credentials,
-  ) {
-    super(domain, SOCK_STREAM, protocol, domain === AF_INET ? TCP4_OPTIONS : TCP6_OPTIONS, owner);
+  constructor(ctx: SocketContext, domain: typeof AF_INET | typeof AF_INET6, protocol: number, owner: Credentials) {
+    super(ctx, domain, SOCK_STREAM, protocol, domain === AF_INET ? TCP4_OPTIONS : TCP6_OPTIONS, owner);
   }
 
-  private get family(): typeof AF_INET | typeof AF_INET6 {
-    return this.domain as typeof AF_INET | typeof AF_INET6;
-  }
-
-  /** Something happened on the host side. */
-  private hostEvent(): void {
-    this.changed();
-    this.ctx.wake();
-  }
 
   protected get acceptsConnections(): boolean {
     return this.tcp === "listening";
-  }
-
-  decodeAddress(raw: Uint8Array): SockAddr | number {
-    return decodeInet(raw, this.domain);
   }
 
   // ---- bind / listen / accept --------------------------------------------------
