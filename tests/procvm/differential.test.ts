@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { test } from "node:test";
-import { compile, requireTools, runQemu, runTypevisor, scratchDir, type RunResult } from "./helpers.ts";
+import { compile, assertSameRun, requireTools, runQemu, runTypevisor, scratchDir, type RunResult } from "./helpers.ts";
 
 interface Case {
   program: string;
@@ -33,12 +33,6 @@ const cases: Case[] = [
   { program: "fault", stderr: false },
 ];
 
-function same(name: string, q: RunResult, t: RunResult, stderr: boolean): void {
-  assert.equal(t.stdout, q.stdout, `${name}: stdout`);
-  if (stderr) assert.equal(t.stderr, q.stderr, `${name}: stderr`);
-  assert.equal(t.status, q.status, `${name}: exit status (stderr: ${t.stderr})`);
-}
-
 for (const linkage of ["static", "dynamic"] as const) {
   for (const c of cases) {
     const label = `${c.program}${c.args ? ` ${JSON.stringify(c.args)}` : ""} (${linkage}) matches qemu-riscv64`;
@@ -51,7 +45,7 @@ for (const linkage of ["static", "dynamic"] as const) {
       try {
         const q = runQemu(bin, args(dirs[0]), { sysroot, env: c.env });
         const t = runTypevisor(bin, args(dirs[1]), { sysroot, env: c.env });
-        same(label, q, t, c.stderr !== false);
+        assertSameRun(label, q, t, c.stderr !== false);
       } finally {
         for (const d of dirs) if (d !== null) fs.rmSync(d, { recursive: true, force: true });
       }

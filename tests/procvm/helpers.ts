@@ -6,6 +6,7 @@
  * The tools they compare against are Debian packages that `npm test`
  * installs when run as root; a test that lacks one fails, naming the package.
  */
+import assert from "node:assert/strict";
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -73,6 +74,25 @@ export function compile(name: string, linkage: "static" | "dynamic", extra: stri
 }
 
 /**
+ * Builds `programs/<name>.c` for this host (the native oracle for what
+ * qemu-user translates wrongly); returns the binary path.
+ */
+export function compileNative(name: string): string {
+  if (!hasCommand("gcc")) throw new Error("gcc is missing: install the Debian package gcc (apt-get install gcc)");
+  const src = path.join(PROGRAMS, `${name}.c`);
+  const hash = createHash("sha256").update(fs.readFileSync(src)).digest("hex").slice(0, 16);
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const out = path.join(cacheDir, `${name}-native-${hash}`);
+  if (!fs.existsSync(out)) {
+    const tmp = `${out}.${process.pid}.tmp`;
+    const r = spawnSync("gcc", ["-O2", "-Wall", "-o", tmp, src], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`compiling ${name} natively: ${r.stderr}`);
+    fs.renameSync(tmp, out);
+  }
+  return out;
+}
+
+/**
  * Builds the Go program in `programs/<name>/` for linux/riscv64 (static,
  * CGO off); returns the binary path. Go's build cache lives outside the
  * checkout (~/.cache/typevisor/go-build) so later runs reuse the compiled
@@ -109,6 +129,16 @@ function result(r: SpawnSyncReturns<string>): RunResult {
   if (r.error) throw r.error;
   const status = r.status ?? 128 + (os.constants.signals[r.signal as keyof typeof os.constants.signals] ?? 0);
   return { stdout: r.stdout, stderr: r.stderr, status };
+}
+
+/**
+ * Asserts that `got` (typevisor) printed and ended as `want` (the
+ * reference: qemu-riscv64 or a native run) did; stderr too unless told not to.
+ */
+export function assertSameRun(label: string, want: RunResult, got: RunResult, compareStderr = true): void {
+  assert.equal(got.stdout, want.stdout, `${label}: stdout`);
+  if (compareStderr) assert.equal(got.stderr, want.stderr, `${label}: stderr`);
+  assert.equal(got.status, want.status, `${label}: exit status (stderr: ${got.stderr})`);
 }
 
 export interface RunOptions {

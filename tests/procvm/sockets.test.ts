@@ -14,7 +14,6 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -30,14 +29,8 @@ import { decodeInet, decodeUnix, encodeSockaddr, ipText, textToInet } from "../.
 import type { Socket, SocketContext } from "../../src/procvm/sockets/socket.ts";
 import { UnixNames } from "../../src/procvm/sockets/unix-names.ts";
 import {
-  PROGRAMS, TYPEVISOR, compile, requireTools, riscvBusybox, runQemu, runTypevisor, scratchDir, type RunResult,
+  TYPEVISOR, compile, compileNative, assertSameRun, requireTools, riscvBusybox, runQemu, runTypevisor, scratchDir, type RunResult,
 } from "./helpers.ts";
-
-function same(label: string, want: RunResult, got: RunResult): void {
-  assert.equal(got.stdout, want.stdout, `${label}: stdout`);
-  assert.equal(got.stderr, want.stderr, `${label}: stderr`);
-  assert.equal(got.status, want.status, `${label}: exit status (stderr: ${got.stderr})`);
-}
 
 for (const linkage of ["static", "dynamic"] as const) {
   for (const [program, scratch] of [["sockets", true], ["sockets-inet", false]] as const) {
@@ -50,30 +43,12 @@ for (const linkage of ["static", "dynamic"] as const) {
       try {
         const q = runQemu(bin, dirs.slice(0, 1), { sysroot });
         assert.equal(q.status, 0, `the qemu-riscv64 reference run failed: ${q.stderr}`);
-        same(label, q, runTypevisor(bin, dirs.slice(1), { sysroot }));
+        assertSameRun(label, q, runTypevisor(bin, dirs.slice(1), { sysroot }));
       } finally {
         for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
       }
     });
   }
-}
-
-/** Builds `programs/<name>.c` for this host (the native oracle). */
-function compileNative(name: string): string {
-  if (spawnSync("sh", ["-c", "command -v gcc"]).status !== 0) {
-    throw new Error("gcc is missing: install the Debian package gcc (apt-get install gcc)");
-  }
-  const src = path.join(PROGRAMS, `${name}.c`);
-  const hash = createHash("sha256").update(fs.readFileSync(src)).digest("hex").slice(0, 16);
-  const dir = path.join(os.tmpdir(), "typevisor-procvm-tests");
-  fs.mkdirSync(dir, { recursive: true });
-  const out = path.join(dir, `${name}-native-${hash}`);
-  if (!fs.existsSync(out)) {
-    const r = spawnSync("gcc", ["-O2", "-Wall", "-o", `${out}.${process.pid}.tmp`, src], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`compiling ${name} natively: ${r.stderr}`);
-    fs.renameSync(`${out}.${process.pid}.tmp`, out);
-  }
-  return out;
 }
 
 test("sockets-linux (what qemu-user gets wrong) matches the program run natively", () => {
@@ -82,7 +57,7 @@ test("sockets-linux (what qemu-user gets wrong) matches the program run natively
   assert.equal(native.status, 0, `native reference run: ${native.stderr}`);
   for (const linkage of ["static", "dynamic"] as const) {
     const t = runTypevisor(compile("sockets-linux", linkage), [], { sysroot: linkage === "dynamic" });
-    same(`sockets-linux (${linkage})`, { stdout: native.stdout, stderr: native.stderr, status: 0 }, t);
+    assertSameRun(`sockets-linux (${linkage})`, { stdout: native.stdout, stderr: native.stderr, status: 0 }, t);
   }
 });
 

@@ -7,6 +7,8 @@ export const AF_UNSPEC = 0;
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
+export const AF_PACKET = 17;
 /** Families are 0 .. AF_MAX-1; anything else is EAFNOSUPPORT before the type is looked at. */
 export const AF_MAX = 46;
 
@@ -24,6 +26,7 @@ export const IPPROTO_UDP = 17;
 export const IPPROTO_IPV6 = 41;
 
 export const SOL_SOCKET = 1;
+export const SOL_NETLINK = 270;
 
 export const SO_DEBUG = 1;
 export const SO_REUSEADDR = 2;

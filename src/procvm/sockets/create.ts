@@ -1,16 +1,18 @@
 /**
  * socket(2) and socketpair(2) by family, type and protocol, with Linux's
  * errors for what is not there: EAFNOSUPPORT for other families
- * (netlink, packet...), EINVAL for a type out of range, ESOCKTNOSUPPORT /
- * EPROTONOSUPPORT for combinations the family lacks, and EPERM for raw
- * IP sockets (the host's raw sockets are not available to us).
+ * (packet...), EINVAL for a type out of range, ESOCKTNOSUPPORT /
+ * EPROTONOSUPPORT for combinations the family lacks (netlink protocols
+ * other than NETLINK_ROUTE), and EPERM for raw IP sockets (the host's raw
+ * sockets are not available to us).
  */
 import { ERRNO } from "../abi.ts";
 import {
-  AF_INET, AF_INET6, AF_MAX, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_MAX, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM,
+  AF_INET, AF_INET6, AF_MAX, AF_NETLINK, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_MAX, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM,
 } from "./constants.ts";
 import { InetDgram } from "./inet-dgram.ts";
 import { InetStream } from "./inet-stream.ts";
+import { NETLINK_ROUTE, NetlinkRoute } from "./netlink-route.ts";
 import type { Credentials, Socket, SocketContext } from "./socket.ts";
 import { UnixDgram } from "./unix-dgram.ts";
 import { UnixStream } from "./unix-stream.ts";
@@ -57,6 +59,10 @@ export function createSocket(ctx: SocketContext, domain: number, type: number, p
         default:
           return -ERRNO.ESOCKTNOSUPPORT;
       }
+    case AF_NETLINK:
+      if (type !== SOCK_RAW && type !== SOCK_DGRAM) return -ERRNO.ESOCKTNOSUPPORT;
+      if (protocol !== NETLINK_ROUTE) return -ERRNO.EPROTONOSUPPORT;
+      return new NetlinkRoute(ctx, type, who);
     default:
       return -ERRNO.EAFNOSUPPORT;
   }

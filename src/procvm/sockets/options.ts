@@ -104,6 +104,8 @@ function merge(...maps: OptionSet[]): OptionSet {
 }
 
 export const UNIX_OPTIONS = socketLevel(BUFFER_SIZES.wmemDefault, BUFFER_SIZES.rmemDefault);
+/** Netlink's own level (SOL_NETLINK) is the socket's: its options are bits with rules of their own. */
+export const NETLINK_OPTIONS = socketLevel(BUFFER_SIZES.wmemDefault, BUFFER_SIZES.rmemDefault);
 export const TCP4_OPTIONS = merge(socketLevel(BUFFER_SIZES.tcpWmem, BUFFER_SIZES.tcpRmem), IP_LEVEL, TCP_LEVEL);
 export const TCP6_OPTIONS = merge(TCP4_OPTIONS, IPV6_LEVEL);
 export const UDP4_OPTIONS = merge(socketLevel(BUFFER_SIZES.wmemDefault, BUFFER_SIZES.rmemDefault), IP_LEVEL);

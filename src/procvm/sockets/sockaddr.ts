@@ -1,10 +1,11 @@
 /**
  * Socket addresses: the guest's struct sockaddr_in / sockaddr_in6 /
- * sockaddr_un bytes (riscv64 LP64: 16, 28 and up to 110 bytes) to and from
- * the values the sockets work with, and IP addresses as node writes them.
+ * sockaddr_un / sockaddr_nl bytes (riscv64 LP64: 16, 28, up to 110 and 12
+ * bytes) to and from the values the sockets work with, and IP addresses as
+ * node writes them.
  */
 import { ERRNO } from "../abi.ts";
-import { AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC } from "./constants.ts";
+import { AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, AF_UNSPEC } from "./constants.ts";
 
 export interface InetAddress {
   family: typeof AF_INET | typeof AF_INET6;
@@ -33,7 +34,16 @@ export interface UnspecAddress {
   asInet: InetAddress | null;
 }
 
-export type SockAddr = InetAddress | UnixAddress | UnspecAddress;
+/** struct sockaddr_nl: a port id (0 is the kernel) and a mask of multicast groups 1..32. */
+export interface NetlinkAddress {
+  family: typeof AF_NETLINK;
+  pid: number;
+  groups: number;
+}
+
+export type SockAddr = InetAddress | UnixAddress | UnspecAddress | NetlinkAddress;
+/** What getsockname / getpeername / a received message's msg_name report. */
+export type SocketName = InetAddress | UnixAddress | NetlinkAddress;
 
 export const SOCKADDR_IN_SIZE = 16;
 export const SOCKADDR_IN6_SIZE = 28;
@@ -43,6 +53,7 @@ const SOCKADDR_IN6_MIN = 24;
 export const SOCKADDR_UN_SIZE = 110;
 /** offsetof(struct sockaddr_un, sun_path) == sizeof(sa_family_t). */
 export const SUN_PATH_OFFSET = 2;
+export const SOCKADDR_NL_SIZE = 12;
 /** sizeof(struct sockaddr_storage): the most bytes an address argument may have. */
 export const SOCKADDR_MAX = 128;
 
@@ -90,7 +101,29 @@ export function decodeUnix(raw: Uint8Array): UnixAddress | UnspecAddress | numbe
   return { family: AF_UNIX, name: path.slice(0, nul < 0 ? path.length : nul) };
 }
 
-export function encodeSockaddr(addr: InetAddress | UnixAddress): Uint8Array {
+/**
+ * An AF_NETLINK address argument: EINVAL unless it is a whole sockaddr_nl;
+ * AF_UNSPEC (any length from sa_family_t on) is returned as such, for
+ * connect's "disconnect".
+ */
+export function decodeNetlink(raw: Uint8Array): NetlinkAddress | UnspecAddress | number {
+  if (raw.length < 2) return -ERRNO.EINVAL;
+  const dv = view(raw);
+  const family = dv.getUint16(0, true);
+  if (family === AF_UNSPEC) return { family: AF_UNSPEC, asInet: null };
+  if (family !== AF_NETLINK || raw.length < SOCKADDR_NL_SIZE) return -ERRNO.EINVAL;
+  return { family: AF_NETLINK, pid: dv.getUint32(4, true), groups: dv.getUint32(8, true) };
+}
+
+export function encodeSockaddr(addr: SocketName): Uint8Array {
+  if (addr.family === AF_NETLINK) {
+    const out = new Uint8Array(SOCKADDR_NL_SIZE);
+    const dv = view(out);
+    dv.setUint16(0, AF_NETLINK, true);
+    dv.setUint32(4, addr.pid, true);
+    dv.setUint32(8, addr.groups, true);
+    return out;
+  }
   if (addr.family === AF_UNIX) {
     const abstract = addr.name.length > 0 && addr.name[0] === 0;
     const size = SUN_PATH_OFFSET + addr.name.length + (addr.name.length > 0 && !abstract ? 1 : 0);

@@ -3,7 +3,8 @@
  * as any file) plus the socket operations the system calls in
  * syscalls/net.ts drive. The subclasses are the families: unix-stream.ts /
  * unix-dgram.ts inside the VM, inet-stream.ts / inet-dgram.ts over the
- * host's node:net and node:dgram.
+ * host's node:net and node:dgram, netlink-route.ts answered from the host's
+ * interfaces.
  *
  * Operations return a value, a negated errno, or WOULD_BLOCK (the caller
  * parks the thread and calls the same operation again). Operations that
@@ -16,7 +17,7 @@ import {
   AF_UNIX, SOCK_STREAM, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_ERROR, SO_PASSCRED, SO_PEERCRED, SO_PROTOCOL, SO_TYPE,
 } from "./constants.ts";
 import { SocketOptions, type OptionSet } from "./options.ts";
-import type { InetAddress, SockAddr, UnixAddress } from "./sockaddr.ts";
+import type { SockAddr, SocketName } from "./sockaddr.ts";
 import type { UnixNames } from "./unix-names.ts";
 
 export const S_IFSOCK = 0o140000;
@@ -53,13 +54,22 @@ export interface Incoming {
   /** What the message held: more than data.length when it was truncated (MSG_TRUNC). */
   length: number;
   /** The sender's address, or null (msg_namelen 0). */
-  from: InetAddress | UnixAddress | null;
+  from: SocketName | null;
   /** Files passed with the data (SCM_RIGHTS); the receiver owns one reference to each. */
   fds: OpenFile[];
   /** The sender's credentials when the receiver asked for them (SO_PASSCRED). */
   creds: Credentials | null;
   /** msg_flags bits (MSG_TRUNC...). */
   flags: number;
+}
+
+/**
+ * A getsockopt answer that writes `bytes` and reports another optlen
+ * (NETLINK_LIST_MEMBERSHIPS writes what fits and reports the full size).
+ */
+export interface OptionValue {
+  bytes: Uint8Array;
+  optlen: number;
 }
 
 /** What sockets share across one VM. */
@@ -120,9 +130,9 @@ export abstract class Socket extends OpenFile {
   abstract recv(max: number, flags: number, nonblock: boolean): Incoming | number;
   abstract shutdown(how: number): number;
   /** getsockname */
-  abstract localAddress(): InetAddress | UnixAddress;
+  abstract localAddress(): SocketName;
   /** getpeername: the address, or -ENOTCONN */
-  abstract peerAddress(): InetAddress | UnixAddress | number;
+  abstract peerAddress(): SocketName | number;
   protected abstract get acceptsConnections(): boolean;
   /** A byte stream: no message boundaries (MSG_WAITALL applies), and its EPIPE raises SIGPIPE. */
   get isStream(): boolean {
@@ -139,8 +149,8 @@ export abstract class Socket extends OpenFile {
     return this.options.set(level, name, raw);
   }
 
-  /** getsockopt: the value's bytes or a negated errno. */
-  getOption(level: number, name: number): Uint8Array | number {
+  /** getsockopt with an optlen of `maxLen`: the value's bytes or a negated errno. */
+  getOption(level: number, name: number, _maxLen: number): Uint8Array | OptionValue | number {
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_TYPE: return int32(this.type);

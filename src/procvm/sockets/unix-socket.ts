@@ -18,7 +18,7 @@ import {
 } from "./constants.ts";
 import { UNIX_OPTIONS } from "./options.ts";
 import { decodeUnix, type SockAddr, type UnixAddress } from "./sockaddr.ts";
-import { Socket, dropFileRef, peerCredentials, type Caller, type Credentials, type Incoming, type SocketContext } from "./socket.ts";
+import { Socket, dropFileRef, peerCredentials, type Caller, type Credentials, type Incoming, type OptionValue, type SocketContext } from "./socket.ts";
 
 const POLLWRBAND = 0x200;
 
@@ -178,10 +178,10 @@ export abstract class UnixSocket extends Socket {
   }
 
   /** Unix sockets have socket-level options only (no protocol level: EOPNOTSUPP). */
-  override getOption(level: number, name: number): Uint8Array | number {
+  override getOption(level: number, name: number, maxLen: number): Uint8Array | OptionValue | number {
     if (level !== SOL_SOCKET) return -ERRNO.EOPNOTSUPP;
     if (name === SO_PEERCRED) return peerCredentials(this.peerCreds);
-    return super.getOption(level, name);
+    return super.getOption(level, name, maxLen);
   }
 
   override setOption(level: number, name: number, raw: Uint8Array): number {

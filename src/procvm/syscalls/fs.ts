@@ -16,6 +16,7 @@ import { SIGPIPE } from "../signals.ts";
 import { MemoryFile } from "../memory-file.ts";
 import { procFile } from "../proc-fs.ts";
 import { guestTermios, setGuestTermios } from "../terminal.ts";
+import { socketIoctl } from "./net.ts";
 import { swapInSigmask } from "./signal.ts";
 import type { SyscallHandler } from "./table.ts";
 import { EBADF, EFAULT, EINVAL, StructWriter, host, isErr, pathArg, put, readTimeout } from "./util.ts";
@@ -280,6 +281,8 @@ function ioctl(vm: ProcessVm, t: Thread, fd: number, req: number, arg: number): 
   const p = t.process;
   const f = fileOf(t, fd);
   if (f === null) return EBADF;
+  const bySocket = socketIoctl(t, f, req, arg);
+  if (bySocket !== null) return bySocket;
   switch (req) {
     case FIONBIO: {
       const on = p.space.readU32(arg);

@@ -14,11 +14,12 @@ import { AT_FDCWD } from "../paths.ts";
 import type { Blocked, Thread } from "../process.ts";
 import { SIGPIPE } from "../signals.ts";
 import {
-  AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SCM_CREDENTIALS,
+  AF_NETLINK, AF_UNIX, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SCM_CREDENTIALS,
   SCM_MAX_FD, SCM_RIGHTS, SOCK_TYPE_MASK, SOL_SOCKET, SOMAXCONN, SO_RCVTIMEO, SO_SNDTIMEO,
 } from "../sockets/constants.ts";
 import { createPair, createSocket } from "../sockets/create.ts";
-import { SOCKADDR_MAX, encodeSockaddr, type InetAddress, type SockAddr, type UnixAddress } from "../sockets/sockaddr.ts";
+import { IFCONF_SIZE, IFREQ_SIZE, SIOCGIFCONF, interfaceList, interfaceRequest, isSocketRequest } from "../sockets/interface-ioctl.ts";
+import { SOCKADDR_MAX, encodeSockaddr, type SockAddr, type SocketName } from "../sockets/sockaddr.ts";
 import { Socket, dropFileRef, type Caller, type Credentials, type Incoming, type SocketContext } from "../sockets/socket.ts";
 import { UnixNames } from "../sockets/unix-names.ts";
 import type { SyscallHandler } from "./table.ts";
@@ -90,7 +91,7 @@ function readAddress(vm: ProcessVm, t: Thread, s: Socket, va: number, len: numbe
   return { ...addr, hostPath };
 }
 
-function encoded(addr: InetAddress | UnixAddress | null): Uint8Array {
+function encoded(addr: SocketName | null): Uint8Array {
   return addr === null ? new Uint8Array(0) : encodeSockaddr(addr);
 }
 
@@ -467,6 +468,37 @@ function withSocket(t: Thread, fd: number, fn: (s: Socket) => number): number {
   return typeof s === "number" ? s : fn(s);
 }
 
+const FIONREAD = 0x541b;
+
+/**
+ * ioctl on a socket: the interface requests (SIOCGIF*, SIOCGIFCONF) any
+ * socket answers; null for what is not a socket's to answer (fs.ts goes on
+ * with FIONBIO, FIONREAD...).
+ */
+export function socketIoctl(t: Thread, f: OpenFile, req: number, arg: number): number | null {
+  if (!(f instanceof Socket)) return null;
+  // netlink_ioctl knows no command at all
+  if (req === FIONREAD && f.domain === AF_NETLINK) return -ERRNO.ENOTTY;
+  if (!isSocketRequest(req)) return null;
+  const sp = t.process.space;
+  if (req === SIOCGIFCONF) {
+    const ifc = sp.read(arg, IFCONF_SIZE);
+    if (ifc === null) return EFAULT;
+    const dv = new DataView(ifc.buffer);
+    const buf = Number(dv.getBigUint64(8, true));
+    const list = interfaceList();
+    // a NULL buffer asks only for the size; otherwise as many entries as fit
+    const n = buf === 0 ? list.length : Math.min(list.length, Math.floor(Math.max(0, dv.getInt32(0, true)) / IFREQ_SIZE));
+    for (let i = 0; i < n && buf !== 0; i++) if (!sp.write(buf + i * IFREQ_SIZE, list[i])) return EFAULT;
+    return sp.writeU32(arg, n * IFREQ_SIZE) ? 0 : EFAULT;
+  }
+  const ifr = sp.read(arg, IFREQ_SIZE);
+  if (ifr === null) return EFAULT;
+  const r = interfaceRequest(f.domain, req, ifr);
+  if (typeof r === "number") return r;
+  return put(t, arg, r) < 0 ? EFAULT : 0;
+}
+
 export const netSyscalls: Record<string, SyscallHandler> = {
   socket: (vm, t, a) => socket(vm, t, a.i[0], a.i[1], a.i[2]),
   socketpair: (vm, t, a) => socketpair(vm, t, a),
@@ -602,10 +634,11 @@ export const netSyscalls: Record<string, SyscallHandler> = {
     const len = sp.readU32(a.u[4]);
     if (len === null) return EFAULT;
     if ((len | 0) < 0) return EINVAL;
-    const v = s.getOption(a.i[1], a.i[2]);
+    const v = s.getOption(a.i[1], a.i[2], len);
     if (typeof v === "number") return v;
-    const n = Math.min(len, v.length);
-    if (n > 0 && !sp.write(a.u[3], v.subarray(0, n))) return EFAULT;
-    return sp.writeU32(a.u[4], n) ? 0 : EFAULT;
+    const bytes = v instanceof Uint8Array ? v : v.bytes;
+    const n = Math.min(len, bytes.length);
+    if (n > 0 && !sp.write(a.u[3], bytes.subarray(0, n))) return EFAULT;
+    return sp.writeU32(a.u[4], v instanceof Uint8Array ? n : v.optlen) ? 0 : EFAULT;
   }),
 };
