@@ -202,6 +202,8 @@ test("sockets left open at exit do not keep typevisor alive", async () => {
   const server = net.createServer((c) => {
     c.on("error", () => {});
     c.on("close", peerClosed);
+    // Read, or node never looks at the connection again once its write is flushed and misses the close.
+    c.resume();
     c.write("x".repeat(100_000));
   });
   try {
