@@ -7,19 +7,25 @@
  * those bits, so there is nothing to invalidate when code changes (stores,
  * device DMA, loaders, FENCE.I) and a stale or foreign entry only costs a
  * new decode. Pages get slots round-robin; the harts of one VM share the
- * cache.
+ * cache, which lives in the VM memory (layout.ts) so the interpreter reads
+ * it through the same typed array as guest memory and the TLB.
  */
 
-/** Slots, one per cached 4 KiB page of code (1 MiB of code in all). */
-const MAX_SLOTS = 256;
+import { DECODE_CACHE_BASE, DECODE_CACHE_BYTES } from "./layout.ts";
+
 /** Words per entry: raw, word, imm, unused (a power of two keeps the index a shift). */
 export const ENTRY_WORDS = 4;
 /** Entries per page: one per halfword. */
 const PAGE_ENTRIES = 2048;
 const SLOT_WORDS = PAGE_ENTRIES * ENTRY_WORDS;
+/** Slots, one per cached 4 KiB page of code (256: 1 MiB of code in all). */
+const MAX_SLOTS = DECODE_CACHE_BYTES / 4 / SLOT_WORDS;
 
 export class DecodeCache {
-  /** Entries: slot s, page offset off (even) at s * SLOT_WORDS + off * ENTRY_WORDS / 2. */
+  /**
+   * The entries, in the VM memory at DECODE_CACHE_BASE: slot s, page offset
+   * off (even) at word s * SLOT_WORDS + off * ENTRY_WORDS / 2.
+   */
   readonly words: Int32Array;
   /** Slot of each RAM page, or -1. */
   private readonly pageSlot: Int32Array;
@@ -28,15 +34,18 @@ export class DecodeCache {
   private readonly slots: number;
   private next = 0;
 
-  constructor(ramBytes: number) {
+  constructor(memory: WebAssembly.Memory, ramBytes: number) {
     const pages = Math.ceil(ramBytes / 4096);
     this.slots = Math.min(MAX_SLOTS, pages);
-    this.words = new Int32Array(this.slots * SLOT_WORDS);
+    this.words = new Int32Array(memory.buffer, DECODE_CACHE_BASE, this.slots * SLOT_WORDS);
     this.pageSlot = new Int32Array(pages).fill(-1);
     this.slotPage = new Int32Array(this.slots).fill(-1);
   }
 
-  /** Word index in `words` of the entry for offset 0 of RAM page `page` (RAM byte offset >> 12). */
+  /**
+   * Word index in the VM memory (an Int32Array over all of it) of the entry
+   * for offset 0 of RAM page `page` (RAM byte offset >> 12).
+   */
   pageBase(page: number): number {
     let slot = this.pageSlot[page];
     if (slot < 0) {
@@ -47,7 +56,7 @@ export class DecodeCache {
       this.slotPage[slot] = page;
       this.pageSlot[page] = slot;
     }
-    return slot * SLOT_WORDS;
+    return DECODE_CACHE_BASE / 4 + slot * SLOT_WORDS;
   }
 }
 
@@ -57,7 +66,7 @@ const caches = new WeakMap<WebAssembly.Memory, DecodeCache>();
 export function decodeCacheFor(memory: WebAssembly.Memory, ramBytes: number): DecodeCache {
   let cache = caches.get(memory);
   if (cache === undefined) {
-    cache = new DecodeCache(ramBytes);
+    cache = new DecodeCache(memory, ramBytes);
     caches.set(memory, cache);
   }
   return cache;

@@ -105,6 +105,8 @@ export class Hart {
   private readonly m8: Uint8Array;
   private readonly m16: Uint16Array;
   private readonly m32: Int32Array;
+  /** The whole memory again, for the inner loop's unaligned instruction fetch. */
+  private readonly dv: DataView;
   private readonly ctab: Int32Array;
   private readonly dcache: DecodeCache;
   private readonly md: MulDiv;
@@ -153,6 +155,7 @@ export class Hart {
     this.m8 = new Uint8Array(memory.buffer);
     this.m16 = new Uint16Array(memory.buffer);
     this.m32 = new Int32Array(memory.buffer);
+    this.dv = new DataView(memory.buffer);
     this.ctab = compressedTable();
     this.dcache = decodeCacheFor(memory, bus.ramSize);
     this.md = createMulDiv(memory);
@@ -446,7 +449,8 @@ export class Hart {
     const m8 = this.m8;
     const m16 = this.m16;
     const m32 = this.m32;
-    const dc = this.dcache.words;
+    const dc = m32; // the decode cache is in the VM memory too
+    const dv = this.dv;
     let left = limit;
     let traps = 0;
     this.batchEnd = false;
@@ -465,15 +469,21 @@ export class Hart {
       const fPage = this.fetchTagLo | 0;
       const fHost = (fPage + this.fetchAddend) | 0;
       const fDec = this.fetchDec | 0;
+      // Set when the inner loop leaves for a call the outer loop makes before
+      // going back in: 1 = decode the entry at pc, 2 = the operation at pc.
+      let call = 0;
       if (this.fetchTagHi === pcHi && fPage !== -4096) fast: while (left > 0) {
         const off = (pcLo - fPage) | 0;
         // Leaves at a page change, and at offset 0xffe (an instruction there
         // may cross into the next page).
         if ((off >>> 0) >= 0xffe) break;
-        const h = (fHost + off) >>> 1;
-        const raw = m16[h] | (m16[h + 1] << 16);
+        // The 32 bits at pc in one unaligned load (off <= 0xffc: in the page).
+        const raw = dv.getInt32((fHost + off) | 0, true);
         const k = (fDec + (off << 1)) | 0; // ENTRY_WORDS / 2 per byte
-        if (dc[k] !== raw) decodeInto(dc, k, raw);
+        if (dc[k] !== raw) {
+          call = 1;
+          break;
+        }
         const word = dc[k + 1];
         const imm = dc[k + 2];
         const d = (word >>> 8) & 127; // SHIFT_RD, REG_MASK
@@ -1062,25 +1072,9 @@ export class Hart {
             m32[x + 1] = w[b + 1];
             break;
           }
-          case Op.MULDIV:
-            this.op(raw, raw, d, a, b, (raw >>> 12) & 7);
-            break;
-          case Op.MULDIVW:
-            this.op32(raw, raw, d, a, b, (raw >>> 12) & 7);
-            break;
-          case Op.AMO:
-            this.atomic(raw, raw, d, a, b, (raw >>> 12) & 7);
-            w[0] = 0; // LR and SC may name x0
-            w[1] = 0;
-            if (this.exc >= 0) {
-              w[PC] = pcLo;
-              this.raise(pcLo, pcHi);
-              traps++;
-              left--;
-              if (this.batchEnd) break outer;
-              continue outer;
-            }
-            break;
+          case Op.MULDIV: case Op.MULDIVW: case Op.AMO:
+            call = 2;
+            break fast;
           case Op.FP:
             if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, raw) !== 0) break fast;
             w[MSTATUS] |= MS_FS;
@@ -1090,11 +1084,55 @@ export class Hart {
           default:
             break fast;
         }
-        pcLo = nLo;
+        // A branch, not arithmetic on `word`: the next pc then does not wait
+        // for the entry's load (the CPU predicts the length).
+        if ((word & 0x20000000) === 0) pcLo = (pcLo + 4) | 0;
+        else pcLo = (pcLo + 2) | 0;
         left--;
       }
       w[PC] = pcLo;
       if (left <= 0) break;
+      // The calls the inner loop leaves to the outer one (with a call inside
+      // it, V8 keeps the loop's state in stack slots, not registers): decoding
+      // an entry that does not match memory; M division and high multiplies,
+      // atomics. Then straight back into the inner loop.
+      if (call !== 0) {
+        const off = (pcLo - fPage) | 0;
+        const k = (fDec + (off << 1)) | 0;
+        if (call === 1) {
+          const h = (fHost + off) >>> 1;
+          decodeInto(dc, k, m16[h] | (m16[h + 1] << 16));
+          continue;
+        }
+        const raw = dc[k];
+        const word = dc[k + 1];
+        const d = (word >>> 8) & 127;
+        const a = (word >>> 15) & 127;
+        const b = (word >>> 22) & 127;
+        const f3 = (raw >>> 12) & 7;
+        switch (word & 0xff) {
+          case Op.MULDIV:
+            this.op(raw, raw, d, a, b, f3);
+            break;
+          case Op.MULDIVW:
+            this.op32(raw, raw, d, a, b, f3);
+            break;
+          default: // Op.AMO
+            this.atomic(raw, raw, d, a, b, f3);
+            w[0] = 0; // LR and SC may name x0
+            w[1] = 0;
+            if (this.exc >= 0) {
+              this.raise(pcLo, pcHi);
+              traps++;
+              left--;
+              if (this.batchEnd) break outer;
+              continue;
+            }
+        }
+        w[PC] = (pcLo + 4 - ((word >>> 28) & 2)) | 0;
+        left--;
+        continue;
+      }
       // Another page: switch to it without a page walk if the TLB has it.
       if ((pcLo & -4096) !== fPage && this.fetchPageFromTlb(pcLo, pcHi)) continue;
       // One instruction of any kind, with all checks; then the cached state may have changed.

@@ -7,7 +7,8 @@
  *
  *   0x0000_0000  hart 0 state   (HART_STATE_SIZE bytes each, MAX_HARTS of them)
  *   0x0001_0000  hart 0 TLB     (TLB_BYTES each)
- *   0x0040_0000  guest RAM      (guest physical RAM_BASE maps here)
+ *   0x0040_0000  decode cache   (DECODE_CACHE_BYTES, shared by the harts)
+ *   0x00c0_0000  guest RAM      (guest physical RAM_BASE maps here)
  */
 export const MAX_HARTS = 8;
 export const HART_STATE_SIZE = 0x1000;
@@ -23,8 +24,15 @@ export const TLB_MMU_INDEXES = 4;
 export const TLB_BYTES = TLB_ENTRIES * TLB_ENTRY_WORDS * 4 * 2 * TLB_MMU_INDEXES;
 export const TLB_BASE = 0x10000;
 
+/**
+ * Predecoded instructions (decode-cache.ts). In the VM memory so that the
+ * interpreter reads them and guest memory through one typed array.
+ */
+export const DECODE_CACHE_BASE = 0x400000;
+export const DECODE_CACHE_BYTES = 0x800000;
+
 /** Guest RAM starts at this byte offset in the memory. */
-export const RAM_OFFSET = 0x400000;
+export const RAM_OFFSET = DECODE_CACHE_BASE + DECODE_CACHE_BYTES;
 /** Guest physical address of the first byte of RAM (QEMU virt). */
 export const RAM_BASE = 0x80000000;
 

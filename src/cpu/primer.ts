@@ -119,13 +119,18 @@ function program(): { page0: number[]; page1: number[] } {
   // A call into page 1 and back (JAL, JALR), then a jump whose target changes
   // pc's high word (x11 = 1 << 32): its fetch faults into the handler, which
   // starts the loop again (J).
-  p.push(jal(CODE1 + 8 - 4 * p.length, 4)); // jal x4, page1 + 8
+  p.push(jal(CODE1 + 24 - 4 * p.length, 4)); // jal x4, page1 + 24
   p.push(i(0, 11, 0, 0, 0x67)); // jr x11
   if (4 * p.length > CODE1) throw new Error("primer: page 0 overflows");
+  // The handler first makes an atomic fault (misaligned), then starts the loop again.
   const handler = [
     csr(0x342, 0, 2, 20), // page1 + 0 (mtvec): csrr x20, mcause
-    jal(4 * loop - (CODE1 + 4), 0), // j loop
-    i(0, 4, 0, 21, 0x67), // page1 + 8: jalr x21, 0(x4)
+    i(6, 0, 0, 22, 0x13), // li x22, 6 (store misaligned)
+    b(12, 22, 20, 0), // beq x20, x22, page1 + 20
+    i(0x821, 1, 0, 22, 0x13), // addi x22, x1, 0x821
+    r(0x00, 5, 22, 3, 23, 0x2f), // amoadd.d x23, x5, (x22): faults
+    jal(4 * loop - (CODE1 + 20), 0), // page1 + 20: j loop
+    i(0, 4, 0, 21, 0x67), // page1 + 24: jalr x21, 0(x4)
   ];
   return { page0: p, page1: handler };
 }

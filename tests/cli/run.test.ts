@@ -44,7 +44,7 @@ test("bad flags and files are one-line errors", async () => {
   const hello = await program("hello");
   assertUserError(await bareMetal(join(tmp, "missing.elf")).exited, /--kernel .*missing\.elf: no such file/);
   assertUserError(await bareMetal(hello, "-m", "lots").exited, /-m lots: not a size/);
-  assertUserError(await bareMetal(hello, "-m", "8G").exited, /guest RAM must be .* to 4092 MiB/);
+  assertUserError(await bareMetal(hello, "-m", "8G").exited, /guest RAM must be .* to 4084 MiB/);
   assertUserError(await bareMetal(hello, "--smp", "0").exited, /--smp 0: expected a whole number from 1 to 8/);
   assertUserError(await typevisor("run", "--bios", "default").exited, /nothing to boot: give a kernel with --kernel/);
   assertUserError(await typevisor("run", "--bios", "none").exited, /--bios none needs a program/);

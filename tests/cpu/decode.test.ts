@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { DecodeCache, ENTRY_WORDS } from "../../src/cpu/decode-cache.ts";
 import { COMPRESSED, decodeInto, Op, REG_MASK, SHIFT_RD, SHIFT_RS1, SHIFT_RS2 } from "../../src/cpu/decode.ts";
 import { F } from "../../src/cpu/hart-state.ts";
+import { createVmMemory } from "../../src/cpu/layout.ts";
 
 interface Decoded {
   op: Op;
@@ -100,7 +101,7 @@ test("FP loads and stores name f registers; other encodings take the general pat
 });
 
 test("the decode cache gives each page of code a slot and reuses slots round-robin", () => {
-  const cache = new DecodeCache(3 * 4096); // 3 pages: 3 slots
+  const cache = new DecodeCache(createVmMemory(3 * 4096), 3 * 4096); // 3 pages: 3 slots
   const a = cache.pageBase(0);
   const b = cache.pageBase(1);
   const c = cache.pageBase(2);
