@@ -100,6 +100,7 @@ export const enum Op {
   FSD,
   FP, // OP-FP and fused multiply-add: executeFp
   AMO, // LR, SC, AMOs: the hart's atomic()
+  DECODE, // not decoded yet, or its bytes were written since (decode-cache.ts)
 }
 
 /** Word index of f0 in the hart state (hart-state.ts F), for the FP load/store fields. */

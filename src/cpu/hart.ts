@@ -14,7 +14,7 @@
 import type { Bus } from "../machine/bus.ts";
 import type { Clock } from "../machine/device.ts";
 import { compressedTable } from "./compressed.ts";
-import { decodeCacheFor, ENTRY_WORDS, type DecodeCache } from "./decode-cache.ts";
+import { ENTRY_WORDS, type DecodeCache } from "./decode-cache.ts";
 import { COMPRESSED, decodeInto, Op, REG_MASK, SHIFT_RD, SHIFT_RS1, SHIFT_RS2 } from "./decode.ts";
 import { csrRead, csrWrite } from "./csr.ts";
 import {
@@ -105,8 +105,6 @@ export class Hart {
   private readonly m8: Uint8Array;
   private readonly m16: Uint16Array;
   private readonly m32: Int32Array;
-  /** The whole memory again, for the inner loop's unaligned instruction fetch. */
-  private readonly dv: DataView;
   private readonly ctab: Int32Array;
   private readonly dcache: DecodeCache;
   private readonly md: MulDiv;
@@ -155,9 +153,9 @@ export class Hart {
     this.m8 = new Uint8Array(memory.buffer);
     this.m16 = new Uint16Array(memory.buffer);
     this.m32 = new Int32Array(memory.buffer);
-    this.dv = new DataView(memory.buffer);
     this.ctab = compressedTable();
-    this.dcache = decodeCacheFor(memory, bus.ramSize);
+    this.dcache = bus.code;
+    this.dcache.attach(this);
     this.md = createMulDiv(memory);
     const scratch = this.state.base + SCRATCH * 4;
     this.mdA = scratch;
@@ -450,7 +448,6 @@ export class Hart {
     const m16 = this.m16;
     const m32 = this.m32;
     const dc = m32; // the decode cache is in the VM memory too
-    const dv = this.dv;
     let left = limit;
     let traps = 0;
     this.batchEnd = false;
@@ -477,13 +474,9 @@ export class Hart {
         // Leaves at a page change, and at offset 0xffe (an instruction there
         // may cross into the next page).
         if ((off >>> 0) >= 0xffe) break;
-        // The 32 bits at pc in one unaligned load (off <= 0xffc: in the page).
-        const raw = dv.getInt32((fHost + off) | 0, true);
+        // The entry needs no check against memory: a write to a page takes
+        // its entries away (decode-cache.ts).
         const k = (fDec + (off << 1)) | 0; // ENTRY_WORDS / 2 per byte
-        if (dc[k] !== raw) {
-          call = 1;
-          break;
-        }
         const word = dc[k + 1];
         const imm = dc[k + 2];
         const d = (word >>> 8) & 127; // SHIFT_RD, REG_MASK
@@ -1075,8 +1068,11 @@ export class Hart {
           case Op.MULDIV: case Op.MULDIVW: case Op.AMO:
             call = 2;
             break fast;
+          case Op.DECODE:
+            call = 1;
+            break fast;
           case Op.FP:
-            if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, raw) !== 0) break fast;
+            if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, dc[k]) !== 0) break fast;
             w[MSTATUS] |= MS_FS;
             w[0] = 0; // FP compares, classify and conversions may name x0
             w[1] = 0;
@@ -1266,7 +1262,7 @@ export class Hart {
       case 0x1b: this.opImm32(insn, raw, d, a, f3); break;
       case 0x33: this.op(insn, raw, d, a, b, f3); break;
       case 0x3b: this.op32(insn, raw, d, a, b, f3); break;
-      case 0x0f: // FENCE, FENCE.I: nothing to do for one interpreted hart
+      case 0x0f: // FENCE, FENCE.I: nothing to do (a write to code drops its decoded entries at once)
         if (f3 > 1) this.illegal(raw);
         break;
       case 0x73:
@@ -1860,10 +1856,16 @@ export class Hart {
 
   /** The fetch page is now pc's page, whose byte `pc` is at memory offset `host`. */
   private setFetchPage(lo: number, hi: number, host: number): void {
+    // First: getting a slot may reset the fetch page (decodeSlotReused).
+    this.fetchDec = this.dcache.pageBase((host - RAM_OFFSET) >>> 12);
     this.fetchTagLo = lo & -4096;
     this.fetchTagHi = hi;
     this.fetchAddend = (host - lo) | 0;
-    this.fetchDec = this.dcache.pageBase((host - RAM_OFFSET) >>> 12);
+  }
+
+  /** The decode-cache slot at word `base` no longer holds its page: it is no longer the fetch page's. */
+  decodeSlotReused(base: number): void {
+    if (this.fetchDec === base) this.fetchTagLo = 1;
   }
 
   /** Memory byte offset of the instruction bytes at virtual (lo, hi): TLB, else a page walk. -1 on a fault. */

@@ -107,6 +107,20 @@ export function flushTlbAddress(tlb: Int32Array, lo: number, hi: number): void {
   }
 }
 
+/**
+ * Drops the write tags of the data entries that map the RAM page at memory
+ * byte offset `host` (it now has decoded code: stores to it must take the
+ * slow path, which takes the page's decoded entries away).
+ */
+export function dropWriteTags(tlb: Int32Array, host: number): void {
+  for (let idx = 0; idx < tlb.length; idx += TLB_INDEX_WORDS) {
+    const end = idx + TLB_ENTRIES * TLB_ENTRY_WORDS;
+    for (let e = idx; e < end; e += TLB_ENTRY_WORDS) {
+      if (tlb[e + 2] !== -1 && ((tlb[e + 2] + tlb[e + 6]) | 0) === host) tlb[e + 2] = -1;
+    }
+  }
+}
+
 /** Whether (lo, hi) lies in the page or superpage of entry word 7 `v` (and its hi). */
 function sameLeaf(v: number, entryHi: number, lo: number, hi: number): boolean {
   const x = v ^ lo;
@@ -126,7 +140,10 @@ function sameLeaf(v: number, entryHi: number, lo: number, hi: number): boolean {
 function fillTlb(h: TranslationContext, mmuIdx: number, access: number, lo: number, hi: number, pa: number, leaf: number,
   canRead: boolean, canWrite: boolean, canExec: boolean): void {
   const pagePa = pa - (pa % 4096);
-  if (h.bus.ramOffset(pagePa, 4096) < 0) return; // MMIO stays on the slow path
+  const ramOff = h.bus.ramOffset(pagePa, 4096);
+  if (ramOff < 0) return; // MMIO stays on the slow path
+  // Stores to a page with decoded code go through Bus.write (decode-cache.ts).
+  if (canWrite && h.bus.code.hasCode(ramOff / 4096)) canWrite = false;
   if (h.pmpActive) {
     const perms = pmpPermissions(h.w, pagePa, 4096, mmuIdx);
     canRead &&= (perms & PMP_R) !== 0;

@@ -33,6 +33,7 @@ export function loadBareMetalElf(bus: Bus, bytes: Uint8Array, name: string): Loa
     }
     bus.ram.set(segmentBytes(elf, ph), off);
     bus.ram.fill(0, off + ph.filesz, off + ph.memsz);
+    bus.ramWritten(off, ph.memsz);
     start = Math.min(start, ph.paddr);
     end = Math.max(end, ph.paddr + ph.memsz);
   }

@@ -41,6 +41,7 @@ export function loadLinuxImage(bus: Bus, bytes: Uint8Array, name: string): Loade
     throw new LoadError(`${name}: the kernel needs ${size} bytes from 0x${start.toString(16)}, more than RAM has; use more memory (-m)`);
   }
   bus.ram.set(bytes, off);
+  bus.ramWritten(off, bytes.length);
   return { entry: start, start, end: start + size };
 }
 
@@ -55,5 +56,6 @@ export function loadRaw(bus: Bus, bytes: Uint8Array, address: number, name: stri
     );
   }
   bus.ram.set(bytes, off);
+  bus.ramWritten(off, bytes.length);
   return { entry: address, start: address, end: address + bytes.length };
 }

@@ -6,6 +6,7 @@
  * that cross a page. Devices doing DMA use `ramOffset` to bounds-check a guest
  * buffer before touching `ram`.
  */
+import { decodeCacheFor, type DecodeCache } from "../cpu/decode-cache.ts";
 import { RAM_BASE, RAM_OFFSET } from "../cpu/layout.ts";
 import type { AccessSize, MmioDevice } from "./device.ts";
 
@@ -18,6 +19,8 @@ export class Bus {
   hi = 0;
   /** Set by `read`/`write` when nothing answers at the address (access fault). */
   fault = false;
+  /** The harts' decoded instructions: every write to RAM must tell it (`ramWritten`). */
+  readonly code: DecodeCache;
   private readonly devices: MmioDevice[] = [];
   private readonly dv: DataView;
 
@@ -28,6 +31,16 @@ export class Bus {
     this.ramSize = ramSize;
     this.ram = new Uint8Array(memory.buffer, RAM_OFFSET, ramSize);
     this.dv = new DataView(memory.buffer, RAM_OFFSET, ramSize);
+    this.code = decodeCacheFor(memory, ramSize);
+  }
+
+  /**
+   * RAM bytes [off, off + len) (offsets into `ram`) were written other than
+   * through `write` or a hart's TLB (DMA, loaders): drops the harts' decoded
+   * instructions there.
+   */
+  ramWritten(off: number, len: number): void {
+    this.code.written(off, len);
   }
 
   addDevice(device: MmioDevice): void {
@@ -51,7 +64,7 @@ export class Bus {
   /**
    * Offset into `ram` of the guest-physical range [paddr, paddr+len), or -1
    * if any of it lies outside RAM. Every DMA address from the guest goes
-   * through here first.
+   * through here first (and writes report themselves with `ramWritten`).
    */
   ramOffset(paddr: number, len: number): number {
     const off = paddr - RAM_BASE;
@@ -105,6 +118,7 @@ export class Bus {
           dv.setInt32(off, lo | 0, true);
           dv.setInt32(off + 4, hi | 0, true);
       }
+      this.code.written(off, size);
       return true;
     }
     const d = this.deviceAt(paddr);

@@ -279,6 +279,7 @@ export class VirtMachine {
         throw new LoadError(`${initrd.name} (${initrd.bytes.length} bytes at 0x${start.toString(16)}) does not fit in RAM; use more memory (-m)`);
       }
       this.bus.ram.set(initrd.bytes, start - RAM_BASE);
+      this.bus.ramWritten(start - RAM_BASE, initrd.bytes.length);
       images.push([initrd.name, { entry: start, start, end }]);
       initrdRange = { start, end };
     }
@@ -304,6 +305,7 @@ export class VirtMachine {
       }
     }
     this.bus.ram.set(this.dtb, this.dtbAddress - RAM_BASE);
+    this.bus.ramWritten(this.dtbAddress - RAM_BASE, this.dtb.length);
     let fwInfo = 0;
     if (firmware.kind === "file") {
       // Always there, as on QEMU; with no kernel the next stage is address 0.
@@ -350,6 +352,7 @@ export class VirtMachine {
     const dv = new DataView(this.bus.ram.buffer, this.bus.ram.byteOffset + (address - RAM_BASE), FW_DYNAMIC_INFO_SIZE);
     const fields = [FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, nextAddr, FW_DYNAMIC_NEXT_MODE_S, 0, 0];
     fields.forEach((v, i) => dv.setBigUint64(8 * i, BigInt(v), true));
+    this.bus.ramWritten(address - RAM_BASE, FW_DYNAMIC_INFO_SIZE);
   }
 
   private requestExit(request: ExitRequest): void {

@@ -10,6 +10,7 @@
  * store). Every address a guest passes in is checked here, and a bad one
  * makes the accessor return null/false, which system calls turn into EFAULT.
  */
+import { codeWritten } from "../cpu/decode-cache.ts";
 import { RAM_BASE } from "../cpu/layout.ts";
 import { PAGE_SHIFT, PAGE_SIZE, type PhysPages } from "./phys-pages.ts";
 
@@ -331,6 +332,7 @@ export class AddressSpace {
         this.tableFrames.push(next);
         this.pte[w] = ((RAM_PPN + next) << 10) | PTE_V;
         this.pte[w + 1] = 0;
+        codeWritten(this.pte, w * 4, 8);
         table = next;
       } else {
         table = (entry >>> 10) - RAM_PPN;
@@ -340,6 +342,7 @@ export class AddressSpace {
     if ((this.pte[w] & PTE_V) !== 0 && this.pte[w] !== lo) this.tlbStale = true;
     this.pte[w] = lo;
     this.pte[w + 1] = 0;
+    codeWritten(this.pte, w * 4, 8);
   }
 
   /** Walks the Sv39 tables in guest RAM as the hart would: the guest physical address of `va`, or -1. */
@@ -389,6 +392,7 @@ export class AddressSpace {
     this.pages.clear();
     for (const f of this.tableFrames) {
       this.ram.fill(0, f * PAGE_SIZE, (f + 1) * PAGE_SIZE);
+      codeWritten(this.ram, f * PAGE_SIZE, PAGE_SIZE);
       this.phys.release(f);
     }
     this.tableFrames.length = 0;
@@ -438,13 +442,19 @@ export class AddressSpace {
   /** Copies `src` to guest memory at `va`; false on a bad address. */
   write(va: number, src: Uint8Array): boolean {
     const ram = this.ram;
-    return this.pieces(va, src.length, "write", (off, n, done) => ram.set(src.subarray(done, done + n), off));
+    return this.pieces(va, src.length, "write", (off, n, done) => {
+      ram.set(src.subarray(done, done + n), off);
+      codeWritten(ram, off, n);
+    });
   }
 
   /** Fills guest [va, va+len) with zeros; false on a bad address. */
   zero(va: number, len: number): boolean {
     const ram = this.ram;
-    return this.pieces(va, len, "write", (off, n) => ram.fill(0, off, off + n));
+    return this.pieces(va, len, "write", (off, n) => {
+      ram.fill(0, off, off + n);
+      codeWritten(ram, off, n);
+    });
   }
 
   /** Copies guest memory regardless of protection (loader, ptrace-like host access). */
@@ -466,6 +476,7 @@ export class AddressSpace {
         e = this.pages.get(vpn)!;
       }
       this.ram.set(src.subarray(done, done + n), (e >>> 1) * PAGE_SIZE + inPage);
+      codeWritten(this.ram, (e >>> 1) * PAGE_SIZE + inPage, n);
       done += n;
     }
   }

@@ -8,6 +8,8 @@
  * Frames never handed out are still zero (fresh wasm memory), so only
  * recycled frames are cleared.
  */
+import { codeWritten } from "../cpu/decode-cache.ts";
+
 export const PAGE_SIZE = 4096;
 export const PAGE_SHIFT = 12;
 
@@ -46,6 +48,7 @@ export class PhysPages {
     if (this.freeTop > 0) {
       frame = this.free[--this.freeTop];
       this.ram.fill(0, frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE);
+      codeWritten(this.ram, frame * PAGE_SIZE, PAGE_SIZE);
     } else if (this.nextFresh < this.frameCount) {
       frame = this.nextFresh++;
     } else {
@@ -61,6 +64,7 @@ export class PhysPages {
   copy(frame: number): number {
     const f = this.alloc();
     this.ram.copyWithin(f * PAGE_SIZE, frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE);
+    codeWritten(this.ram, f * PAGE_SIZE, PAGE_SIZE);
     return f;
   }
 

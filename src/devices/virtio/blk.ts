@@ -10,6 +10,7 @@
 import type { AccessSize } from "../../machine/device.ts";
 import { badState } from "../../machine/timer.ts";
 import type { BlockBackend } from "../../backends/block/block-backend.ts";
+import { codeWritten } from "../../cpu/decode-cache.ts";
 import { VIRTIO_ID_BLOCK, feature } from "./constants.ts";
 import type { VirtioContext, VirtioDevice } from "./device.ts";
 import type { DescriptorChain } from "./virtqueue.ts";
@@ -189,8 +190,9 @@ export class VirtioBlk implements VirtioDevice {
 
   private io(write: boolean, position: number, ramOffset: number, length: number): boolean {
     const ram = (this.ctx as VirtioContext).mem.ram;
-    return write
-      ? this.backend.writeAt(position, ram, ramOffset, length)
-      : this.backend.readAt(position, ram, ramOffset, length);
+    if (write) return this.backend.writeAt(position, ram, ramOffset, length);
+    const ok = this.backend.readAt(position, ram, ramOffset, length);
+    codeWritten(ram, ramOffset, length);
+    return ok;
   }
 }

@@ -11,6 +11,7 @@
  * Hot path: `pop` fills one reusable `DescriptorChain` (typed arrays of RAM
  * offsets and lengths), so processing a request allocates nothing.
  */
+import { codeWritten } from "../../cpu/decode-cache.ts";
 
 /**
  * What the virtqueue needs from guest memory (the Bus provides it): the RAM
@@ -108,6 +109,7 @@ export class DescriptorChain {
       } else {
         other.set(ram.subarray(g, g + n), o);
       }
+      if (toGuest) codeWritten(ram, g, n);
       done += n;
       from = 0;
     }
@@ -242,6 +244,7 @@ export class Virtqueue {
     if (this.eventIdx) {
       // avail_event: ask for a notification as soon as anything new arrives.
       view.setUint16(this.usedOff + 4 + 8 * size, this.lastAvail, true);
+      codeWritten(view, this.usedOff + 4 + 8 * size, 2);
     }
     if (head >= size) return this.fail(`chain head ${head} is beyond queue size ${size}`);
     return this.walk(head);
@@ -312,6 +315,8 @@ export class Virtqueue {
     view.setUint32(elem + 4, writtenLen >>> 0, true);
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
     view.setUint16(this.usedOff + 2, this.nextUsed, true);
+    codeWritten(view, elem, 8);
+    codeWritten(view, this.usedOff + 2, 2);
   }
 
   /**
