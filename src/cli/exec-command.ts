@@ -13,7 +13,9 @@ import * as fs from "node:fs";
 import * as nodePath from "node:path";
 import * as tty from "node:tty";
 import type { Command } from "commander";
+import { GdbStub } from "../debug/gdb-stub.ts";
 import { ExecError } from "../procvm/exec-image.ts";
+import { ProcessVmTarget } from "../procvm/gdb-target.ts";
 import { ProcessVm } from "../procvm/kernel.ts";
 import { SIGINT, SIGQUIT } from "../procvm/signals.ts";
 import { restoreHostTerminal, setTerminalSignalHandler } from "../procvm/terminal.ts";
@@ -30,6 +32,7 @@ export interface ExecFlags {
   argv0?: string;
   traceSyscalls?: boolean;
   memory: string;
+  gdb?: string;
 }
 
 export function registerExecCommand(program: Command): void {
@@ -46,6 +49,7 @@ export function registerExecCommand(program: Command): void {
     .option("-0, --argv0 <NAME>", "argv[0] for the program (default: PROGRAM as given)")
     .option("--trace-syscalls", "print every system call to stderr (strace-like); unimplemented ones are flagged once")
     .option("-m, --memory <SIZE>", "guest memory pool for all its processes, e.g. 512M or 2G", "1G")
+    .option("-g, --gdb <PORT>", "wait for gdb on 127.0.0.1:PORT before the first instruction (env TYPEVISOR_GDB), like qemu-riscv64 -g")
     .passThroughOptions()
     .action(async (prog: string, args: string[], flags: ExecFlags) => {
       const { code, signal } = await execCommand(prog, args, flags);
@@ -117,16 +121,34 @@ export async function execCommand(prog: string, args: string[], flags: ExecFlags
     if (e instanceof ExecError) throw new CliError(`cannot run ${prog}: ${e.message}`);
     throw e;
   }
+  const gdb = await startGdbStub(vm, flags.gdb ?? process.env.TYPEVISOR_GDB);
   const terminal = tty.isatty(0);
   const handlers = terminal ? TERMINAL_SIGNALS.map(([name, sig]) => [name, () => vm.terminalSignal(sig)] as const) : [];
   for (const [name, handler] of handlers) process.on(name, handler);
   if (terminal) setTerminalSignalHandler((sig) => vm.terminalSignal(sig));
   try {
     const code = await vm.run();
+    gdb?.target.finish();
     return { code, signal: vm.initialWaitStatus & 0x7f };
   } finally {
+    gdb?.stub.close();
     for (const [name, handler] of handlers) process.off(name, handler);
     setTerminalSignalHandler(null);
     restoreHostTerminal();
   }
+}
+
+/** With -g PORT: the program waits, before its first instruction, for a debugger on 127.0.0.1:PORT. */
+async function startGdbStub(vm: ProcessVm, port: string | undefined): Promise<{ stub: GdbStub; target: ProcessVmTarget } | null> {
+  if (port === undefined || port === "") return null;
+  const n = /^\d+$/.test(port) ? Number(port) : NaN;
+  if (!(n >= 1 && n <= 65535)) throw new CliError(`-g ${port}: expected a TCP port number (1-65535)`);
+  const target = new ProcessVmTarget(vm);
+  const stub = new GdbStub(target);
+  try {
+    await stub.listen(n);
+  } catch (e) {
+    throw new CliError(`-g ${port}: cannot listen on 127.0.0.1:${port}: ${(e as Error).message}`);
+  }
+  return { stub, target };
 }

@@ -11,6 +11,8 @@ import { NullEthernetBackend } from "../backends/net/null.ts";
 import type { EthernetBackend } from "../backends/net/ethernet-backend.ts";
 import { VirtioBlk, VirtioNet, VirtioRng, type VirtioDevice } from "../devices/virtio/index.ts";
 import { wantsDefaultGuest, withDefaultGuest } from "./default-guest-run.ts";
+import { GdbStub } from "../debug/gdb-stub.ts";
+import { VirtMachineTarget } from "../machine/gdb-target.ts";
 import { VirtMachine, type Firmware, type ImageFile } from "../machine/virt-machine.ts";
 import { CliError } from "./cli-error.ts";
 import { parseSize } from "./size.ts";
@@ -30,6 +32,11 @@ export interface RunFlags {
   net?: string;
   /** Attach a virtio-rng fed from the host's randomness. */
   rng?: boolean;
+  /** -s: a GDB stub on tcp::1234; --gdb tcp::PORT: on PORT. */
+  s?: boolean;
+  gdb?: string;
+  /** -S: the harts wait for the debugger's continue. */
+  S?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -50,6 +57,9 @@ export function registerRunCommand(program: Command): void {
     .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
     .option("--net <none|null|loopback>", "virtio-net NIC backend (default: none; null gives the guest an idle eth0)")
     .option("--rng", "attach a virtio-rng device fed from the host's randomness")
+    .option("--gdb <tcp::PORT>", "serve the GDB remote protocol on 127.0.0.1:PORT (see docs/debugging.md)")
+    .option("-s", "shorthand for --gdb tcp::1234")
+    .option("-S", "do not start the harts until gdb says continue")
     .action(async (flags: RunFlags) => {
       process.exitCode = await runCommand(flags);
     });
@@ -137,6 +147,7 @@ export async function runCommand(givenFlags: RunFlags): Promise<number> {
     return 0;
   }
 
+  const gdb = await startGdbStub(machine, flags);
   terminal = new Terminal(machine);
   terminal.start();
   try {
@@ -144,7 +155,27 @@ export async function runCommand(givenFlags: RunFlags): Promise<number> {
     // As QEMU's exit(code): the OS keeps the low 8 bits.
     return code & 0xff;
   } finally {
+    gdb?.close();
     terminal.stop();
     await terminal.flush();
   }
+}
+
+/** -s / --gdb tcp::PORT [-S]: a GDB stub for the machine's harts. */
+async function startGdbStub(machine: VirtMachine, flags: RunFlags): Promise<GdbStub | null> {
+  const spec = flags.gdb ?? (flags.s === true ? "tcp::1234" : undefined);
+  if (spec === undefined) {
+    if (flags.S === true) throw new CliError("-S waits for a debugger: give -s or --gdb tcp::PORT too");
+    return null;
+  }
+  const m = /^(?:tcp:(?:127\.0\.0\.1|localhost)?:)?(\d+)$/.exec(spec);
+  const port = m ? Number(m[1]) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new CliError(`--gdb ${spec}: expected tcp::PORT (a TCP port number on 127.0.0.1)`);
+  const stub = new GdbStub(new VirtMachineTarget(machine, flags.S === true));
+  try {
+    await stub.listen(port);
+  } catch (e) {
+    throw new CliError(`--gdb ${spec}: cannot listen on 127.0.0.1:${port}: ${(e as Error).message}`);
+  }
+  return stub;
 }

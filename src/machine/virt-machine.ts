@@ -26,6 +26,7 @@ import { LoadError } from "../loader/load-error.ts";
 import { dtbAddress, initrdAddress } from "../loader/placement.ts";
 import { Bus } from "./bus.ts";
 import { HostClock, InstructionClock, type MachineClock } from "./clock.ts";
+import type { MachineDebugger } from "./gdb-target.ts";
 import { buildVirtDtb } from "./virt-dtb.ts";
 
 export const MiB = 1 << 20;
@@ -106,6 +107,8 @@ export class VirtMachine {
   dtb: Uint8Array = new Uint8Array(0);
   dtbAddress = 0;
 
+  /** A GDB stub's hold on the harts (gdb-target.ts), when one is attached. */
+  debugger: MachineDebugger | null = null;
   private exitRequest: ExitRequest | null = null;
   private readonly options: VirtMachineOptions;
   private readonly serial: SerialSink | null;
@@ -166,6 +169,11 @@ export class VirtMachine {
     this.wakeUp();
   }
 
+  /** Ends an idle sleep of the run loop at once (a debugger stopped the machine). */
+  interruptSleep(): void {
+    this.wakeUp();
+  }
+
   /** Ends `run` as if the guest powered off with `code` (e.g. Ctrl-A x). */
   quit(code = 0): void {
     this.requestExit({ kind: "poweroff", code });
@@ -180,7 +188,14 @@ export class VirtMachine {
     for (;;) {
       const sliceEnd = performance.now() + SLICE_MS;
       let sleepMs = 0;
-      while (this.exitRequest === null && performance.now() < sliceEnd) {
+      const held = this.debugger?.held() ?? null;
+      if (held !== null) {
+        this.clock.pause(); // guest time stands still while the debugger holds the machine
+        await held;
+        this.clock.resume();
+        continue;
+      }
+      while (this.exitRequest === null && performance.now() < sliceEnd && this.debugger?.held() == null) {
         const deadline = this.step();
         if (this.exitRequest === null && this.allWaiting()) {
           sleepMs = this.clock.idleUntil(deadline);
@@ -191,7 +206,10 @@ export class VirtMachine {
       const request = this.exitRequest as ExitRequest | null;
       if (request !== null) {
         this.exitRequest = null;
-        if (request.kind === "poweroff") return request.code;
+        if (request.kind === "poweroff") {
+          this.debugger?.poweredOff(request.code);
+          return request.code;
+        }
         this.reset();
         continue;
       }
@@ -217,7 +235,7 @@ export class VirtMachine {
     let retired = 0;
     const harts = this.harts;
     for (let h = 0; h < harts.length; h++) {
-      if (!this.stopped[h] && !harts[h].waiting) retired += harts[h].run(BATCH);
+      if (!this.stopped[h] && !harts[h].waiting) retired += this.debugger === null ? harts[h].run(BATCH) : this.debugger.runHart(harts[h], BATCH);
       if (this.exitRequest !== null) break;
     }
     this.clock.retired(retired);

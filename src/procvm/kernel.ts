@@ -61,6 +61,16 @@ export interface ProcessVmOptions {
   diagFd?: number;
 }
 
+/**
+ * Runs a thread's time slice in place of the plain `hart.run(budget)`: the
+ * debugger (procvm/gdb-target.ts) checks breakpoints and holds the VM
+ * stopped from here. It returns early when the slice must end: the thread
+ * stopped running (`current`, `state`) or `sliceEnd` was set.
+ */
+export interface SliceRunner {
+  runSlice(t: Thread, budget: number): void | Promise<void>;
+}
+
 export class SyscallArgs {
   /** Unsigned values (exact below 2^53). */
   readonly u = new Float64Array(6);
@@ -113,6 +123,10 @@ export class ProcessVm {
   private spaceOnHart: AddressSpace | null = null;
   /** The thread the hart is running right now (inside hart.run). */
   current: Thread | null = null;
+  /** Runs slices instead of the plain hart.run when a debugger is attached. */
+  sliceRunner: SliceRunner | null = null;
+  /** The current slice must end after this trap (sched_yield, vfork): read by a SliceRunner. */
+  sliceEnd = false;
   initial: Process | null = null;
   /** What the host process exits with. */
   exitCode = 0;
@@ -248,7 +262,10 @@ export class ProcessVm {
       if (t.state !== "runnable") continue;
       this.current = t;
       try {
-        this.hart.run(this.runnableCount() > 1 ? SLICE_SHARED : SLICE_ALONE);
+        const budget = this.runnableCount() > 1 ? SLICE_SHARED : SLICE_ALONE;
+        this.sliceEnd = false;
+        if (this.sliceRunner === null) this.hart.run(budget);
+        else await this.sliceRunner.runSlice(t, budget);
       } catch (e) {
         this.current = null;
         if (e instanceof OutOfGuestMemory) {
@@ -575,6 +592,7 @@ export class ProcessVm {
 
   /** The hart stops after this trap so the scheduler can switch (sched_yield, vfork). */
   yield(): void {
+    this.sliceEnd = true;
     this.hart.requestStop();
   }
 

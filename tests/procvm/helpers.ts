@@ -36,6 +36,7 @@ const TOOLS: Record<string, [string, string, () => boolean]> = {
   busybox: [`the host's busybox (${HOST_BUSYBOX})`, "busybox", () => fs.existsSync(HOST_BUSYBOX)],
   script: ["script (runs a command on a pseudo-terminal)", "bsdutils", () => hasCommand("script")],
   go: ["go (the Go toolchain; builds GOARCH=riscv64 programs)", "golang-go", () => hasCommand("go")],
+  gdb: ["gdb-multiarch (the debugger the -g tests drive)", "gdb-multiarch", () => hasCommand("gdb-multiarch")],
 };
 const present = new Map<string, boolean>();
 
