@@ -14,10 +14,15 @@ export type StopReason =
   | { kind: "exited"; code: number }
   | { kind: "killed"; signal: number };
 
+/**
+ * How to resume. `signal` (GDB's number; 0 or absent: none) is what the
+ * stopped thread takes on resuming (`C`/`S`): after a signal stop, the one
+ * delivered in place of the reported signal, which `c`/`s` suppress.
+ */
 export type ResumeAction =
-  | { kind: "continue" }
+  | { kind: "continue"; signal?: number }
   /** Run `thread` one instruction (others may run meanwhile); stop all when it has. */
-  | { kind: "step"; thread: number };
+  | { kind: "step"; thread: number; signal?: number };
 
 export interface DebugTarget {
   /** The target description (qXfer:features:read:target.xml). */
@@ -59,6 +64,12 @@ const LINUX_TO_GDB: Record<number, number> = {
 
 export function gdbSignal(linux: number): number {
   return LINUX_TO_GDB[linux] ?? 143; // GDB_SIGNAL_UNKNOWN
+}
+
+/** The Linux signal for GDB's number, or 0 for none Linux has. */
+export function linuxSignal(gdb: number): number {
+  for (const [linux, g] of Object.entries(LINUX_TO_GDB)) if (g === gdb && gdb !== 0) return Number(linux);
+  return 0;
 }
 
 export const GDB_SIGINT = 2;

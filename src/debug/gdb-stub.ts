@@ -5,7 +5,7 @@
  * ones get `E01`. See docs/debugging.md.
  */
 import * as net from "node:net";
-import { GDB_SIGTRAP, type DebugTarget, type StopReason } from "./debug-target.ts";
+import { GDB_SIGTRAP, type DebugTarget, type ResumeAction, type StopReason } from "./debug-target.ts";
 import { G_PACKET_REGS, registerSize } from "./riscv-registers.ts";
 import { MAX_PACKET, RspConnection, unescapeBinary } from "./rsp-connection.ts";
 
@@ -154,11 +154,15 @@ export class GdbStub {
         return len === 0 || t.writeMemory(this.gThread, addr, data) ? "OK" : "E14";
       }
       case "c":
-      case "C":
-        return this.resume({ kind: "continue" }, p.length > 1 && p[0] === "c");
       case "s":
-      case "S":
-        return this.resume({ kind: "step", thread: this.gThread }, p.length > 1 && p[0] === "s");
+      case "C":
+      case "S": {
+        // c[addr], s[addr], C sig[;addr], S sig[;addr]: resuming at another address is not supported (gdb never asks).
+        const m = /^[cs]$|^[CS]([0-9a-fA-F]{1,2})$/.exec(p);
+        if (m === null) return "E01";
+        const signal = m[1] === undefined ? 0 : parseInt(m[1], 16);
+        return this.resume(p[0] === "c" || p[0] === "C" ? { kind: "continue", signal } : { kind: "step", thread: this.gThread, signal });
+      }
       case "Z":
       case "z":
         return this.breakpoint(p);
@@ -195,8 +199,7 @@ export class GdbStub {
     }
   }
 
-  private resume(action: Parameters<DebugTarget["resume"]>[0], withAddress: boolean): string | null {
-    if (withAddress) return "E01"; // resuming at another address: not supported (gdb never asks)
+  private resume(action: ResumeAction): string | null {
     if (this.lastStop.kind !== "signal") return stopReply(this.lastStop);
     this.running = true;
     this.target.resume(action);
@@ -259,19 +262,17 @@ export class GdbStub {
     if (p === "vMustReplyEmpty") return "";
     if (p === "vCont?") return "vCont;c;C;s;S";
     if (p.startsWith("vCont;")) {
-      // The first action that names a thread decides; a default action (no thread) covers the rest.
+      // All-stop: a step action makes it a step; the first action with a signal gives the signal.
       let step: number | null = null;
+      let signal = 0;
       for (const action of p.slice(6).split(";")) {
-        const [what, tid] = action.split(":");
-        if (what[0] !== "s" && what[0] !== "S" && what[0] !== "c" && what[0] !== "C") return "E01";
-        if (what[0] === "s" || what[0] === "S") {
-          const id = tid === undefined ? this.gThread : parseThreadId(tid);
-          if (id === null) return "E01";
-          step = id > 0 ? id : this.gThread;
-          break;
-        }
+        const m = /^([cs]|[CS]([0-9a-fA-F]{1,2}))(?::(.+))?$/.exec(action);
+        const id = m?.[3] === undefined ? this.gThread : parseThreadId(m[3]);
+        if (m === null || id === null) return "E01";
+        if (m[2] !== undefined && signal === 0) signal = parseInt(m[2], 16);
+        if ((m[1][0] === "s" || m[1][0] === "S") && step === null) step = id > 0 ? id : this.gThread;
       }
-      return this.resume(step === null ? { kind: "continue" } : { kind: "step", thread: step }, false);
+      return this.resume(step === null ? { kind: "continue", signal } : { kind: "step", thread: step, signal });
     }
     if (p.startsWith("vKill")) {
       this.reply("OK");

@@ -10,14 +10,21 @@
  * their pc is compared with the set after each; with none set they run
  * normal slices. Other processes (fork children) are not debugged: they run
  * normal slices, but only while the debugger lets the VM run.
+ *
+ * Signals stop the VM as under qemu-user (its gdb_handlesig): when a thread
+ * of the program is about to take one (a fault of its own instruction, or a
+ * pending signal), the kernel asks `interceptSignal`, which holds it and
+ * reports `T<sig>`; the signal gdb resumes with (`C`) is delivered in its
+ * place, none with `c`.
  */
 import { FFLAGS, FRM, F, PC, X } from "../cpu/hart-state.ts";
-import { GDB_SIGINT, GDB_SIGTRAP, gdbSignal, type DebugTarget, type ResumeAction, type StopReason } from "../debug/debug-target.ts";
+import { GDB_SIGINT, GDB_SIGTRAP, gdbSignal, linuxSignal, type DebugTarget, type ResumeAction, type StopReason } from "../debug/debug-target.ts";
 import { readStateRegister, riscv64TargetXml, writeStateRegister, type StateLayout } from "../debug/riscv-registers.ts";
 import { TASK_SIZE } from "./address-space.ts";
 import { PAGE_SIZE } from "./phys-pages.ts";
 import { getPc, type ProcessVm, type SliceRunner } from "./kernel.ts";
 import type { Process, Thread } from "./process.ts";
+import { SI_USER, type SigInfo } from "./signals.ts";
 
 const LAYOUT: StateLayout = { x: X, f: F, pc: PC, fflags: FFLAGS, frm: FRM };
 /**
@@ -44,6 +51,10 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
   private focus: number;
   private wake: (() => void) | null = null;
   private ended = false;
+  /** The signal a thread was about to take when the VM stopped for it: reported, then replaced by gdb's choice on resume. */
+  private held: { thread: Thread; info: SigInfo } | null = null;
+  /** Signals gdb let through on resume: delivered without another stop. */
+  private readonly passed = new WeakSet<SigInfo>();
 
   constructor(private readonly vm: ProcessVm) {
     this.focus = vm.initial?.threads[0]?.tid ?? 0;
@@ -130,6 +141,7 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
 
   resume(action: ResumeAction): void {
     if (this.mode !== "stopped") return;
+    this.settleHeldSignal(linuxSignal(action.signal ?? 0));
     this.stepTid = 0;
     if (action.kind === "step") {
       const t = this.thread(action.thread);
@@ -170,15 +182,50 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
   detach(): void {
     this.breakpoints.clear();
     this.stepTid = 0;
+    this.held = null; // a held signal stays first in its thread's queue and is delivered
     this.setMode("detached");
+  }
+
+  /**
+   * On resume: the held signal gives way to `signo` (Linux's; 0: none), as
+   * ptrace's PTRACE_CONT with a signal does. With no signal held, `signo`
+   * is sent to the focus thread (gdb's `signal SIG` after a breakpoint).
+   */
+  private settleHeldSignal(signo: number): void {
+    const held = this.held;
+    this.held = null;
+    let t = held?.thread ?? this.thread(this.focus);
+    if (held !== null) {
+      const i = held.thread.pending.indexOf(held.info);
+      if (i >= 0) held.thread.pending.splice(i, 1);
+      if (held.thread.state === "dead") t = null;
+    }
+    if (t === null || signo === 0) return;
+    const info: SigInfo = held !== null && held.info.signo === signo ? held.info : { signo, code: SI_USER };
+    this.passed.add(info);
+    t.pending.unshift(info);
   }
 
   // ---- SliceRunner ------------------------------------------------------------
 
+  interceptSignal(t: Thread, info: SigInfo): SigInfo | null | "hold" {
+    if (this.passed.delete(info) || this.mode === "detached" || t.process !== this.debugged) return info;
+    // While stopped (another thread's stop is being looked at), it waits and comes back after the resume.
+    if (this.mode === "running" && this.held === null) this.held = { thread: t, info };
+    return "hold";
+  }
+
   async runSlice(t: Thread, budget: number): Promise<void> {
     const vm = this.vm;
-    while (this.mode === "stopped") await new Promise<void>((resolve) => (this.wake = resolve));
-    if (t.state !== "runnable" || vm.current !== t) return; // killed or changed while stopped
+    if (this.stopForHeldSignal()) return; // taken before the slice
+    if (this.mode === "stopped") {
+      while (this.mode === "stopped") await new Promise<void>((resolve) => (this.wake = resolve));
+      if (t.state !== "runnable" || vm.current !== t) return; // killed or changed while stopped
+      vm.deliverSignals(t); // what gdb resumed it with, before it runs on
+      if (this.stopForHeldSignal()) return;
+      this.checkEnded();
+    }
+    if (t.state !== "runnable" || vm.current !== t) return;
     if (this.mode === "detached" || t.process !== this.debugged) {
       vm.hart.run(budget);
       this.checkEnded();
@@ -190,6 +237,7 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
     if (this.breakpoints.has(pc) && !(t.tid === this.skipTid && pc === this.skipPc)) return this.stop(trap(t, true));
     if (this.breakpoints.size === 0 && this.stepTid !== t.tid) {
       vm.hart.run(budget);
+      if (this.stopForHeldSignal()) return;
       this.checkEnded();
       return;
     }
@@ -197,6 +245,7 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
     for (let n = 0; n < limit; n++) {
       vm.hart.run(1);
       if (t.tid === this.skipTid) this.skipTid = 0;
+      if (this.stopForHeldSignal()) return;
       if (t.state !== "runnable" || vm.current !== t) break;
       if (this.stepTid === t.tid) return this.stop(trap(t));
       if (this.breakpoints.has(getPc(w))) return this.stop(trap(t, true));
@@ -208,6 +257,14 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
   /** After vm.run() returns: report the end if no slice has. */
   finish(): void {
     this.checkEnded();
+  }
+
+  /** A signal was held while running: stop and report it. */
+  private stopForHeldSignal(): boolean {
+    const held = this.held;
+    if (held === null || this.mode !== "running") return false;
+    this.stop({ kind: "signal", signal: gdbSignal(held.info.signo), thread: held.thread.tid });
+    return true;
   }
 
   private checkEnded(): void {

@@ -69,6 +69,13 @@ export interface ProcessVmOptions {
  */
 export interface SliceRunner {
   runSlice(t: Thread, budget: number): void | Promise<void>;
+  /**
+   * `t` is about to take `info` (a fault of its own instruction or a pending
+   * signal): returns what to deliver (`info`, another signal, or null for
+   * none), or "hold" to leave `info` first in `t.pending` and end the slice
+   * (the debugger stops the VM and reports it).
+   */
+  interceptSignal(t: Thread, info: SigInfo): SigInfo | null | "hold";
 }
 
 export class SyscallArgs {
@@ -127,6 +134,8 @@ export class ProcessVm {
   sliceRunner: SliceRunner | null = null;
   /** The current slice must end after this trap (sched_yield, vfork): read by a SliceRunner. */
   sliceEnd = false;
+  /** Faults with no handler queued for a debugger's look (fault()): their diagnostic is due when they kill. */
+  private readonly fatalFaults = new WeakSet<SigInfo>();
   initial: Process | null = null;
   /** What the host process exits with. */
   exitCode = 0;
@@ -507,18 +516,24 @@ export class ProcessVm {
       action.handler = SIG_DFL;
       t.sigmask &= ~sigBit(info.signo);
     }
-    if (action.handler === SIG_DFL) {
-      const w = this.regsOf(t);
-      const what = SIGNAL_DESCRIPTIONS[info.signo] ?? signalName(info.signo);
-      // Like Linux, say nothing about children (their parent sees the status); the program itself gets a line.
-      if (p === this.initial) this.diag(
-        `typevisor: ${p.comm}[${p.pid}]: ${what} (${signalName(info.signo)}) at pc 0x${getPc(w).toString(16)}` +
-          (info.addr !== undefined ? `, address 0x${info.addr.toString(16)}` : ""),
-      );
+    if (action.handler === SIG_DFL && this.sliceRunner === null) {
+      this.reportFault(t, info);
       this.killProcess(p, info.signo);
       return;
     }
+    // Under a debugger even a fatal fault goes through deliverSignals, where the debugger stops first.
+    if (action.handler === SIG_DFL) this.fatalFaults.add(info);
     t.pending.unshift(info);
+  }
+
+  private reportFault(t: Thread, info: SigInfo): void {
+    const p = t.process;
+    const what = SIGNAL_DESCRIPTIONS[info.signo] ?? signalName(info.signo);
+    // Like Linux, say nothing about children (their parent sees the status); the program itself gets a line.
+    if (p === this.initial) this.diag(
+      `typevisor: ${p.comm}[${p.pid}]: ${what} (${signalName(info.signo)}) at pc 0x${getPc(this.regsOf(t)).toString(16)}` +
+        (info.addr !== undefined ? `, address 0x${info.addr.toString(16)}` : ""),
+    );
   }
 
   // ---- system calls ------------------------------------------------------------
@@ -682,13 +697,25 @@ export class ProcessVm {
     for (let guard = 0; guard < 64 && t.state === "runnable"; guard++) {
       const next = this.nextSignal(t);
       if (next === null) return;
-      const info = next.list.splice(next.index, 1)[0];
+      let info = next.list.splice(next.index, 1)[0];
+      if (this.sliceRunner !== null) {
+        const decided = this.sliceRunner.interceptSignal(t, info);
+        if (decided === "hold") {
+          t.pending.unshift(info);
+          this.sliceEnd = true;
+          if (this.current === t) this.hart.requestStop();
+          return;
+        }
+        if (decided === null) continue;
+        info = decided;
+      }
       const p = t.process;
       const action = p.actions[info.signo];
       if (action.handler === SIG_IGN) continue;
       if (action.handler === SIG_DFL) {
         const what = defaultAction(info.signo);
         if (what === "ignore" || what === "stop") continue;
+        if (this.fatalFaults.has(info)) this.reportFault(t, info);
         this.killProcess(p, info.signo);
         return;
       }

@@ -3,12 +3,20 @@
  * gdb-multiarch, with qemu-riscv64 -g PORT running the same gdb script as
  * the oracle: breakpoints, source-line stepping, reading and writing
  * variables (which changes what the program does), threads, the exit code.
+ * Signals stop the program as under qemu-user: a fault (SIGSEGV) and a
+ * signal with a handler (SIGUSR1), passed, suppressed or not stopped for.
  * Then a raw protocol client for what a batch gdb cannot do: Ctrl-C
  * (0x03) stopping a spinning program, memory writes, detach and kill.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { test } from "node:test";
-import { SYSROOT, TYPEVISOR, compile, requireTools } from "../procvm/helpers.ts";
+import { fileURLToPath } from "node:url";
+import { CC, SYSROOT, TYPEVISOR, compile, requireTools } from "../procvm/helpers.ts";
 import { RawClient, freePort, gdbBatch, start, symbolAddress } from "./helpers.ts";
 
 /** Runs the debuggee under `runner` (typevisor or qemu) with -g, and gdb's batch script against it. */
@@ -84,6 +92,113 @@ for (const linkage of ["static", "dynamic"] as const) {
     assert.equal(qemu.program.stdout, ours.program.stdout);
   });
 }
+
+/** tests/debug/programs/gdb-signals.c, static, -g -O0 (cached by content). */
+function signalsProgram(): string {
+  const src = path.join(path.dirname(fileURLToPath(import.meta.url)), "programs", "gdb-signals.c");
+  const hash = createHash("sha256").update(fs.readFileSync(src)).digest("hex").slice(0, 16);
+  const out = path.join(os.tmpdir(), `typevisor-gdb-signals-${hash}`);
+  if (!fs.existsSync(out)) {
+    const tmp = `${out}.${process.pid}.tmp`;
+    const r = spawnSync(CC, ["-static", "-g", "-O0", "-Wall", "-o", tmp, src], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`compiling gdb-signals.c: ${r.stderr}`);
+    fs.renameSync(tmp, out);
+  }
+  return out;
+}
+
+/** Both sessions' gdb output, normalized, with stack addresses (argv=…) masked: the two stubs place the stack apart. */
+function normalizeSignals(out: string): string[] {
+  return normalize(out, false).map((l) => l.replace(/argv=0x[0-9a-f]+/, "argv=0x…"));
+}
+
+const SIGNAL_CASES: Array<{ name: string; args: string[]; script: string[]; expect: RegExp[]; stdout: string; status: number }> = [
+  {
+    name: "a NULL write stops with SIGSEGV at the faulting instruction; continue ends the program with it",
+    args: [],
+    script: ["continue", "info registers pc", "bt", "print local", "print depth", "continue"],
+    expect: [
+      /^Program received signal SIGSEGV, Segmentation fault\.$/,
+      /^0x[0-9a-f]+ in crash \(depth=6\) at .*gdb-signals\.c:16$/,
+      /^16\t  \*target = local;$/,
+      /^#1  0x[0-9a-f]+ in main \(/,
+      /^\$1 = 42$/,
+      /^Program terminated with signal SIGSEGV, Segmentation fault\.$/,
+    ],
+    stdout: "about to crash\n",
+    status: 139,
+  },
+  {
+    name: "SIGUSR1 stops; continue passes it and its handler runs (a breakpoint in it stops)",
+    args: ["usr1"],
+    script: ["break on_usr1", "continue", "info registers pc", "continue", "print sig", "bt", "continue"],
+    expect: [
+      /^Program received signal SIGUSR1, User defined signal 1\.$/,
+      /^Breakpoint 1, on_usr1 \(sig=10\) at .*gdb-signals\.c:11$/,
+      /^\$1 = 10$/,
+      /^#1  <signal handler called>$/,
+      /^\[Inferior 1 \(.*\) exited normally\]$/,
+    ],
+    stdout: "handled SIGUSR1\nafter raise\n",
+    status: 0,
+  },
+  {
+    name: "handle SIGUSR1 nopass: the stop is reported, continue (c) suppresses the signal",
+    args: ["usr1"],
+    script: ["handle SIGUSR1 nopass", "continue", "continue"],
+    expect: [/^Program received signal SIGUSR1, User defined signal 1\.$/, /^\[Inferior 1 \(.*\) exited normally\]$/],
+    stdout: "after raise\n",
+    status: 0,
+  },
+  {
+    name: "handle SIGUSR1 nostop noprint pass: no stop shown, the handler runs",
+    args: ["usr1"],
+    script: ["handle SIGUSR1 nostop noprint pass", "continue"],
+    expect: [/^\[Inferior 1 \(.*\) exited normally\]$/],
+    stdout: "handled SIGUSR1\nafter raise\n",
+    status: 0,
+  },
+];
+
+for (const c of SIGNAL_CASES) {
+  test(`signals under exec -g as under qemu-riscv64 -g: ${c.name}`, async () => {
+    requireTools("cc", "sysroot", "qemu", "gdb");
+    const prog = signalsProgram();
+    const ours = await debugSession("typevisor", prog, false, c.script, c.args);
+    const qemu = await debugSession("qemu", prog, false, c.script, c.args);
+    const lines = ours.gdb.split("\n");
+    for (const re of c.expect) assert.ok(lines.some((l) => re.test(l)), `no line matching ${re} in:\n${ours.gdb}\n${ours.program.stderr}`);
+    assert.equal(ours.program.stdout, c.stdout);
+    assert.equal(ours.program.status, c.status);
+    assert.deepEqual(normalizeSignals(ours.gdb), normalizeSignals(qemu.gdb));
+    assert.equal(qemu.program.stdout, ours.program.stdout);
+  });
+}
+
+test("a fault is T0b with pc in the faulting function; c suppresses it (it faults again), vCont;C0b delivers it: X0b", async () => {
+  requireTools("cc", "sysroot", "gdb");
+  const prog = signalsProgram();
+  const port = await freePort();
+  const vm = start(process.execPath, [TYPEVISOR, "exec", "-L", "", "-g", String(port), prog]);
+  const c = await RawClient.connect(port);
+  try {
+    const stop = await c.ask("c");
+    const m = /^T0bthread:([0-9a-f]+);$/.exec(stop);
+    assert.ok(m, stop);
+    const pc = await c.ask("p20");
+    const crash = symbolAddress(prog, "crash");
+    const at = Number(Buffer.from(pc, "hex").readBigUInt64LE());
+    assert.ok(at > crash && at < crash + 64, `pc 0x${at.toString(16)} not in crash (0x${crash.toString(16)})`);
+    assert.equal(await c.ask("c"), stop);
+    assert.equal(await c.ask("p20"), pc);
+    assert.equal(await c.ask(`vCont;C0b:${m[1]}`), "X0b");
+  } finally {
+    c.close();
+  }
+  const r = await vm.done;
+  assert.equal(r.status, 139);
+  assert.match(r.stderr, /Segmentation fault \(SIGSEGV\) at pc 0x/);
+});
 
 test("Ctrl-C (0x03) stops a spinning program; a memory write ends the loop; D lets it finish", async () => {
   requireTools("cc", "sysroot", "gdb");

@@ -200,7 +200,16 @@ test("stub: malformed and unknown packets get E01 or the empty reply; the connec
     assert.ok(target.bps.has(0x1000n));
     assert.equal(await ask("vCont?"), "vCont;c;C;s;S");
     assert.equal(await ask("vCont;s:7;c"), "T05thread:7;");
-    assert.deepEqual(target.resumed.at(-1), { kind: "step", thread: 7 });
+    assert.deepEqual(target.resumed.at(-1), { kind: "step", thread: 7, signal: 0 });
+    // The signal a resume delivers (GDB's numbers): C, S, vCont;C/S; c and s none.
+    for (const [packet, action] of [
+      ["C0b", { kind: "continue", signal: 11 }], ["c", { kind: "continue", signal: 0 }], ["S1e", { kind: "step", thread: 7, signal: 30 }],
+      ["vCont;C0b:7;c", { kind: "continue", signal: 11 }], ["vCont;S1e:7", { kind: "step", thread: 7, signal: 30 }],
+    ] as const) {
+      assert.equal(await ask(packet), "T05thread:7;", packet);
+      assert.deepEqual(target.resumed.at(-1), action, packet);
+    }
+    for (const bad of ["Czz", "C0b;1000", "c1000", "C", "vCont;Czz:7", "vCont;x"]) assert.equal(await ask(bad), "E01", bad);
     const doc = await ask("qXfer:features:read:target.xml:0,fff");
     assert.match(doc, /^m<\?xml version/);
     assert.match(await ask(`qXfer:features:read:target.xml:${(doc.length - 1).toString(16)},fff`), /^l.*<\/target>\n$/s);
