@@ -7,8 +7,9 @@
  *
  * Run control lives in the machine's run loop (VirtMachine.debugger): while
  * the debugger holds the machine, the loop waits instead of running harts.
- * As in the process VM, breakpoints are pc comparisons: while any is set
- * (or a hart is stepped) the harts run one instruction per `hart.run(1)`.
+ * Breakpoints are pc comparisons (the process VM patches ebreaks into
+ * memory instead): while any is set (or a hart is stepped) the harts run one
+ * instruction per `hart.run(1)`.
  */
 import { F, FFLAGS, FRM, PC, PRIV, PRIV_M, SATP, X } from "../cpu/hart-state.ts";
 import type { Hart } from "../cpu/hart.ts";

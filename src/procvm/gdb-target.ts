@@ -4,12 +4,15 @@
  * and run control lives in the scheduler's slices (ProcessVm.sliceRunner).
  *
  * All-stop: while the debugger holds the VM stopped, the scheduler waits in
- * `runSlice` and no guest thread runs. Breakpoints are not written into
- * guest memory: while any is set (or a thread is being stepped), the
- * debugged process's threads run one instruction per `hart.run(1)` and
- * their pc is compared with the set after each; with none set they run
- * normal slices. Other processes (fork children) are not debugged: they run
- * normal slices, but only while the debugger lets the VM run.
+ * `runSlice` and no guest thread runs. Breakpoints are patched into guest
+ * memory as `c.ebreak`/`ebreak` (through `writeForce`, which drops decoded
+ * code), so the program runs normal slices until it hits one
+ * (`breakpointTrap`); gdb's reads see the original bytes. A breakpoint that
+ * cannot be patched (its address not mapped yet) falls back to a pc
+ * comparison: while any such is set (or a thread is being stepped), the
+ * debugged process's threads run one instruction per `hart.run(1)`. Other
+ * processes (fork children) are not debugged: their copy of memory loses
+ * the patches, and they run only while the debugger lets the VM run.
  *
  * Signals stop the VM as under qemu-user (its gdb_handlesig): when a thread
  * of the program is about to take one (a fault of its own instruction, or a
@@ -20,7 +23,7 @@
 import { FFLAGS, FRM, F, PC, X } from "../cpu/hart-state.ts";
 import { GDB_SIGINT, GDB_SIGTRAP, gdbSignal, linuxSignal, type DebugTarget, type ResumeAction, type StopReason } from "../debug/debug-target.ts";
 import { readStateRegister, riscv64TargetXml, writeStateRegister, type StateLayout } from "../debug/riscv-registers.ts";
-import { TASK_SIZE } from "./address-space.ts";
+import { TASK_SIZE, type AddressSpace } from "./address-space.ts";
 import { PAGE_SIZE } from "./phys-pages.ts";
 import { getPc, type ProcessVm, type SliceRunner } from "./kernel.ts";
 import type { Process, Thread } from "./process.ts";
@@ -36,11 +39,25 @@ const CAREFUL_SLICE = 100_000;
 
 type Mode = "stopped" | "running" | "detached";
 
+/** A breakpoint written into `space`: the bytes its ebreak covers (2 for a compressed instruction, else 4). */
+interface Patch {
+  space: AddressSpace;
+  original: Uint8Array;
+}
+
+const C_EBREAK = new Uint8Array([0x02, 0x90]);
+const EBREAK = new Uint8Array([0x73, 0x00, 0x10, 0x00]);
+
 export class ProcessVmTarget implements DebugTarget, SliceRunner {
   readonly targetXml = riscv64TargetXml("GNU/Linux");
   onStop: (reason: StopReason) => void = () => {};
   private mode: Mode = "stopped";
+  /** Breakpoints patched into memory, by address. */
+  private readonly patches = new Map<number, Patch>();
+  /** Breakpoints that could not be patched: compared with pc one instruction at a time. */
   private readonly breakpoints = new Set<number>();
+  /** The debugged thread that hit a patched breakpoint in the slice being run. */
+  private hit: Thread | null = null;
   /** The thread being single-stepped (0: none) and its pc when the step began. */
   private stepTid = 0;
   private stepPc = 0;
@@ -107,6 +124,13 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
       out.set(piece, done);
       done += n;
     }
+    // gdb sees the instructions, not our ebreaks.
+    for (const [at, bp] of this.patches) {
+      if (bp.space !== space) continue;
+      for (let i = 0; i < bp.original.length; i++) {
+        if (at + i >= addr && at + i < addr + done) out[at + i - addr] = bp.original[i];
+      }
+    }
     return out.subarray(0, done);
   }
 
@@ -120,6 +144,14 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
     }
     space.writeForce(addr, data);
     this.vm.hart.flushTlb(); // a copy-on-write page may have been replaced under a cached translation
+    // A write over a breakpoint changes the instruction it gives back; the ebreak stays.
+    for (const [at, bp] of this.patches) {
+      if (bp.space !== space || at + bp.original.length <= addr || at >= addr + data.length) continue;
+      for (let i = 0; i < bp.original.length; i++) {
+        if (at + i >= addr && at + i < addr + data.length) bp.original[i] = data[at + i - addr];
+      }
+      this.poke(space, at, ebreakFor(bp.original));
+    }
     return true;
   }
 
@@ -164,9 +196,50 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
 
   setBreakpoint(address: bigint, present: boolean): void {
     const addr = userAddress(address);
-    if (addr === null) return; // never reached in user space
-    if (present) this.breakpoints.add(addr);
-    else this.breakpoints.delete(addr);
+    const space = this.debugged?.exited === false ? this.debugged.space : null;
+    if (addr === null || space === null) return; // never reached in user space
+    const bp = this.patches.get(addr);
+    if (bp !== undefined && bp.space !== space) this.patches.delete(addr); // its image was replaced by execve
+    if (!present) {
+      this.breakpoints.delete(addr);
+      if (bp?.space !== space) return;
+      this.patches.delete(addr);
+      this.poke(space, addr, bp.original);
+      return;
+    }
+    if (bp?.space === space || this.breakpoints.has(addr)) return; // gdb may insert one twice
+    const original = this.instructionAt(space, addr);
+    if (original === null) {
+      this.breakpoints.add(addr);
+      return;
+    }
+    this.patches.set(addr, { space, original });
+    this.poke(space, addr, ebreakFor(original));
+  }
+
+  /** The instruction's bytes at `addr` (2 or 4), or null where memory cannot hold a patch. */
+  private instructionAt(space: AddressSpace, addr: number): Uint8Array | null {
+    if (space.vmaAt(addr) === null) return null;
+    const low = space.read(addr, 2);
+    if (low === null) return null;
+    const len = (low[0] & 3) === 3 ? 4 : 2;
+    if (len === 4 && space.vmaAt(addr + 3) === null) return null;
+    return space.read(addr, len);
+  }
+
+  /** Writes `bytes` at `addr` whatever the page's protection; decoded code there is dropped (docs/cpu.md). */
+  private poke(space: AddressSpace, addr: number, bytes: Uint8Array): void {
+    space.writeForce(addr, bytes);
+    this.vm.hart.flushTlb(); // a copy-on-write break replaced the frame under a cached translation
+  }
+
+  /** Takes every patch out of the debugged process's memory (it runs on without a debugger). */
+  private unpatchAll(): void {
+    const p = this.debugged;
+    for (const [at, bp] of this.patches) {
+      if (p !== null && !p.exited && bp.space === p.space) this.poke(bp.space, at, bp.original);
+    }
+    this.patches.clear();
   }
 
   attach(): void {
@@ -180,6 +253,7 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
   }
 
   detach(): void {
+    this.unpatchAll();
     this.breakpoints.clear();
     this.stepTid = 0;
     this.held = null; // a held signal stays first in its thread's queue and is delivered
@@ -215,6 +289,38 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
     return "hold";
   }
 
+  breakpointTrap(t: Thread): boolean {
+    if (this.mode === "detached") return false;
+    const bp = this.patches.get(getPc(this.vm.hart.state.w));
+    if (bp === undefined || bp.space !== t.process.space) return false; // the program's own ebreak: SIGTRAP
+    if (t.process === this.debugged) this.hit = t;
+    // Another process sharing the memory (a vfork child) steps over it at its next slice.
+    return true;
+  }
+
+  spaceForked(parent: AddressSpace, child: AddressSpace): void {
+    for (const [at, bp] of this.patches) if (bp.space === parent) child.writeForce(at, bp.original);
+  }
+
+  /**
+   * Runs `t`, whose pc is at a patched breakpoint, through the instruction
+   * the patch covers: the original goes back for that one instruction, then
+   * the ebreak. Nothing else runs meanwhile (one hart, all-stop).
+   */
+  private stepOverPatch(t: Thread): void {
+    const w = this.vm.hart.state.w;
+    const pc = getPc(w);
+    const bp = this.patches.get(pc);
+    if (bp === undefined || bp.space !== t.process.space) return;
+    this.poke(bp.space, pc, bp.original);
+    // A page fault (a stack page touched first) leaves pc in place and the instruction runs again.
+    for (let tries = 0; tries < 4; tries++) {
+      this.vm.hart.run(1);
+      if (getPc(w) !== pc || t.state !== "runnable" || this.vm.current !== t || this.vm.sliceEnd || this.held !== null) break;
+    }
+    if (this.patches.get(pc) === bp && bp.space.users > 0) this.poke(bp.space, pc, ebreakFor(bp.original));
+  }
+
   async runSlice(t: Thread, budget: number): Promise<void> {
     const vm = this.vm;
     if (this.stopForHeldSignal()) return; // taken before the slice
@@ -227,17 +333,27 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
     }
     if (t.state !== "runnable" || vm.current !== t) return;
     if (this.mode === "detached" || t.process !== this.debugged) {
-      vm.hart.run(budget);
+      if (this.mode !== "detached") this.stepOverPatch(t);
+      if (t.state === "runnable" && vm.current === t && !vm.sliceEnd) vm.hart.run(budget);
       this.checkEnded();
       return;
     }
     const w = vm.hart.state.w;
     const pc = getPc(w);
     if (this.stepTid === t.tid && pc !== this.stepPc) return this.stop(trap(t)); // its system call completed, or a signal handler begins
-    if (this.breakpoints.has(pc) && !(t.tid === this.skipTid && pc === this.skipPc)) return this.stop(trap(t, true));
+    const resumedHere = t.tid === this.skipTid && pc === this.skipPc;
+    if (this.breakpoints.has(pc) && !resumedHere) return this.stop(trap(t, true));
+    if (resumedHere && this.patches.has(pc)) {
+      this.skipTid = 0;
+      this.stepOverPatch(t);
+      if (this.stopForHeldSignal()) return;
+      if (t.state !== "runnable" || vm.current !== t || vm.sliceEnd) return this.checkEnded();
+      if (this.stepTid === t.tid) return this.stop(trap(t));
+      if (this.breakpoints.has(getPc(w))) return this.stop(trap(t, true));
+    }
     if (this.breakpoints.size === 0 && this.stepTid !== t.tid) {
       vm.hart.run(budget);
-      if (this.stopForHeldSignal()) return;
+      if (this.stopForHit(t) || this.stopForHeldSignal()) return;
       this.checkEnded();
       return;
     }
@@ -245,7 +361,7 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
     for (let n = 0; n < limit; n++) {
       vm.hart.run(1);
       if (t.tid === this.skipTid) this.skipTid = 0;
-      if (this.stopForHeldSignal()) return;
+      if (this.stopForHit(t) || this.stopForHeldSignal()) return;
       if (t.state !== "runnable" || vm.current !== t) break;
       if (this.stepTid === t.tid) return this.stop(trap(t));
       if (this.breakpoints.has(getPc(w))) return this.stop(trap(t, true));
@@ -257,6 +373,14 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
   /** After vm.run() returns: report the end if no slice has. */
   finish(): void {
     this.checkEnded();
+  }
+
+  /** `t` hit a patched breakpoint in the slice: stop and report it. */
+  private stopForHit(t: Thread): boolean {
+    if (this.hit !== t) return false;
+    this.hit = null;
+    this.stop(trap(t, true));
+    return true;
   }
 
   /** A signal was held while running: stop and report it. */
@@ -271,6 +395,7 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
     const p = this.debugged;
     if (p === null || !p.exited || this.ended) return;
     this.ended = true;
+    this.patches.clear(); // the memory went with the process
     this.breakpoints.clear();
     this.setMode("detached");
     const sig = p.waitStatus & 0x7f;
@@ -290,6 +415,11 @@ export class ProcessVmTarget implements DebugTarget, SliceRunner {
     this.wake = null;
     wake?.();
   }
+}
+
+/** The ebreak that covers an instruction of `original`'s length. */
+function ebreakFor(original: Uint8Array): Uint8Array {
+  return original.length === 2 ? C_EBREAK : EBREAK;
 }
 
 function trap(t: Thread, swbreak = false): StopReason {

@@ -76,6 +76,14 @@ export interface SliceRunner {
    * (the debugger stops the VM and reports it).
    */
   interceptSignal(t: Thread, info: SigInfo): SigInfo | null | "hold";
+  /**
+   * `t` executed an `ebreak` (cause 3): true when it is one the debugger
+   * patched in, which it then handles (no SIGTRAP; the slice ends with pc
+   * still at the breakpoint).
+   */
+  breakpointTrap(t: Thread): boolean;
+  /** `child` was forked from `parent` (a copy-on-write copy, not a shared space): the debugger's patches must go from it. */
+  spaceForked(parent: AddressSpace, child: AddressSpace): void;
 }
 
 export class SyscallArgs {
@@ -465,6 +473,11 @@ export class ProcessVm {
         this.fault(t, { signo: SIGILL, code: ILL_ILLOPC, addr: getPc(this.hart.state.w) });
         break;
       case 3:
+        if (this.sliceRunner?.breakpointTrap(t) === true) {
+          this.sliceEnd = true;
+          this.hart.requestStop();
+          return true;
+        }
         this.fault(t, { signo: SIGTRAP, code: TRAP_BRKPT, addr: getPc(this.hart.state.w) });
         break;
       case 0:

@@ -69,6 +69,7 @@ function clone(vm: ProcessVm, t: Thread, req: CloneRequest): number {
   } else {
     space = p.space.fork();
     vm.invalidateTlb();
+    vm.sliceRunner?.spaceForked(p.space, space);
   }
   const child = new Process(vm.allocPid(), space, p.fds.clone(), p.cwd);
   const parent = (flags & CLONE_PARENT) !== 0 && p.parent !== null ? p.parent : p;
