@@ -58,20 +58,33 @@ export function requireTools(...which: Array<keyof typeof TOOLS>): void {
 
 const cacheDir = path.join(os.tmpdir(), "typevisor-procvm-tests");
 
-/** Compiles `programs/<name>.c` (static or dynamic); returns the binary path. */
-export function compile(name: string, linkage: "static" | "dynamic", extra: string[] = []): string {
+/** Hashes a program's source and the local headers it includes (`#include "x.h"` next to it). */
+function sourceHash(src: string, flags: string[]): string {
+  const hash = createHash("sha256");
+  const text = fs.readFileSync(src, "utf8");
+  hash.update(text).update(flags.join(" "));
+  for (const m of text.matchAll(/^#include "([^"]+)"/gm)) hash.update(fs.readFileSync(path.join(path.dirname(src), m[1])));
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** Builds `programs/<name>.c` with `compiler` into the cache (keyed by source, headers and flags); returns the path. */
+function buildC(name: string, compiler: string, tag: string, flags: string[], libs: string[]): string {
   const src = path.join(PROGRAMS, `${name}.c`);
-  const flags = ["-O2", "-Wall", ...(linkage === "static" ? ["-static"] : []), ...extra];
-  const hash = createHash("sha256").update(fs.readFileSync(src)).update(flags.join(" ")).digest("hex").slice(0, 16);
   fs.mkdirSync(cacheDir, { recursive: true });
-  const out = path.join(cacheDir, `${name}-${linkage}-${hash}`);
+  const out = path.join(cacheDir, `${name}-${tag}-${sourceHash(src, [compiler, ...flags])}`);
   if (!fs.existsSync(out)) {
     const tmp = `${out}.${process.pid}.tmp`;
-    const r = spawnSync(CC, [...flags, "-o", tmp, src, "-lpthread"], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`compiling ${name}: ${r.stderr}`);
+    const r = spawnSync(compiler, [...flags, "-o", tmp, src, ...libs], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`compiling ${name} (${tag}): ${r.stderr}`);
     fs.renameSync(tmp, out);
   }
   return out;
+}
+
+/** Compiles `programs/<name>.c` for riscv64 (static or dynamic); returns the binary path. */
+export function compile(name: string, linkage: "static" | "dynamic", extra: string[] = []): string {
+  const flags = ["-O2", "-Wall", ...(linkage === "static" ? ["-static"] : []), ...extra];
+  return buildC(name, CC, linkage, flags, ["-lpthread"]);
 }
 
 /**
@@ -80,17 +93,7 @@ export function compile(name: string, linkage: "static" | "dynamic", extra: stri
  */
 export function compileNative(name: string): string {
   if (!hasCommand("gcc")) throw new Error("gcc is missing: install the Debian package gcc (apt-get install gcc)");
-  const src = path.join(PROGRAMS, `${name}.c`);
-  const hash = createHash("sha256").update(fs.readFileSync(src)).digest("hex").slice(0, 16);
-  fs.mkdirSync(cacheDir, { recursive: true });
-  const out = path.join(cacheDir, `${name}-native-${hash}`);
-  if (!fs.existsSync(out)) {
-    const tmp = `${out}.${process.pid}.tmp`;
-    const r = spawnSync("gcc", ["-O2", "-Wall", "-o", tmp, src], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`compiling ${name} natively: ${r.stderr}`);
-    fs.renameSync(tmp, out);
-  }
-  return out;
+  return buildC(name, "gcc", "native", ["-O2", "-Wall"], []);
 }
 
 /**

@@ -13,12 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CHECK(label, expr)                                                                   \
-  do {                                                                                       \
-    errno = 0;                                                                               \
-    long r_ = (long)(expr);                                                                  \
-    printf("%s: %ld%s%s\n", label, r_, r_ < 0 ? " " : "", r_ < 0 ? strerrorname_np(errno) : ""); \
-  } while (0)
+#include "check.h"
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);

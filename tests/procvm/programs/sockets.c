@@ -22,12 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHECK(label, expr)                                                                   \
-  do {                                                                                       \
-    errno = 0;                                                                               \
-    long r_ = (long)(expr);                                                                  \
-    printf("%s: %ld%s%s\n", label, r_, r_ < 0 ? " " : "", r_ < 0 ? strerrorname_np(errno) : ""); \
-  } while (0)
+#include "check.h"
 
 static volatile int sigpipes;
 static void on_sigpipe(int sig) { (void)sig; sigpipes++; }
