@@ -35,7 +35,7 @@ const GENERATORS: Record<string, Generator> = {
     return out;
   },
   comm: (_vm, p) => encoder.encode(`${p.comm}\n`),
-  stat: (vm, p, reader) => encoder.encode(statLine(vm, p, reader)),
+  stat: (_vm, p, reader) => encoder.encode(statLine(p, reader)),
   statm: (_vm, p) => {
     const size = virtualBytes(p.space.vmas) / PAGE_SIZE;
     const rss = p.space.residentPages;
@@ -116,7 +116,7 @@ function ppidOf(p: Process): number {
 }
 
 /** /proc/<pid>/stat: the 52 fields of Linux's do_task_stat, those we know filled in. */
-function statLine(vm: ProcessVm, p: Process, reader: Thread): string {
+function statLine(p: Process, reader: Thread): string {
   const code = codeVma(p);
   const startTicks = p.startNs / (1_000_000_000n / CLOCK_TICKS_PER_S);
   const stack = p.space.vmas.find((v) => v.name === "[stack]");
@@ -127,7 +127,6 @@ function statLine(vm: ProcessVm, p: Process, reader: Thread): string {
     code?.start ?? 0, code?.end ?? 0, stack?.end ?? 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, p.exitSignal, 0, 0, 0, 0, 0, 0,
     0, 0, p.space.brkStart, p.startup.argStart, p.startup.envStart, p.startup.envStart, p.startup.envEnd, 0,
   ];
-  void vm;
   return `${fields.join(" ")}\n`;
 }
 

@@ -13,7 +13,7 @@ import { SignalFd } from "../signal-fd.ts";
 import { TimerFd } from "../timer-fd.ts";
 import { readSigmask, swapInSigmask } from "./signal.ts";
 import type { SyscallHandler } from "./table.ts";
-import { EBADF, EFAULT, EINVAL, StructWriter, put, readTimeout, readTimespec } from "./util.ts";
+import { EBADF, EFAULT, EINVAL, itimerspec, put, readItimerspec, readTimeout } from "./util.ts";
 import { clockNs } from "./time.ts";
 
 const TFD_TIMER_ABSTIME = 1;
@@ -63,14 +63,6 @@ function epollWait(
 
 function timeoutMs(ms: number): number {
   return ms < 0 ? Infinity : performance.now() + ms;
-}
-
-/** struct itimerspec { timespec it_interval; timespec it_value } from ns. */
-function itimerspec(intervalNs: bigint, valueNs: bigint): Uint8Array {
-  const w = new StructWriter(32);
-  w.u64(0, intervalNs / 1_000_000_000n).u64(8, intervalNs % 1_000_000_000n);
-  w.u64(16, valueNs / 1_000_000_000n).u64(24, valueNs % 1_000_000_000n);
-  return w.bytes;
 }
 
 function timerOf(t: Thread, fd: number): TimerFd | number {
@@ -130,10 +122,9 @@ export const eventSyscalls: Record<string, SyscallHandler> = {
     if (typeof timer === "number") return timer;
     const flags = a.i[1];
     if ((flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) !== 0) return EINVAL;
-    const interval = readTimespec(t, a.u[2]);
-    const value = readTimespec(t, a.u[2] + 16);
-    if (interval === null || value === null) return EFAULT;
-    if (interval < 0n || value < 0n) return EINVAL;
+    const spec = readItimerspec(t, a.u[2]);
+    if (typeof spec === "number") return spec;
+    const [interval, value] = spec;
     const now = process.hrtime.bigint();
     if (a.u[3] !== 0) {
       const [left, every] = timer.get(now);

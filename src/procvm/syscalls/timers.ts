@@ -5,7 +5,7 @@ import { SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID, type PosixTime
 import type { Thread } from "../process.ts";
 import { NSIG, SIGALRM } from "../signals.ts";
 import type { SyscallHandler } from "./table.ts";
-import { EFAULT, EINVAL, StructWriter, put, readTimespec } from "./util.ts";
+import { EFAULT, EINVAL, itimerspec, put, readItimerspec } from "./util.ts";
 import { clockNs } from "./time.ts";
 
 const TIMER_ABSTIME = 1;
@@ -16,13 +16,10 @@ function timerOf(t: Thread, id: number): PosixTimer | number {
   return t.process.timers.get(id) ?? EINVAL;
 }
 
-/** struct itimerspec { it_interval; it_value } from ms. */
-function itimerspec(intervalMs: number, valueMs: number): Uint8Array {
+/** A timer's [interval, time left] as struct itimerspec. */
+function timerSpec(timer: PosixTimer): Uint8Array {
   const ns = (ms: number) => BigInt(Math.max(0, Math.round(ms * 1e6)));
-  const [iv, v] = [ns(intervalMs), ns(valueMs)];
-  const w = new StructWriter(32);
-  w.u64(0, iv / 1_000_000_000n).u64(8, iv % 1_000_000_000n).u64(16, v / 1_000_000_000n).u64(24, v % 1_000_000_000n);
-  return w.bytes;
+  return itimerspec(ns(timer.interval), ns(remaining(timer)));
 }
 
 function remaining(timer: PosixTimer): number {
@@ -65,11 +62,10 @@ export const timerSyscalls: Record<string, SyscallHandler> = {
     const timer = timerOf(t, a.i[0]);
     if (typeof timer === "number") return timer;
     const flags = a.i[1];
-    const interval = readTimespec(t, a.u[2]);
-    const value = readTimespec(t, a.u[2] + 16);
-    if (interval === null || value === null) return EFAULT;
-    if (interval < 0n || value < 0n) return EINVAL;
-    if (a.u[3] !== 0 && put(t, a.u[3], itimerspec(timer.interval, remaining(timer))) < 0) return EFAULT;
+    const spec = readItimerspec(t, a.u[2]);
+    if (typeof spec === "number") return spec;
+    const [interval, value] = spec;
+    if (a.u[3] !== 0 && put(t, a.u[3], timerSpec(timer)) < 0) return EFAULT;
     let delayMs = Number(value) / 1e6;
     if ((flags & TIMER_ABSTIME) !== 0 && value > 0n) {
       const now = clockNs(timer.clockId === 8 ? 0 : timer.clockId === 9 ? 7 : timer.clockId)!;
@@ -84,7 +80,7 @@ export const timerSyscalls: Record<string, SyscallHandler> = {
   timer_gettime: (_vm, t, a) => {
     const timer = timerOf(t, a.i[0]);
     if (typeof timer === "number") return timer;
-    return put(t, a.u[1], itimerspec(timer.interval, remaining(timer)));
+    return put(t, a.u[1], timerSpec(timer));
   },
 
   timer_getoverrun: (_vm, t, a) => {

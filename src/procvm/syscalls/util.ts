@@ -122,3 +122,20 @@ export function readTimespec(t: Thread, va: number): bigint | null {
   if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) return -1n;
   return sec * 1_000_000_000n + nsec;
 }
+
+/** struct itimerspec { timespec it_interval; timespec it_value } from nanoseconds. */
+export function itimerspec(intervalNs: bigint, valueNs: bigint): Uint8Array {
+  const w = new StructWriter(32);
+  w.u64(0, intervalNs / 1_000_000_000n).u64(8, intervalNs % 1_000_000_000n);
+  w.u64(16, valueNs / 1_000_000_000n).u64(24, valueNs % 1_000_000_000n);
+  return w.bytes;
+}
+
+/** Reads a struct itimerspec as [interval, value] in ns; -EFAULT, or -EINVAL for an invalid timespec. */
+export function readItimerspec(t: Thread, va: number): [bigint, bigint] | number {
+  const interval = readTimespec(t, va);
+  const value = readTimespec(t, va + 16);
+  if (interval === null || value === null) return EFAULT;
+  if (interval < 0n || value < 0n) return EINVAL;
+  return [interval, value];
+}
