@@ -116,12 +116,28 @@ STEP_NUMBER=0
 STEP_NAME=
 STEP_START=0
 STEP_TIMES=()
+# Seconds each step took in the newest earlier build in this cache (any
+# recipe), in step order: the basis of the time estimates.
+LAST_STEP_SECONDS=()
+read_last_build_times() {
+	local newest
+	newest=$(ls -t "$CACHE_ROOT"/*/manifest.json 2>/dev/null | head -n 1) || true
+	[[ -n $newest ]] || return 0
+	mapfile -t LAST_STEP_SECONDS < <(sed -n '/"stepSeconds"/,/}/s/^ *"[^"]*": *\([0-9]*\),\{0,1\}$/\1/p' "$newest")
+}
+# "about 7m left" from the last build's later steps, or nothing without one.
+estimate_from_step() {
+	local i total=0
+	((${#LAST_STEP_SECONDS[@]} == STEP_COUNT)) || return 0
+	for ((i = $1; i < STEP_COUNT; i++)); do total=$((total + LAST_STEP_SECONDS[i])); done
+	printf ' (about %s left, going by the last build here)' "$(duration "$total")"
+}
 step() {
 	end_step
 	STEP_NUMBER=$((STEP_NUMBER + 1))
 	STEP_NAME=$1
 	STEP_START=$SECONDS
-	say "($STEP_NUMBER/$STEP_COUNT) $STEP_NAME"
+	say "($STEP_NUMBER/$STEP_COUNT) $STEP_NAME$(estimate_from_step $((STEP_NUMBER - 1)))"
 }
 end_step() {
 	[[ -n $STEP_NAME ]] || return 0
@@ -167,7 +183,13 @@ cleanup() {
 	fi
 	[[ -n $STAGING ]] && rm -rf "$STAGING"
 	if [[ -n $WORK ]]; then
-		if [[ ${TYPEVISOR_KEEP_WORK:-} == 1 ]]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+		if [[ ${TYPEVISOR_KEEP_WORK:-} == 1 ]]; then
+			say "work directory kept: $WORK"
+		else
+			# A kernel tree takes minutes to delete: do it in the background,
+			# detached from our output so whoever reads it is not kept waiting.
+			nohup rm -rf "$WORK" </dev/null >/dev/null 2>&1 &
+		fi
 	fi
 	return "$status"
 }
@@ -287,7 +309,7 @@ build_initramfs() {
 	local root=$WORK/rootfs
 	"${BMAKE[@]}" install CONFIG_PREFIX="$root" >"$WORK/busybox-install.log" 2>&1 || die "busybox install failed"
 	rm -f "$root/linuxrc"
-	mkdir -p "$root"/{dev,proc,sys,tmp,run,root,etc,mnt}
+	mkdir -p "$root"/{dev,proc,sys,tmp,run,root,etc,mnt,data}
 	chmod 1777 "$root/tmp"
 	chmod 700 "$root/root"
 	install -m 755 "$SCRIPT_DIR/init" "$root/init"
@@ -414,7 +436,8 @@ main() {
 
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM HUP
-	say "building the default guest into $GUEST_DIR (make -j$JOBS)"
+	read_last_build_times
+	say "building the default guest into $GUEST_DIR (make -j$JOBS)$(estimate_from_step 0)"
 	STAGING=$(mktemp -d "$CACHE_ROOT/.staging-XXXXXX")
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/typevisor-guest.XXXXXX")
 
