@@ -1,5 +1,6 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -86,12 +87,19 @@ test("boot rules: a kernel for the built-in firmware, a kernel for an initrd", (
   assert.match(problems({ firmware: { kind: "file", path: tmp }, kernel })[0], /^firmware ".*": not a regular file/);
 });
 
-test("drive files: writable unless read-only or snapshot", { skip: process.getuid?.() === 0 && "root can write any file" }, () => {
+test("drive files: writable unless read-only or snapshot", () => {
   const locked = join(tmp, "locked.img");
   writeFileSync(locked, new Uint8Array(512));
   chmodSync(locked, 0o444);
-  assert.match(problems({ kernel, drives: [{ file: locked }] })[0], /locked\.img: not writable \(use it read-only, or with snapshot/);
-  assert.doesNotThrow(() => validateVmConfig({ kernel, drives: [{ file: locked, snapshot: true }, { file: locked, readonly: true }] }));
+  // Root writes any file whatever its mode, but not an immutable one.
+  const root = process.getuid?.() === 0;
+  if (root) execFileSync("chattr", ["+i", locked]);
+  try {
+    assert.match(problems({ kernel, drives: [{ file: locked }] })[0], /locked\.img: not writable \(use it read-only, or with snapshot/);
+    assert.doesNotThrow(() => validateVmConfig({ kernel, drives: [{ file: locked, snapshot: true }, { file: locked, readonly: true }] }));
+  } finally {
+    if (root) execFileSync("chattr", ["-i", locked]);
+  }
 });
 
 test("at most eight virtio devices", () => {
