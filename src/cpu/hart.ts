@@ -173,6 +173,7 @@ export class Hart {
     this.w.fill(0, 0, HART_STATE_SIZE / 4);
     this.w[PRIV] = PRIV_M;
     this.state.setPc(pc);
+    this.triggers.reset();
     this.exc = -1;
     this.instretBase = 0;
     this.sinceTimerCheck = TIMER_CHECK_INTERVAL;
@@ -180,7 +181,6 @@ export class Hart {
     this.swSeip = false;
     this.resValid = false;
     this.pmpActive = pmpDecode(this.w);
-    this.triggers.reset();
     this.translationChanged();
   }
 
