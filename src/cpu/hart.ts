@@ -14,6 +14,7 @@
 import type { Bus } from "../machine/bus.ts";
 import type { Clock } from "../machine/device.ts";
 import { compressedTable } from "./compressed.ts";
+import { TRIGGER_LOAD, TRIGGER_STORE, Triggers } from "./triggers.ts";
 import { ENTRY_WORDS, type DecodeCache } from "./decode-cache.ts";
 import { COMPRESSED, decodeInto, Op, REG_MASK, SHIFT_RD, SHIFT_RS1, SHIFT_RS2 } from "./decode.ts";
 import { csrRead, csrWrite } from "./csr.ts";
@@ -39,7 +40,6 @@ import {
 import { createMulDiv, type MulDiv } from "./mul-div.ts";
 import { pmpDecode } from "./pmp.ts";
 import { primeInterpreter } from "./primer.ts";
-import { TRIGGER_LOAD, TRIGGER_STORE, Triggers } from "./triggers.ts";
 
 /**
  * Called for every synchronous exception before it is taken architecturally.

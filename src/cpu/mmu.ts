@@ -15,10 +15,10 @@
 import { RAM_BASE, RAM_OFFSET, TLB_ENTRIES, TLB_ENTRY_WORDS } from "./layout.ts";
 import { MSTATUS, SATP } from "./hart-state.ts";
 import { MS_MXR } from "./csr-numbers.ts";
+import type { Triggers } from "./triggers.ts";
 import type { Bus } from "../machine/bus.ts";
 import { MMU_M, MMU_S, MMU_S_SUM, MMU_U } from "./mmu-index.ts";
 import { PMP_R, PMP_W, PMP_X, pmpPermissions } from "./pmp.ts";
-import type { Triggers } from "./triggers.ts";
 
 export const ACCESS_READ = 0;
 export const ACCESS_WRITE = 1;
