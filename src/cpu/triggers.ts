@@ -25,13 +25,14 @@ export const CSR_TDATA2 = 0x7a2;
 export const CSR_TDATA3 = 0x7a3;
 export const CSR_TINFO = 0x7a4;
 
-/** tdata1 bits (low word) kept by a write, for both types; LOAD/STORE also name an access's kind. */
+/** tdata1's access bits (low word); matchData takes LOAD, STORE or both as an access's kind. */
 export const TRIGGER_LOAD = 1;
 export const TRIGGER_STORE = 2;
 const LOAD = TRIGGER_LOAD;
 const STORE = TRIGGER_STORE;
 const EXECUTE = 4;
 const MODES = 0x58; // M (6), S (4), U (3): bit 3 + privilege
+/** What a tdata1 write keeps (besides a valid size), for both types. */
 const KEPT = MODES | EXECUTE | STORE | LOAD;
 /** mcontrol6 only: VS (23) and VU (24), kept though nothing virtualised matches. */
 const KEPT6 = KEPT | (3 << 23);
