@@ -151,6 +151,16 @@ test("a raw S-mode payload (objcopy -O binary) boots as on QEMU: built-in SBI an
   }
 });
 
+test("with --bios none a raw binary runs from RAM start in M-mode, as on QEMU", async () => {
+  const raw = await rawBinary(await program("hello"));
+  const ours = await bareMetal(raw).exited;
+  assert.deepEqual(ours, { code: 3, signal: null, stdout: "hello", stderr: "" });
+  if (hasQemu()) {
+    const theirs = await qemuBareMetal(raw).exited;
+    assert.deepEqual([theirs.code, theirs.stdout], [3, "hello"], "the reference agrees");
+  }
+});
+
 test("a raw S-mode payload boots behind OpenSBI fw_dynamic at the first 2 MiB boundary after the firmware, as on QEMU", { skip: !existsSync(OPENSBI) && "Debian's opensbi package is not installed" }, async () => {
   const payload = await rawBinary(await program("sbiHello"));
   const bigFirmware = join(tmp, "fw_dynamic-3M.bin");
