@@ -14,6 +14,7 @@ import {
   MIP_STIP, MISA_HI, MISA_LO, MS_FS, MS_HI_SD, MS_HI_XL, MS_MPP, MS_MPRV, MS_MXR, MS_SUM, MS_TVM,
   MS_MIE, MS_SIE, MSTATUS_WRITABLE, SSTATUS_READABLE, SSTATUS_WRITABLE,
 } from "./csr-numbers.ts";
+import { CSR_TDATA1, CSR_TDATA2, CSR_TDATA3, CSR_TINFO, CSR_TSELECT } from "./triggers.ts";
 
 const TWO32 = 0x100000000;
 
@@ -96,6 +97,8 @@ export function csrRead(h: Hart, csr: number): boolean {
     case CSR.mtval: return pair(h, MTVAL);
     case CSR.mip: return setResult(h, h.readMip(), 0);
     case CSR.mtinst: case CSR.mtval2: return setResult(h, 0, 0);
+    case CSR_TSELECT: case CSR_TDATA1: case CSR_TDATA2: case CSR_TDATA3: case CSR_TINFO:
+      return setResult(h, h.triggers.read(csr), h.triggers.readHi);
   }
   if (csr >= CSR.hpmcounter3 && csr <= CSR.hpmcounter31) return counterAllowed(h, csr & 31) && setResult(h, 0, 0);
   if (csr >= CSR.mhpmcounter3 && csr <= CSR.mhpmcounter31) return setResult(h, 0, 0);
@@ -214,6 +217,9 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): boolean 
       return true;
     }
     case CSR.mtinst: case CSR.mtval2: return true;
+    case CSR_TSELECT: case CSR_TDATA1: case CSR_TDATA2: case CSR_TDATA3: case CSR_TINFO:
+      if (h.triggers.write(csr, lo, hi)) h.triggersChanged();
+      return true;
     case CSR.mcycle: case CSR.minstret:
       h.setInstret((hi >>> 0) * TWO32 + (lo >>> 0));
       return true;

@@ -14,6 +14,7 @@
 import type { Bus } from "../machine/bus.ts";
 import type { Clock } from "../machine/device.ts";
 import { compressedTable } from "./compressed.ts";
+import { TRIGGER_LOAD, TRIGGER_STORE, Triggers } from "./triggers.ts";
 import { ENTRY_WORDS, type DecodeCache } from "./decode-cache.ts";
 import { COMPRESSED, decodeInto, Op, REG_MASK, SHIFT_RD, SHIFT_RS1, SHIFT_RS2 } from "./decode.ts";
 import { csrRead, csrWrite } from "./csr.ts";
@@ -86,6 +87,8 @@ export class Hart {
   /** Word index of `tlb` in the VM memory (executeBatch reads the TLB through m32). */
   private readonly tlbWords: number;
   hostTrap: HostTrapHandler | null = null;
+  /** The debug triggers (tselect/tdata*): state, matching, save()/restore(). */
+  readonly triggers = new Triggers();
 
   // Pending exception of the current instruction (-1 = none).
   exc = -1;
@@ -170,6 +173,7 @@ export class Hart {
     this.w.fill(0, 0, HART_STATE_SIZE / 4);
     this.w[PRIV] = PRIV_M;
     this.state.setPc(pc);
+    this.triggers.reset();
     this.exc = -1;
     this.instretBase = 0;
     this.sinceTimerCheck = TIMER_CHECK_INTERVAL;
@@ -303,6 +307,15 @@ export class Hart {
   translationChanged(): void {
     flushTlb(this.tlb);
     this.privChanged();
+  }
+
+  /**
+   * What the triggers watch changed: drop the fetch page and the TLB, so
+   * watched pages are left out of the fast paths from now on (triggers.ts).
+   */
+  triggersChanged(): void {
+    this.translationChanged();
+    this.batchEnd = true;
   }
 
   /** satp now names another address space (same mode): drop all but global translations. */
@@ -1151,6 +1164,11 @@ export class Hart {
     const w = this.w;
     const pcLo = w[PC];
     const pcHi = w[PC + 1];
+    if (this.triggers.execArmed && this.triggers.matchExec(pcLo, pcHi, w[PRIV])) {
+      this.fault(EXC_BREAKPOINT, 0, 0); // tval 0, as QEMU 7.2
+      this.raise(pcLo, pcHi);
+      return false;
+    }
     let insn: number;
     if ((pcLo & -4096) === this.fetchTagLo && pcHi === this.fetchTagHi && (pcLo & 0xffe) !== 0xffe) {
       const h = (pcLo + this.fetchAddend) >>> 1;
@@ -1597,6 +1615,7 @@ export class Hart {
     if (f5 === 0x02) { // LR
       if (((insn >>> 20) & 31) !== 0) { this.illegal(raw); return; }
       if ((vLo & (size - 1)) !== 0) { this.fault(EXC_LOAD_MISALIGNED, vLo, vHi); return; }
+      if (this.triggers.dataArmed && this.triggers.matchData(vLo, vHi, size, TRIGGER_LOAD, w[PRIV])) { this.fault(EXC_BREAKPOINT, 0, 0); return; }
       const pa = this.dataPa(vLo, vHi, ACCESS_READ);
       if (pa < 0) return;
       let lo = bus.read(pa, size);
@@ -1616,6 +1635,8 @@ export class Hart {
       const ok = this.resValid && this.resAddrLo === vLo && this.resAddrHi === vHi;
       this.resValid = false;
       if (!ok) { w[d] = 1; w[d + 1] = 0; return; }
+      // Like an AMO, a store-conditional that gets to memory reads and writes it (QEMU: a compare-and-swap).
+      if (this.triggers.dataArmed && this.triggers.matchData(vLo, vHi, size, TRIGGER_LOAD | TRIGGER_STORE, w[PRIV])) { this.fault(EXC_BREAKPOINT, 0, 0); return; }
       const pa = this.dataPa(vLo, vHi, ACCESS_WRITE);
       if (pa < 0) return;
       const curLo = bus.read(pa, size);
@@ -1626,6 +1647,7 @@ export class Hart {
       w[d + 1] = 0;
       return;
     }
+    if (this.triggers.dataArmed && this.triggers.matchData(vLo, vHi, size, TRIGGER_LOAD | TRIGGER_STORE, w[PRIV])) { this.fault(EXC_BREAKPOINT, 0, 0); return; }
     const pa = this.dataPa(vLo, vHi, ACCESS_WRITE);
     if (pa < 0) return;
     const oLo = bus.read(pa, size);
@@ -1775,6 +1797,10 @@ export class Hart {
 
   /** Raw little-endian value (zero-extended below 4 bytes; high word in rhi for 8). */
   private loadSlow(lo: number, hi: number, size: 1 | 2 | 4 | 8): number {
+    if (this.triggers.dataArmed && this.triggers.matchData(lo, hi, size, TRIGGER_LOAD, this.w[PRIV])) {
+      this.fault(EXC_BREAKPOINT, 0, 0);
+      return 0;
+    }
     if ((lo & (size - 1)) !== 0) return this.loadMisaligned(lo, hi, size);
     const pa = translate(this, lo, hi, ACCESS_READ, this.dataMmu);
     if (pa < 0) return 0;
@@ -1801,6 +1827,10 @@ export class Hart {
   }
 
   private storeSlow(lo: number, hi: number, size: 1 | 2 | 4 | 8, vLo: number, vHi: number): void {
+    if (this.triggers.dataArmed && this.triggers.matchData(lo, hi, size, TRIGGER_STORE, this.w[PRIV])) {
+      this.fault(EXC_BREAKPOINT, 0, 0);
+      return;
+    }
     const bus = this.bus;
     if ((lo & (size - 1)) !== 0) {
       // Check both pages first so a fault leaves memory untouched; a fault on
@@ -1850,17 +1880,25 @@ export class Hart {
     const t = this.tlb;
     const e = tlbFetchEntryIndex(this.fetchMmu, lo);
     if (t[e + 4] !== (lo & -4096) || t[e + 5] !== hi) return false;
-    this.setFetchPage(lo, hi, (lo + t[e + 6]) >>> 0);
-    return true;
+    return this.setFetchPage(lo, hi, (lo + t[e + 6]) >>> 0);
   }
 
-  /** The fetch page is now pc's page, whose byte `pc` is at memory offset `host`. */
-  private setFetchPage(lo: number, hi: number, host: number): void {
+  /**
+   * Makes pc's page, whose byte `pc` is at memory offset `host`, the fetch
+   * page; false (no fetch page) when an execute trigger watches it, so each
+   * of its instructions takes stepSlow, which checks the triggers.
+   */
+  private setFetchPage(lo: number, hi: number, host: number): boolean {
+    if (this.triggers.execArmed && this.triggers.watchesExecPage(lo & -4096, hi)) {
+      this.fetchTagLo = 1;
+      return false;
+    }
     // First: getting a slot may reset the fetch page (decodeSlotReused).
     this.fetchDec = this.dcache.pageBase((host - RAM_OFFSET) >>> 12);
     this.fetchTagLo = lo & -4096;
     this.fetchTagHi = hi;
     this.fetchAddend = (host - lo) | 0;
+    return true;
   }
 
   /** The decode-cache slot at word `base` no longer holds its page: it is no longer the fetch page's. */

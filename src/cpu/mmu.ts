@@ -15,6 +15,7 @@
 import { RAM_BASE, RAM_OFFSET, TLB_ENTRIES, TLB_ENTRY_WORDS } from "./layout.ts";
 import { MSTATUS, SATP } from "./hart-state.ts";
 import { MS_MXR } from "./csr-numbers.ts";
+import type { Triggers } from "./triggers.ts";
 import type { Bus } from "../machine/bus.ts";
 import { MMU_M, MMU_S, MMU_S_SUM, MMU_U } from "./mmu-index.ts";
 import { PMP_R, PMP_W, PMP_X, pmpPermissions } from "./pmp.ts";
@@ -43,6 +44,8 @@ export interface TranslationContext {
   excTvalHi: number;
   /** Some PMP entry is configured: check physical accesses against PMP. */
   pmpActive: boolean;
+  /** Pages that debug triggers watch are never cached for data accesses. */
+  readonly triggers: Triggers;
 }
 
 const PMP_NEEDED = [PMP_R, PMP_W, PMP_X];
@@ -152,6 +155,8 @@ function fillTlb(h: TranslationContext, mmuIdx: number, access: number, lo: numb
   }
   const t = h.tlb;
   const fetch = access === ACCESS_EXEC;
+  // A load/store trigger's page stays uncached: its accesses reach the hart's slow paths, which match.
+  if (!fetch && h.triggers.dataArmed && h.triggers.watchesDataPage(lo & ~0xfff, hi)) return;
   const e = fetch ? tlbFetchEntryIndex(mmuIdx, lo) : tlbEntryIndex(mmuIdx, lo);
   const pageLo = lo & ~0xfff;
   t[e] = canRead && !fetch ? pageLo : -1;

@@ -21,7 +21,7 @@ import { REG_STATUS } from "../devices/virtio/mmio-transport.ts";
 import { BuiltinSbi, enterSupervisor, type SbiPlatform } from "../firmware/sbi.ts";
 import { isElf } from "../loader/elf.ts";
 import { loadBareMetalElf, type LoadedImage } from "../loader/bare-metal-elf.ts";
-import { loadLinuxImage, loadRaw } from "../loader/linux-image.ts";
+import { KERNEL_ALIGN, kernelAddress, loadKernelImage, loadRaw } from "../loader/linux-image.ts";
 import { LoadError } from "../loader/load-error.ts";
 import { dtbAddress, initrdAddress } from "../loader/placement.ts";
 import { Bus } from "./bus.ts";
@@ -58,10 +58,12 @@ export interface ImageFile {
  *   a raw binary at RAM start), entered in M-mode with a0 = hart id and
  *   a1 = device tree. With no kernel the harts start at RAM start.
  * - file: firmware such as OpenSBI fw_dynamic/fw_jump (ELF, or a raw binary
- *   at RAM start); the kernel (Linux Image, or ELF) is loaded for it, and a2
+ *   at RAM start); the kernel (ELF, else a Linux Image or raw payload at the
+ *   first 2 MiB boundary after the firmware) is loaded for it, and a2
  *   points at a fw_dynamic_info naming the kernel as the next stage in S-mode.
  * - builtin: no M-mode code; the SBI is served by the host (src/firmware/sbi.ts)
- *   and hart 0 enters the kernel (Linux Image at RAM + 2 MiB, or ELF) in
+ *   and hart 0 enters the kernel (ELF, else a Linux Image or raw payload at
+ *   RAM + 2 MiB) in
  *   S-mode with a0 = 0, a1 = device tree. The other harts stay stopped until
  *   the kernel starts them (SBI HSM).
  */
@@ -273,6 +275,7 @@ export class VirtMachine {
       return image;
     };
     const atRamStart = (bus: Bus, bytes: Uint8Array, name: string) => loadRaw(bus, bytes, RAM_BASE, name);
+    const kernelAt = (address: number) => (bus: Bus, bytes: Uint8Array, name: string) => loadKernelImage(bus, bytes, address, name);
 
     let entry: number;
     let next: LoadedImage | null = null;
@@ -281,10 +284,11 @@ export class VirtMachine {
       next = kernel ? load(kernel, atRamStart) : null;
       entry = next?.entry ?? RAM_BASE;
     } else if (firmware.kind === "file") {
-      entry = load(firmware.image, atRamStart).entry;
-      if (kernel) next = load(kernel, loadLinuxImage);
+      const fw = load(firmware.image, atRamStart);
+      entry = fw.entry;
+      if (kernel) next = load(kernel, kernelAt(kernelAddress(fw.end)));
     } else {
-      next = kernel ? load(kernel, loadLinuxImage) : null;
+      next = kernel ? load(kernel, kernelAt(RAM_BASE + KERNEL_ALIGN)) : null;
       entry = next?.entry ?? 0;
     }
 

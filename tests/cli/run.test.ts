@@ -4,8 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
+import { gzipSync } from "node:zlib";
 import { program, type ProgramName } from "./programs.ts";
 import { bareMetal, hasQemu, qemuBareMetal, Session, typevisor, type Exit } from "./session.ts";
+import { rawBinary } from "../support/toolchain.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-cli-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -133,4 +135,54 @@ test("the built-in SBI runs a kernel in S-mode on hart 0 only, serving console a
     const r = await typevisor("run", "--smp", smp, "--kernel", payload).exited;
     assert.deepEqual([r.code, r.stdout, r.stderr], [0, "S-mode hello, dtb y", ""], `--smp ${smp}`);
   }
+});
+
+/** Both runs of an S-mode payload behind firmware: "Domain0 Next Address" (OpenSBI's banner) and the payload's own line. */
+function nextStage(r: Exit): { code: number | null; next: string | undefined; payload: boolean } {
+  return { code: r.code, next: /Domain0 Next Address\s+: (0x[0-9a-f]+)/.exec(r.stdout)?.[1], payload: r.stdout.endsWith("S-mode hello, dtb y") };
+}
+
+test("a raw S-mode payload (objcopy -O binary) boots as on QEMU: built-in SBI and -bios default", async () => {
+  const payload = await rawBinary(await program("sbiHello"));
+  const ours = await typevisor("run", "--kernel", payload).exited;
+  assert.deepEqual([ours.code, ours.stdout, ours.stderr], [0, "S-mode hello, dtb y", ""]);
+  if (hasQemu()) {
+    const theirs = await new Session("qemu-system-riscv64", ["-M", "virt", "-m", "256M", "-nographic", "-kernel", payload]).exited;
+    assert.deepEqual(nextStage(theirs), { code: 0, next: "0x0000000080200000", payload: true }, "the reference (QEMU's OpenSBI) agrees");
+  }
+});
+
+test("with --bios none a raw binary runs from RAM start in M-mode, as on QEMU", async () => {
+  const raw = await rawBinary(await program("hello"));
+  const ours = await bareMetal(raw).exited;
+  assert.deepEqual(ours, { code: 3, signal: null, stdout: "hello", stderr: "" });
+  if (hasQemu()) {
+    const theirs = await qemuBareMetal(raw).exited;
+    assert.deepEqual([theirs.code, theirs.stdout], [3, "hello"], "the reference agrees");
+  }
+});
+
+test("a raw S-mode payload boots behind OpenSBI fw_dynamic at the first 2 MiB boundary after the firmware, as on QEMU", { skip: !existsSync(OPENSBI) && "Debian's opensbi package is not installed" }, async () => {
+  const payload = await rawBinary(await program("sbiHello"));
+  const bigFirmware = join(tmp, "fw_dynamic-3M.bin");
+  writeFileSync(bigFirmware, Buffer.concat([readFileSync(OPENSBI), Buffer.alloc(3 * 2 ** 20 - readFileSync(OPENSBI).length)]));
+  for (const [firmware, next] of [[OPENSBI, "0x0000000080200000"], [bigFirmware, "0x0000000080400000"]]) {
+    const ours = await typevisor("run", "--bios", firmware, "--kernel", payload).exited;
+    assert.equal(ours.stderr, "");
+    assert.deepEqual(nextStage(ours), { code: 0, next, payload: true }, firmware);
+    if (hasQemu()) {
+      const theirs = await new Session("qemu-system-riscv64", ["-M", "virt", "-m", "256M", "-nographic", "-bios", firmware, "-kernel", payload]).exited;
+      assert.deepEqual(nextStage(theirs), nextStage(ours), `the reference agrees (${firmware})`);
+    }
+  }
+});
+
+test("a compressed or oversized kernel is a one-line error naming the file and the fix", async () => {
+  const payload = readFileSync(await rawBinary(await program("sbiHello")));
+  const gz = join(tmp, "payload.bin.gz");
+  writeFileSync(gz, gzipSync(payload));
+  assertUserError(await typevisor("run", "--kernel", gz).exited, /payload\.bin\.gz: a gzip-compressed file \(decompress it first/);
+  const big = join(tmp, "big-payload.bin");
+  writeFileSync(big, Buffer.concat([payload, Buffer.alloc(3 * 2 ** 20)]));
+  assertUserError(await typevisor("run", "-m", "4M", "--kernel", big).exited, /big-payload\.bin: \d+ bytes at 0x80200000 need more than the 4 MiB of RAM; use -m 8M or more/);
 });

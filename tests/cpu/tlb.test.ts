@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { MSTATUS, SATP } from "../../src/cpu/hart-state.ts";
 import { createVmMemory, HART_STATE_SIZE, RAM_BASE, TLB_BYTES } from "../../src/cpu/layout.ts";
 import { ACCESS_READ, flushTlb, flushTlbAddress, MMU_S, tlbEntryIndex, translate, type TranslationContext } from "../../src/cpu/mmu.ts";
+import { CSR_TDATA1, CSR_TDATA2, Triggers } from "../../src/cpu/triggers.ts";
 import { Bus } from "../../src/machine/bus.ts";
 
 const RAM = 1 << 20;
@@ -23,7 +24,7 @@ function context(): TranslationContext {
   w[MSTATUS] = 0;
   const tlb = new Int32Array(TLB_BYTES / 4);
   flushTlb(tlb);
-  return { w, tlb, bus, exc: -1, excTvalLo: 0, excTvalHi: 0, pmpActive: false };
+  return { w, tlb, bus, exc: -1, excTvalLo: 0, excTvalHi: 0, pmpActive: false, triggers: new Triggers() };
 }
 
 function cached(h: TranslationContext, va: number): boolean {
@@ -50,4 +51,18 @@ test("SFENCE.VMA of one address drops the whole superpage it lies in, and nothin
   assert.ok(cached(h, 0x40200000), "a page outside it stays");
   flushTlbAddress(h.tlb, 0x40200ff8, 0);
   assert.ok(!cached(h, 0x40200000));
+});
+
+test("a page a load/store trigger watches is translated but never cached; other pages are", () => {
+  const h = context();
+  h.triggers.write(CSR_TDATA2, 0x40200ffc, 0); // 8 bytes: the range ends on the next page
+  h.triggers.write(CSR_TDATA1, 0x41, 0x20000000); // type 2, M, load
+  assert.equal(translate(h, 0x40200010, 0, ACCESS_READ, MMU_S), 0x80004010);
+  assert.equal(cached(h, 0x40200010), false, "the watched page");
+  assert.equal(translate(h, 0x40001000, 0, ACCESS_READ, MMU_S), 0x80001000);
+  assert.equal(cached(h, 0x40001000), true, "another page");
+  assert.equal(h.triggers.watchesDataPage(0x40201000, 0), true, "the range's last bytes");
+  h.triggers.write(CSR_TDATA1, 0, 0x20000000); // disarmed
+  translate(h, 0x40200010, 0, ACCESS_READ, MMU_S);
+  assert.equal(cached(h, 0x40200010), true);
 });

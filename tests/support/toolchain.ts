@@ -24,6 +24,7 @@ export const CROSS_PREFIX = "riscv64-linux-gnu-";
 export const GCC = `${CROSS_PREFIX}gcc`;
 export const OBJDUMP = `${CROSS_PREFIX}objdump`;
 export const NM = `${CROSS_PREFIX}nm`;
+export const OBJCOPY = `${CROSS_PREFIX}objcopy`;
 
 export const BASE_FLAGS = [
   "-march=rv64gc_zba_zbb_zbs",
@@ -158,4 +159,14 @@ export async function symbols(elf: string): Promise<Map<string, bigint>> {
     if (m) map.set(m[2]!, BigInt("0x" + m[1]));
   }
   return map;
+}
+
+/** The ELF's loadable bytes as a raw binary (objcopy -O binary), cached beside it. */
+export async function rawBinary(elf: string): Promise<string> {
+  const out = elf.replace(/\.elf$/, ".bin");
+  if (existsSync(out)) return out;
+  const tmpOut = `${out}.${process.pid}`;
+  await run(OBJCOPY, ["-O", "binary", elf, tmpOut]);
+  renameSync(tmpOut, out);
+  return out;
 }
