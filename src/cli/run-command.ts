@@ -37,7 +37,7 @@ export function registerRunCommand(program: Command): void {
       "--bios <default|none|FILE>",
       "firmware: default (built-in SBI), none (run --kernel bare-metal in M-mode), or a file such as OpenSBI fw_dynamic.bin",
     )
-    .option("--kernel <FILE>", "kernel: a Linux Image, or with --bios none a bare-metal ELF (none: the default guest)")
+    .option("--kernel <FILE>", "kernel: a Linux Image, an ELF or a raw S-mode binary (at RAM + 2 MiB); with --bios none a bare-metal program (none: the default guest)")
     .option("--initrd <FILE>", "initial ram disk (needs --kernel)")
     .option("--append <STR>", "kernel command line")
     .option("-m, --memory <SIZE>", "guest RAM, e.g. 256M or 1G (a plain number is MiB; at most 4084M)", "256M")
