@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { registerExecCommand } from "./exec-command.ts";
+import { registerImgCommand } from "./img-command.ts";
 import { registerRunCommand } from "./run-command.ts";
 
 const program = new Command("typevisor")
@@ -15,6 +16,7 @@ const program = new Command("typevisor")
 
 registerRunCommand(program);
 registerExecCommand(program);
+registerImgCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -108,6 +108,12 @@ function openChainLink(file: string, format: ImageFormat, readOnly: boolean, see
   }
 }
 
+/** The qcow2 image behind a backend openImage returned, or null for raw. */
+export function qcow2Of(backend: BlockBackend): Qcow2Image | null {
+  const inner = backend instanceof LockedBackend ? backend.inner : backend;
+  return inner instanceof Qcow2Image ? inner : null;
+}
+
 /** A backend that releases its image's write lock when closed. */
 class LockedBackend implements BlockBackend {
   constructor(
