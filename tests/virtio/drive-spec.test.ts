@@ -7,13 +7,13 @@ import { openDrive, parseDriveSpec } from "../../src/backends/block/drive-spec.t
 
 test("parses QEMU-style --drive values", () => {
   assert.deepEqual(parseDriveSpec("file=disk.img,format=raw"), { file: "disk.img", format: "raw", readOnly: false });
-  assert.deepEqual(parseDriveSpec("file=/a/b.img"), { file: "/a/b.img", format: "raw", readOnly: false });
+  assert.deepEqual(parseDriveSpec("file=/a/b.img"), { file: "/a/b.img", readOnly: false }, "no format: probed at open");
+  assert.deepEqual(parseDriveSpec("file=d.qcow2,format=qcow2"), { file: "d.qcow2", format: "qcow2", readOnly: false });
   assert.deepEqual(parseDriveSpec("format=raw,readonly=on,file=x.img"), { file: "x.img", format: "raw", readOnly: true });
   assert.equal(parseDriveSpec("file=x,readonly=off").readOnly, false);
   assert.equal(parseDriveSpec("file=x,readonly=true").readOnly, true);
   assert.deepEqual(parseDriveSpec("file=x,serial=abc,id=hd0,if=virtio"), {
     file: "x",
-    format: "raw",
     readOnly: false,
     serial: "abc",
     id: "hd0",
@@ -25,7 +25,7 @@ test("parses QEMU-style --drive values", () => {
 test("rejects bad --drive values with a message that says what is expected", () => {
   assert.throws(() => parseDriveSpec("format=raw"), /no file= given.*expected --drive file=PATH/);
   assert.throws(() => parseDriveSpec("file="), /no file= given/);
-  assert.throws(() => parseDriveSpec("file=x,format=qcow2"), /format=qcow2 is not supported yet; only format=raw/);
+  assert.throws(() => parseDriveSpec("file=x,format=vmdk"), /unknown image format "vmdk" \(known: raw, qcow2\)/);
   assert.throws(() => parseDriveSpec("file=x,readonly=maybe"), /readonly=maybe must be on or off/);
   assert.throws(() => parseDriveSpec("file=x,cache=none"), /unknown option "cache"/);
   assert.throws(() => parseDriveSpec("disk.img"), /"disk.img" is not key=value/);

@@ -1,20 +1,22 @@
 /**
- * `--drive` option values, QEMU style: `file=PATH,format=raw[,readonly=on]`
+ * `--drive` option values, QEMU style: `file=PATH[,format=raw|qcow2][,readonly=on]`
+ * (no format: probed, as QEMU does)
  * plus optional `serial=ID` (reported to the guest, up to 20 bytes), `if=virtio`
  * and `id=NAME`. A literal comma in a value is written twice (`,,`).
  */
 import type { BlockBackend } from "./block-backend.ts";
-import { RawFileBackend } from "./raw-file.ts";
+import { openImage, parseFormat, type ImageFormat } from "./open-image.ts";
 
 export interface DriveSpec {
   file: string;
-  format: "raw";
+  /** Absent: probe the file (a qcow2 image is opened as qcow2, never written as raw). */
+  format?: ImageFormat;
   readOnly: boolean;
   serial?: string;
   id?: string;
 }
 
-const USAGE = "expected --drive file=PATH,format=raw[,readonly=on][,serial=ID]";
+const USAGE = "expected --drive file=PATH[,format=raw|qcow2][,readonly=on][,serial=ID]";
 
 /** Parses one `--drive` value; throws an Error saying what is wrong and what is expected. */
 export function parseDriveSpec(text: string): DriveSpec {
@@ -47,10 +49,8 @@ export function parseDriveSpec(text: string): DriveSpec {
     }
   }
   if (file === undefined || file === "") throw new Error(`--drive ${text}: no file= given; ${USAGE}`);
-  if (format !== undefined && format !== "raw") {
-    throw new Error(`--drive ${text}: format=${format} is not supported yet; only format=raw`);
-  }
-  const spec: DriveSpec = { file, format: "raw", readOnly };
+  const spec: DriveSpec = { file, readOnly };
+  if (format !== undefined) spec.format = parseFormat(format, `--drive ${text}`);
   if (serial !== undefined) spec.serial = serial;
   if (id !== undefined) spec.id = id;
   return spec;
@@ -58,7 +58,7 @@ export function parseDriveSpec(text: string): DriveSpec {
 
 /** Opens the image a spec names. Throws an Error naming the file if it cannot. */
 export function openDrive(spec: DriveSpec): BlockBackend {
-  return RawFileBackend.open(spec.file, { readOnly: spec.readOnly });
+  return openImage(spec.file, { readOnly: spec.readOnly, format: spec.format });
 }
 
 function splitOptions(text: string): string[] {

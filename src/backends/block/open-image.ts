@@ -50,12 +50,12 @@ export function parseFormat(name: string, what: string): ImageFormat {
 /** Opens an image as a BlockBackend (qcow2 with its backing chain, or raw). */
 export function openImage(file: string, opts: OpenImageOptions): BlockBackend {
   const format = opts.format ?? probeFormat(file);
-  const lock = (opts.lock ?? !opts.readOnly) ? ImageLock.acquire(file) : null;
+  const backend = format === "qcow2" ? openQcow2(file, opts.readOnly) : openRaw(file, opts.readOnly, opts.format !== undefined);
+  if (!(opts.lock ?? !opts.readOnly)) return backend;
   try {
-    const backend = format === "qcow2" ? openQcow2(file, opts.readOnly) : openRaw(file, opts.readOnly, opts.format !== undefined);
-    return lock === null ? backend : new LockedBackend(backend, lock);
+    return new LockedBackend(backend, ImageLock.acquire(file));
   } catch (e) {
-    lock?.release();
+    backend.close();
     throw e;
   }
 }

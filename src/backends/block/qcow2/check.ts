@@ -82,6 +82,7 @@ export function checkImage(image: Qcow2Image, repair: RepairMode = "none"): Chec
           if (active) {
             r.allocatedClusters++;
             r.compressedClusters++;
+            r.fragmentedClusters++; // as qemu-img counts them: adjacent ones share sectors
           }
           continue;
         }
