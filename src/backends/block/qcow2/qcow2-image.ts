@@ -124,8 +124,9 @@ export class Qcow2Image implements BlockBackend {
       return new Qcow2Image(file);
     } catch (e) {
       file.close();
-      if (e instanceof ImageError) throw e;
-      throw new ImageError(`${path}: ${(e as Error).message}`);
+      const message = (e as Error).message;
+      const named = message.includes(path) ? message : `${path}: ${message}`;
+      throw e instanceof CorruptImageError ? new CorruptImageError(named) : new ImageError(named);
     }
   }
 
@@ -506,7 +507,8 @@ export class Qcow2Image implements BlockBackend {
       op();
       return true;
     } catch (e) {
-      this.lastError = (e as Error).message;
+      const message = (e as Error).message;
+      this.lastError = message.includes(this.path) ? message : `${this.path}: ${message}`;
       return false;
     }
   }
