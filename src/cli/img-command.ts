@@ -100,11 +100,16 @@ export function registerImgCommand(program: Command): void {
     .option("-c", "compress the output (qcow2)")
     .option("-p", "show a progress bar")
     .option("-o <OPTIONS>", "output format options: cluster_size=SIZE")
+    .addOption(
+      new Option("-t <CACHE>", "target cache mode: unsafe (no final fsync, qemu-img's default) or writeback (fsync at the end)")
+        .choices(["unsafe", "writeback", "none"])
+        .default("unsafe"),
+    )
     .option("-q", "quiet")
     .addOption(forceShare())
     .argument("<filename>")
     .argument("<output_filename>")
-    .action((file: string, target: string, o: { f?: ImageFormat; O: ImageFormat; c?: boolean; p?: boolean; o?: string }) => {
+    .action((file: string, target: string, o: { f?: ImageFormat; O: ImageFormat; c?: boolean; p?: boolean; o?: string; t: string }) => {
       const bar = o.p ? progressBar("convert") : null;
       try {
         convertImage(file, target, {
@@ -112,6 +117,7 @@ export function registerImgCommand(program: Command): void {
           outputFormat: o.O,
           compress: o.c === true,
           clusterSize: formatOptions(o.o).cluster_size,
+          flush: o.t !== "unsafe",
           progress: bar?.update,
         });
       } finally {

@@ -16,6 +16,8 @@ export interface ConvertOptions {
   outputFormat: ImageFormat;
   compress?: boolean;
   clusterSize?: number;
+  /** fsync the target at the end. qemu-img convert's default cache mode (unsafe) does not; -t writeback does. */
+  flush?: boolean;
   /** Called with bytes done and total, at least once per chunk. */
   progress?: (done: number, total: number) => void;
 }
@@ -32,7 +34,7 @@ export function convertImage(source: string, target: string, opts: ConvertOption
     lock = ImageLock.acquire(target);
     dst = opts.outputFormat === "qcow2" ? Qcow2Image.open(target, { readOnly: false }) : openImage(target, { readOnly: false, format: "raw", lock: false });
     copy(src, dst, opts);
-    if (!dst.flush()) throw new ImageError(`${target}: flush failed`);
+    if (opts.flush && !dst.flush()) throw new ImageError(`${target}: flush failed`);
   } finally {
     src.close();
     dst?.close();
