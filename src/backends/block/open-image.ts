@@ -129,6 +129,11 @@ class LockedBackend implements BlockBackend {
     return this.inner.readOnly;
   }
 
+  /** The image file (virtio-blk records it in machine snapshots). */
+  get path(): string | undefined {
+    return (this.inner as { path?: string }).path;
+  }
+
   readAt(position: number, dst: Uint8Array, offset: number, length: number): boolean {
     return this.inner.readAt(position, dst, offset, length);
   }
