@@ -1,6 +1,7 @@
 /**
  * `--drive` option values, QEMU style: `file=PATH[,format=raw|qcow2][,readonly=on]`
- * (no format: probed, as QEMU does)
+ * (no format: probed, as QEMU does), `discard=unmap|ignore` (pass the guest's
+ * DISCARD on to the image; default ignore)
  * plus optional `serial=ID` (reported to the guest, up to 20 bytes), `if=virtio`
  * and `id=NAME`. A literal comma in a value is written twice (`,,`).
  */
@@ -12,17 +13,20 @@ export interface DriveSpec {
   /** Absent: probe the file (a qcow2 image is opened as qcow2, never written as raw). */
   format?: ImageFormat;
   readOnly: boolean;
+  /** discard=unmap: the guest's DISCARD frees image space. */
+  discard?: boolean;
   serial?: string;
   id?: string;
 }
 
-const USAGE = "expected --drive file=PATH[,format=raw|qcow2][,readonly=on][,serial=ID]";
+const USAGE = "expected --drive file=PATH[,format=raw|qcow2][,readonly=on][,discard=unmap][,serial=ID]";
 
 /** Parses one `--drive` value; throws an Error saying what is wrong and what is expected. */
 export function parseDriveSpec(text: string): DriveSpec {
   let file: string | undefined;
   let format: string | undefined;
   let readOnly = false;
+  let discard: boolean | undefined;
   let serial: string | undefined;
   let id: string | undefined;
   for (const item of splitOptions(text)) {
@@ -34,6 +38,12 @@ export function parseDriveSpec(text: string): DriveSpec {
       case "file": file = value; break;
       case "format": format = value; break;
       case "readonly": readOnly = parseFlag(text, key, value); break;
+      case "discard":
+        if (value !== "unmap" && value !== "on" && value !== "ignore" && value !== "off") {
+          throw new Error(`--drive ${text}: discard=${value} must be unmap or ignore`);
+        }
+        discard = value === "unmap" || value === "on";
+        break;
       case "serial":
         if (new TextEncoder().encode(value).length > 20) {
           throw new Error(`--drive ${text}: serial is longer than 20 bytes`);
@@ -51,6 +61,7 @@ export function parseDriveSpec(text: string): DriveSpec {
   if (file === undefined || file === "") throw new Error(`--drive ${text}: no file= given; ${USAGE}`);
   const spec: DriveSpec = { file, readOnly };
   if (format !== undefined) spec.format = parseFormat(format, `--drive ${text}`);
+  if (discard !== undefined) spec.discard = discard;
   if (serial !== undefined) spec.serial = serial;
   if (id !== undefined) spec.id = id;
   return spec;
@@ -58,7 +69,7 @@ export function parseDriveSpec(text: string): DriveSpec {
 
 /** Opens the image a spec names. Throws an Error naming the file if it cannot. */
 export function openDrive(spec: DriveSpec): BlockBackend {
-  return openImage(spec.file, { readOnly: spec.readOnly, format: spec.format });
+  return openImage(spec.file, { readOnly: spec.readOnly, format: spec.format, discard: spec.discard });
 }
 
 function splitOptions(text: string): string[] {

@@ -23,6 +23,8 @@ export interface OpenImageOptions {
   format?: ImageFormat;
   /** Take the write lock (default: when writable). */
   lock?: boolean;
+  /** Pass the guest's DISCARD requests on (QEMU's discard=unmap; default: ignore them). */
+  discard?: boolean;
 }
 
 /** The format a file's first bytes announce. Throws an ImageError if it cannot be read. */
@@ -51,9 +53,9 @@ export function parseFormat(name: string, what: string): ImageFormat {
 export function openImage(file: string, opts: OpenImageOptions): BlockBackend {
   const format = opts.format ?? probeFormat(file);
   const backend = format === "qcow2" ? openQcow2(file, opts.readOnly) : openRaw(file, opts.readOnly, opts.format !== undefined);
-  if (!(opts.lock ?? !opts.readOnly)) return backend;
   try {
-    return new LockedBackend(backend, ImageLock.acquire(file));
+    const lock = (opts.lock ?? !opts.readOnly) ? ImageLock.acquire(file) : null;
+    return new ImageBackend(backend, lock, opts.discard === true);
   } catch (e) {
     backend.close();
     throw e;
@@ -110,16 +112,28 @@ function openChainLink(file: string, format: ImageFormat, readOnly: boolean, see
 
 /** The qcow2 image behind a backend openImage returned, or null for raw. */
 export function qcow2Of(backend: BlockBackend): Qcow2Image | null {
-  const inner = backend instanceof LockedBackend ? backend.inner : backend;
+  const inner = backend instanceof ImageBackend ? backend.inner : backend;
   return inner instanceof Qcow2Image ? inner : null;
 }
 
-/** A backend that releases its image's write lock when closed. */
-class LockedBackend implements BlockBackend {
+/**
+ * What openImage returns: the image, plus its write lock (released on
+ * close) and the drive's discard policy (DISCARD is only offered to the
+ * guest when the drive says discard=unmap and the format can free space).
+ */
+class ImageBackend implements BlockBackend {
+  readonly discard?: (position: number, length: number) => boolean;
+  readonly writeZeroes?: (position: number, length: number, unmap: boolean) => boolean;
+
   constructor(
     readonly inner: BlockBackend,
-    private readonly lock: ImageLock,
-  ) {}
+    private readonly lock: ImageLock | null,
+    discard: boolean,
+  ) {
+    if (discard && inner.discard !== undefined) this.discard = (p, l) => inner.discard!(p, l);
+    // Without discard=unmap a WRITE_ZEROES request may still zero, but not free storage.
+    if (inner.writeZeroes !== undefined) this.writeZeroes = (p, l, unmap) => inner.writeZeroes!(p, l, unmap && discard);
+  }
 
   get size(): number {
     return this.inner.size;
@@ -148,6 +162,6 @@ class LockedBackend implements BlockBackend {
 
   close(): void {
     this.inner.close();
-    this.lock.release();
+    this.lock?.release();
   }
 }

@@ -154,6 +154,22 @@ export class Qcow2Image implements BlockBackend {
     return this.guarded(() => this.write(position, src, offset, length));
   }
 
+  /** Drops whole clusters (they read as zeros); partial clusters are left as they are. */
+  discard(position: number, length: number): boolean {
+    if (this.readOnly || !this.inside(position, length)) return false;
+    const cs = this.clusterSize;
+    const start = Math.ceil(position / cs) * cs;
+    const end = Math.floor((position + length) / cs) * cs;
+    if (end <= start) return true;
+    if (this.header.version === 2 && this.backing !== null) return true; // no zero flag: keep the data
+    return this.guarded(() => this.deallocate(start, end - start, "zero"));
+  }
+
+  writeZeroes(position: number, length: number, unmap: boolean): boolean {
+    if (this.readOnly || !this.inside(position, length)) return false;
+    return this.guarded(() => this.deallocate(position, length, unmap ? "zero" : "zero-keep"));
+  }
+
   flush(): boolean {
     return this.guarded(() => this.file.sync());
   }
@@ -292,10 +308,13 @@ export class Qcow2Image implements BlockBackend {
   /**
    * Drops the clusters wholly inside [position, position+length): they then
    * read as zeros (`zero`; needs version 3 when there is a backing file) or
-   * from the backing file (`backing`). Partial clusters are written with
-   * zeros in `zero` mode and left alone in `backing` mode.
+   * from the backing file (`backing`). `zero-keep` reads as zeros too but
+   * keeps clusters this image owns allocated (zero flag on the entry), so
+   * later writes need no allocation. Partial clusters are written with
+   * zeros in the zero modes and left alone in `backing` mode.
    */
-  deallocate(position: number, length: number, mode: "zero" | "backing"): void {
+  deallocate(position: number, length: number, how: "zero" | "zero-keep" | "backing"): void {
+    const mode = how === "backing" ? "backing" : "zero";
     if (this.readOnly) throw new ImageError(`${this.path}: image is open read-only`);
     const cs = this.clusterSize;
     const end = position + length;
@@ -318,6 +337,11 @@ export class Qcow2Image implements BlockBackend {
       const { table, at } = this.l2ForWrite(Math.floor(gc / this.l2Entries));
       const hi = hiWord(table, idx);
       const lo = loWord(table, idx);
+      const host = hi & COMPRESSED ? 0 : entryOffset(hi, lo, "L2 entry");
+      if (how === "zero-keep" && useZeroFlag && host !== 0 && hi & COPIED) {
+        this.setL2Entry(table, at, idx, host, COPIED, ZERO);
+        continue;
+      }
       this.setL2Entry(table, at, idx, 0, 0, useZeroFlag ? ZERO : 0);
       this.release(hi, lo);
     }
