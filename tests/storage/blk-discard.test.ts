@@ -121,3 +121,32 @@ test("without discard=unmap DISCARD is not offered and WRITE_ZEROES never frees;
   ro.close();
   assert.throws(() => parseDriveSpec("file=x,discard=maybe"), /discard=maybe must be unmap or ignore/);
 });
+
+test("cache=: unsafe makes FLUSH a no-op, writethrough flushes every write, none is refused with the reason", (t) => {
+  const dir = scratchDir(t);
+  const file = path.join(dir, "d.qcow2");
+  createQcow2(file, { size: 2 ** 20, clusterBits: 12 });
+  const syncs = (spec: string, op: (b: BlockBackend) => void) => {
+    const b = openDrive(parseDriveSpec(`file=${file},${spec}`));
+    const image = qcow2Of(b)!;
+    let n = 0;
+    const sync = image.file.sync.bind(image.file);
+    image.file.sync = () => {
+      n++;
+      sync();
+    };
+    op(b);
+    b.close();
+    return n;
+  };
+  const writeAndFlush = (b: BlockBackend) => {
+    assert.ok(b.writeAt(0, pattern(4096, 1), 0, 4096));
+    assert.ok(b.writeAt(8192, pattern(4096, 2), 0, 4096));
+    assert.ok(b.flush());
+  };
+  assert.equal(syncs("cache=writeback", writeAndFlush), 2, "the guest's flush, and close");
+  assert.equal(syncs("cache=unsafe", writeAndFlush), 1, "close only");
+  assert.equal(syncs("cache=writethrough", writeAndFlush), 4, "each write, the flush, and close");
+  assert.throws(() => parseDriveSpec(`file=${file},cache=none`), /cache=none \(O_DIRECT\) is not supported: .*same durability promise/);
+  assert.throws(() => parseDriveSpec(`file=${file},cache=fast`), /cache=fast must be one of writeback, writethrough, unsafe/);
+});

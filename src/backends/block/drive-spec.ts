@@ -1,12 +1,13 @@
 /**
  * `--drive` option values, QEMU style: `file=PATH[,format=raw|qcow2][,readonly=on]`
  * (no format: probed, as QEMU does), `discard=unmap|ignore` (pass the guest's
- * DISCARD on to the image; default ignore)
+ * DISCARD on to the image; default ignore), `cache=writeback|writethrough|unsafe`
+ * (see CacheMode in open-image.ts)
  * plus optional `serial=ID` (reported to the guest, up to 20 bytes), `if=virtio`
  * and `id=NAME`. A literal comma in a value is written twice (`,,`).
  */
 import type { BlockBackend } from "./block-backend.ts";
-import { openImage, parseFormat, type ImageFormat } from "./open-image.ts";
+import { CACHE_MODES, openImage, parseFormat, type CacheMode, type ImageFormat } from "./open-image.ts";
 
 export interface DriveSpec {
   file: string;
@@ -15,11 +16,12 @@ export interface DriveSpec {
   readOnly: boolean;
   /** discard=unmap: the guest's DISCARD frees image space. */
   discard?: boolean;
+  cache?: CacheMode;
   serial?: string;
   id?: string;
 }
 
-const USAGE = "expected --drive file=PATH[,format=raw|qcow2][,readonly=on][,discard=unmap][,serial=ID]";
+const USAGE = "expected --drive file=PATH[,format=raw|qcow2][,readonly=on][,discard=unmap][,cache=MODE][,serial=ID]";
 
 /** Parses one `--drive` value; throws an Error saying what is wrong and what is expected. */
 export function parseDriveSpec(text: string): DriveSpec {
@@ -27,6 +29,7 @@ export function parseDriveSpec(text: string): DriveSpec {
   let format: string | undefined;
   let readOnly = false;
   let discard: boolean | undefined;
+  let cache: CacheMode | undefined;
   let serial: string | undefined;
   let id: string | undefined;
   for (const item of splitOptions(text)) {
@@ -43,6 +46,18 @@ export function parseDriveSpec(text: string): DriveSpec {
           throw new Error(`--drive ${text}: discard=${value} must be unmap or ignore`);
         }
         discard = value === "unmap" || value === "on";
+        break;
+      case "cache":
+        if (value === "none" || value === "directsync") {
+          throw new Error(
+            `--drive ${text}: cache=${value} (O_DIRECT) is not supported: Node cannot align guest buffers for it; ` +
+              "cache=writeback makes the same durability promise (data is durable after the guest's flush)",
+          );
+        }
+        if (!(CACHE_MODES as readonly string[]).includes(value)) {
+          throw new Error(`--drive ${text}: cache=${value} must be one of ${CACHE_MODES.join(", ")}`);
+        }
+        cache = value as CacheMode;
         break;
       case "serial":
         if (new TextEncoder().encode(value).length > 20) {
@@ -62,6 +77,7 @@ export function parseDriveSpec(text: string): DriveSpec {
   const spec: DriveSpec = { file, readOnly };
   if (format !== undefined) spec.format = parseFormat(format, `--drive ${text}`);
   if (discard !== undefined) spec.discard = discard;
+  if (cache !== undefined) spec.cache = cache;
   if (serial !== undefined) spec.serial = serial;
   if (id !== undefined) spec.id = id;
   return spec;
@@ -69,7 +85,7 @@ export function parseDriveSpec(text: string): DriveSpec {
 
 /** Opens the image a spec names. Throws an Error naming the file if it cannot. */
 export function openDrive(spec: DriveSpec): BlockBackend {
-  return openImage(spec.file, { readOnly: spec.readOnly, format: spec.format, discard: spec.discard });
+  return openImage(spec.file, { readOnly: spec.readOnly, format: spec.format, discard: spec.discard, cache: spec.cache });
 }
 
 function splitOptions(text: string): string[] {

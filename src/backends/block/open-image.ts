@@ -25,7 +25,24 @@ export interface OpenImageOptions {
   lock?: boolean;
   /** Pass the guest's DISCARD requests on (QEMU's discard=unmap; default: ignore them). */
   discard?: boolean;
+  /** When writes become durable (default writeback); see CacheMode. */
+  cache?: CacheMode;
 }
+
+/**
+ * What a drive's cache mode promises (QEMU's names):
+ * - writeback: a write completes once the host has it (page cache); data is
+ *   durable after the guest's FLUSH (fsync). A kill -9 of Typevisor loses
+ *   nothing that completed; a host crash loses what was not flushed.
+ * - writethrough: every write is followed by fsync before it completes; FLUSH
+ *   has nothing left to do. Slow, durable without guest flushes.
+ * - unsafe: FLUSH does nothing; a host crash may lose any write (the image
+ *   stays consistent after a kill -9: metadata is written through in order).
+ * cache=none (O_DIRECT) is refused: Node cannot guarantee the buffer
+ * alignment O_DIRECT needs, and its durability promise is writeback's.
+ */
+export type CacheMode = "writeback" | "writethrough" | "unsafe";
+export const CACHE_MODES: readonly CacheMode[] = ["writeback", "writethrough", "unsafe"];
 
 /** The format a file's first bytes announce. Throws an ImageError if it cannot be read. */
 export function probeFormat(file: string): ImageFormat {
@@ -55,7 +72,7 @@ export function openImage(file: string, opts: OpenImageOptions): BlockBackend {
   const backend = format === "qcow2" ? openQcow2(file, opts.readOnly) : openRaw(file, opts.readOnly, opts.format !== undefined);
   try {
     const lock = (opts.lock ?? !opts.readOnly) ? ImageLock.acquire(file) : null;
-    return new ImageBackend(backend, lock, opts.discard === true);
+    return new ImageBackend(backend, lock, opts.discard === true, opts.cache ?? "writeback");
   } catch (e) {
     backend.close();
     throw e;
@@ -118,7 +135,7 @@ export function qcow2Of(backend: BlockBackend): Qcow2Image | null {
 
 /**
  * What openImage returns: the image, plus its write lock (released on
- * close) and the drive's discard policy (DISCARD is only offered to the
+ * close), its cache mode and the drive's discard policy (DISCARD is only offered to the
  * guest when the drive says discard=unmap and the format can free space).
  */
 class ImageBackend implements BlockBackend {
@@ -129,6 +146,7 @@ class ImageBackend implements BlockBackend {
     readonly inner: BlockBackend,
     private readonly lock: ImageLock | null,
     discard: boolean,
+    private readonly cache: CacheMode,
   ) {
     if (discard && inner.discard !== undefined) this.discard = (p, l) => inner.discard!(p, l);
     // Without discard=unmap a WRITE_ZEROES request may still zero, but not free storage.
@@ -153,14 +171,17 @@ class ImageBackend implements BlockBackend {
   }
 
   writeAt(position: number, src: Uint8Array, offset: number, length: number): boolean {
-    return this.inner.writeAt(position, src, offset, length);
+    const ok = this.inner.writeAt(position, src, offset, length);
+    return ok && (this.cache !== "writethrough" || this.inner.flush());
   }
 
   flush(): boolean {
-    return this.inner.flush();
+    return this.cache === "unsafe" || this.inner.flush();
   }
 
   close(): void {
+    // Even cache=unsafe makes the image durable on a clean close, as QEMU does.
+    this.inner.flush();
     this.inner.close();
     this.lock?.release();
   }
