@@ -70,6 +70,8 @@ try {
     rows.push([name, q.toFixed(2), t.toFixed(2), (t / q).toFixed(2)]);
   }
   printTable(rows);
+  const startup = median(Array.from({ length: reps }, () => time(typevisor, ["img", "info", qcow2])));
+  console.log(`(typevisor times include its start-up: \`typevisor img info\` on the same image takes ${startup.toFixed(2)} s)`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
