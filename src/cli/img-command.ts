@@ -78,10 +78,11 @@ export function registerImgCommand(program: Command): void {
       if ((o.f ?? probeFormat(file)) !== "qcow2") throw new CliError(`${file}: this image format does not support checks`);
       const repair = o.r ?? "none";
       const lock = repair !== "none" ? ImageLock.acquire(file) : null;
-      const image = Qcow2Image.open(file, { readOnly: repair === "none" });
+      const image = Qcow2Image.open(file, { readOnly: repair === "none", forRepair: true });
       let result;
       try {
         result = checkImage(image, repair);
+        if (repair !== "none" && result.corruptions === result.corruptionsFixed) image.markClean();
       } finally {
         image.close();
         lock?.release();

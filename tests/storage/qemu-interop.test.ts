@@ -250,3 +250,23 @@ test("img info --output json and --backing-chain agree with qemu-img", (t) => {
   assert.match(human, /virtual size: 1 GiB \(1073741824 bytes\)\n/);
   assert.match(human, /backing file: b\.qcow2\n/);
 });
+
+test("a dirty image (lazy refcounts, not closed cleanly) is refused for writing until img check -r all repairs it", (t) => {
+  const dir = scratchDir(t);
+  const file = path.join(dir, "lazy.qcow2");
+  ok("qemu-img", ["create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on,cluster_size=4096", file, "4M"]);
+  ok("qemu-io", ["-f", "qcow2", "-c", "write -P 3 0 1M", file]);
+  // What a crash with lazy refcounts leaves: the dirty bit set and refcounts behind the tables.
+  const image = openQcow2(file, false);
+  const host = image.clusterInfo(5).host;
+  image.refcounts.set(host / image.clusterSize, 0);
+  image.writeHeaderU64(72, 1n);
+  image.close();
+  assert.throws(() => openQcow2(file, false), /not closed cleanly \(lazy refcounts\); repair it with 'typevisor img check -r all'/);
+  const repaired = run(TYPEVISOR, ["img", "check", "-r", "all", file]);
+  assert.equal(repaired.status, 0, repaired.stdout + repaired.stderr);
+  assert.match(repaired.stdout, /The following inconsistencies were found and repaired/);
+  qemuCheckClean(file);
+  assert.equal(JSON.parse(ok("qemu-img", ["info", "--output", "json", file]))["dirty-flag"], false);
+  openQcow2(file, false).close();
+});

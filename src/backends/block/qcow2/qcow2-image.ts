@@ -65,7 +65,7 @@ export class Qcow2Image implements BlockBackend {
   private compressedCursor = 0;
   private compressedEnd = 0;
 
-  private constructor(file: HostFile) {
+  private constructor(file: HostFile, forRepair: boolean) {
     this.file = file;
     const first = file.readBytes(0, Math.min(HEADER_READ_BYTES, Math.max(file.size, 0)));
     const h = parseHeader(first, file.size, file.path);
@@ -73,7 +73,7 @@ export class Qcow2Image implements BlockBackend {
     if (!file.readOnly && h.incompatible & INCOMPAT_CORRUPT) {
       throw new ImageError(`${file.path}: image is marked corrupt; open it read-only, or repair it with 'qemu-img check -r all'`);
     }
-    if (!file.readOnly && h.incompatible & INCOMPAT_DIRTY) {
+    if (!file.readOnly && !forRepair && h.incompatible & INCOMPAT_DIRTY) {
       throw new ImageError(`${file.path}: image was not closed cleanly (lazy refcounts); repair it with 'typevisor img check -r all' first`);
     }
     this.clusterBits = h.clusterBits;
@@ -117,11 +117,15 @@ export class Qcow2Image implements BlockBackend {
     }
   }
 
-  /** Opens a qcow2 file (not its backing file: see openImage). Throws ImageError. */
-  static open(path: string, opts: { readOnly: boolean }): Qcow2Image {
+  /**
+   * Opens a qcow2 file (not its backing file: see openImage). Throws
+   * ImageError. `forRepair` opens a dirty image for writing so that the
+   * consistency check can rebuild its refcounts (see markClean).
+   */
+  static open(path: string, opts: { readOnly: boolean; forRepair?: boolean }): Qcow2Image {
     const file = HostFile.open(path, opts.readOnly);
     try {
-      return new Qcow2Image(file);
+      return new Qcow2Image(file, opts.forRepair === true);
     } catch (e) {
       file.close();
       const message = (e as Error).message;
@@ -460,6 +464,14 @@ export class Qcow2Image implements BlockBackend {
     }
     const host = entryOffset(hi, lo, "L2 entry");
     if (host !== 0) this.refcounts.free(host, this.clusterSize);
+  }
+
+  /** Clears the dirty bit once refcounts are known to be right (after a repair). */
+  markClean(): void {
+    if (!(this.header.incompatible & INCOMPAT_DIRTY)) return;
+    this.file.sync();
+    this.header.incompatible &= ~INCOMPAT_DIRTY;
+    this.writeHeaderU64(FIELD.incompatible, this.header.incompatible);
   }
 
   writeHeaderU64(at: number, value: bigint): void {
