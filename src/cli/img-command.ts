@@ -110,10 +110,10 @@ export function registerImgCommand(program: Command): void {
     .addOption(forceShare())
     .argument("<filename>")
     .argument("<output_filename>")
-    .action((file: string, target: string, o: { f?: ImageFormat; O: ImageFormat; c?: boolean; p?: boolean; o?: string; t: string }) => {
+    .action(async (file: string, target: string, o: { f?: ImageFormat; O: ImageFormat; c?: boolean; p?: boolean; o?: string; t: string }) => {
       const bar = o.p ? progressBar("convert") : null;
       try {
-        convertImage(file, target, {
+        await convertImage(file, target, {
           sourceFormat: o.f,
           outputFormat: o.O,
           compress: o.c === true,

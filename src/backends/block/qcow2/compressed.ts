@@ -52,6 +52,16 @@ export function inflateCluster(data: Uint8Array, clusterSize: number, where: num
 
 /** Deflates a cluster, or returns null when compressing does not save a sector. */
 export function deflateCluster(data: Uint8Array): Uint8Array | null {
-  const out = zlib.deflateRawSync(data, { level: 6 });
-  return out.length <= data.length - 512 ? new Uint8Array(out.buffer, out.byteOffset, out.length) : null;
+  return worthIt(zlib.deflateRawSync(data, { level: 6 }), data.length);
+}
+
+/** deflateCluster on libuv's thread pool, so that several clusters compress at once. */
+export function deflateClusterAsync(data: Uint8Array): Promise<Uint8Array | null> {
+  return new Promise((resolve, reject) => {
+    zlib.deflateRaw(data, { level: 6 }, (err, out) => (err ? reject(err) : resolve(worthIt(out, data.length))));
+  });
+}
+
+function worthIt(out: Buffer, length: number): Uint8Array | null {
+  return out.length <= length - 512 ? new Uint8Array(out.buffer, out.byteOffset, out.length) : null;
 }

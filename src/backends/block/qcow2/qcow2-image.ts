@@ -282,8 +282,12 @@ export class Qcow2Image implements BlockBackend {
    * host clusters; each one referencing a host cluster counts once in its refcount.
    */
   writeCompressed(guestCluster: number, data: Uint8Array): void {
+    this.writePacked(guestCluster, data, deflateCluster(data));
+  }
+
+  /** writeCompressed with the deflating done already (`packed`: null if it did not pay). */
+  writePacked(guestCluster: number, data: Uint8Array, packed: Uint8Array | null): void {
     const cs = this.clusterSize;
-    const packed = deflateCluster(data);
     if (packed === null) {
       this.write(guestCluster * cs, data, 0, cs);
       return;

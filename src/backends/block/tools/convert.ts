@@ -8,6 +8,7 @@ import type { BlockBackend } from "../block-backend.ts";
 import { ImageLock } from "../image-lock.ts";
 import { openImage, type ImageFormat } from "../open-image.ts";
 import { ImageError } from "../qcow2/errors.ts";
+import { deflateClusterAsync } from "../qcow2/compressed.ts";
 import { Qcow2Image } from "../qcow2/qcow2-image.ts";
 import { createImage } from "./create-image.ts";
 
@@ -24,7 +25,7 @@ export interface ConvertOptions {
 
 const CHUNK = 2 * 2 ** 20;
 
-export function convertImage(source: string, target: string, opts: ConvertOptions): void {
+export async function convertImage(source: string, target: string, opts: ConvertOptions): Promise<void> {
   if (opts.compress && opts.outputFormat !== "qcow2") throw new ImageError("compression (-c) needs output format qcow2");
   const src = openImage(source, { readOnly: true, format: opts.sourceFormat });
   let lock: ImageLock | null = null;
@@ -33,7 +34,7 @@ export function convertImage(source: string, target: string, opts: ConvertOption
     createImage(target, { format: opts.outputFormat, size: src.size, clusterSize: opts.clusterSize });
     lock = ImageLock.acquire(target);
     dst = opts.outputFormat === "qcow2" ? Qcow2Image.open(target, { readOnly: false }) : openImage(target, { readOnly: false, format: "raw", lock: false });
-    copy(src, dst, opts);
+    await copy(src, dst, opts);
     if (opts.flush && !dst.flush()) throw new ImageError(`${target}: flush failed`);
   } finally {
     src.close();
@@ -42,7 +43,7 @@ export function convertImage(source: string, target: string, opts: ConvertOption
   }
 }
 
-function copy(src: BlockBackend, dst: BlockBackend, opts: ConvertOptions): void {
+async function copy(src: BlockBackend, dst: BlockBackend, opts: ConvertOptions): Promise<void> {
   const qcow2 = dst instanceof Qcow2Image ? dst : null;
   const unit = qcow2 !== null ? qcow2.clusterSize : 4096;
   const buf = new Uint8Array(CHUNK);
@@ -51,29 +52,34 @@ function copy(src: BlockBackend, dst: BlockBackend, opts: ConvertOptions): void 
   for (let pos = 0; pos < total; pos += CHUNK) {
     const n = Math.min(CHUNK, total - pos);
     if (!src.readAt(pos, buf, 0, n)) throw new ImageError(`reading the source at ${pos} failed${why(src)}`);
-    // Write each run of non-zero units with one call.
-    let runStart = -1;
-    const flushRun = (end: number) => {
-      if (runStart < 0) return;
-      if (!dst.writeAt(pos + runStart, buf, runStart, end - runStart)) throw new ImageError(`writing the target at ${pos + runStart} failed${why(dst)}`);
-      runStart = -1;
-    };
+    const nonZero: number[] = [];
     for (let at = 0; at < n; at += unit) {
       const len = Math.min(unit, n - at);
-      const zero = Buffer.compare(buf.subarray(at, at + len), zeros.subarray(0, len)) === 0;
-      if (zero) {
-        flushRun(at);
-      } else if (opts.compress && qcow2 !== null && len === unit) {
-        flushRun(at);
-        qcow2.writeCompressed((pos + at) / unit, buf.subarray(at, at + unit));
-      } else if (runStart < 0) {
-        runStart = at;
+      if (Buffer.compare(buf.subarray(at, at + len), zeros.subarray(0, len)) !== 0) nonZero.push(at);
+    }
+    if (opts.compress && qcow2 !== null) {
+      // Deflate the chunk's clusters in parallel on the thread pool, then write them in order.
+      const whole = nonZero.filter((at) => at + unit <= n);
+      const packed = await Promise.all(whole.map((at) => deflateClusterAsync(buf.subarray(at, at + unit))));
+      whole.forEach((at, i) => qcow2.writePacked((pos + at) / unit, buf.subarray(at, at + unit), packed[i]));
+      for (const at of nonZero.filter((a) => a + unit > n)) write(dst, pos + at, buf, at, n - at);
+    } else {
+      // Each run of non-zero units is one write.
+      for (let i = 0; i < nonZero.length; ) {
+        let j = i + 1;
+        while (j < nonZero.length && nonZero[j] === nonZero[j - 1] + unit) j++;
+        const start = nonZero[i];
+        write(dst, pos + start, buf, start, Math.min(n, nonZero[j - 1] + unit) - start);
+        i = j;
       }
     }
-    flushRun(n);
     opts.progress?.(pos + n, total);
   }
   if (total === 0) opts.progress?.(0, 0);
+}
+
+function write(dst: BlockBackend, position: number, buf: Uint8Array, offset: number, length: number): void {
+  if (!dst.writeAt(position, buf, offset, length)) throw new ImageError(`writing the target at ${position} failed${why(dst)}`);
 }
 
 function why(b: BlockBackend): string {
