@@ -242,3 +242,23 @@ test("opening formats: probing, and a qcow2 file is never written as raw", (t) =
   assert.equal(raw.size, 4096);
   raw.close();
 });
+
+test("a compressed cluster's host space reused by new compressed data never reads back stale", (t) => {
+  const file = path.join(scratchDir(t), "reuse.qcow2");
+  createQcow2(file, { size: 65536, clusterBits: 12 });
+  const image = openQcow2(file, false);
+  const a = new Uint8Array(4096).fill(1);
+  const b = new Uint8Array(4096).fill(2);
+  image.writeCompressed(0, a);
+  const out = new Uint8Array(4096);
+  image.read(0, out, 0, 4096);
+  assert.deepEqual(out, a);
+  const first = image.clusterInfo(0).host;
+  image.write(0, new Uint8Array(4096).fill(3), 0, 4096); // frees the compressed cluster's host cluster
+  image.writeCompressed(1, b); // packs into the cluster just freed, at the same offset
+  assert.equal(image.clusterInfo(1).host, first, "the same host bytes were reused");
+  image.read(4096, out, 0, 4096);
+  assert.deepEqual(out, b);
+  assertClean(image, "after reuse");
+  image.close();
+});

@@ -463,6 +463,15 @@ export class Qcow2Image implements BlockBackend {
   release(hi: number, lo: number): void {
     if (hi & COMPRESSED) {
       const c = decodeCompressed(hi, lo, this.clusterBits);
+      // Its host bytes may be reused for other compressed data at the same offset.
+      if (this.inflated?.at === c.offset) this.inflated = null;
+      // Stop packing into a host cluster that may now be freed (and then allocated for anything).
+      const cs = this.clusterSize;
+      const cursorCluster = Math.floor(this.compressedCursor / cs);
+      if (cursorCluster >= Math.floor(c.sectorStart / cs) && cursorCluster * cs < c.sectorStart + c.sectors * 512) {
+        this.compressedCursor = 0;
+        this.compressedEnd = 0;
+      }
       this.refcounts.free(c.sectorStart, c.sectors * 512);
       return;
     }
