@@ -207,3 +207,24 @@ test("fuzz: random damage to the header and tables never escapes as a crash or g
   assert.equal(crypto.createHash("sha256").update(fs.readFileSync(backing)).digest("hex"), backingHash, "the backing file was never written");
   assert.deepEqual(fs.readdirSync(dir).sort(), ["backing.raw", "pristine.qcow2", "victim.qcow2"], "no file was created beside the image");
 });
+
+test("snapshot tables claiming huge L1 tables are refused before anything walks them", (t) => {
+  const dir = scratchDir(t);
+  const file = path.join(dir, "many.qcow2");
+  createQcow2(file, { size: 2 ** 20, clusterBits: 9 });
+  const tableAt = 64 * 2 ** 20;
+  const entry = (i: number) => {
+    const e = new Uint8Array(48);
+    const v = new DataView(e.buffer);
+    v.setUint32(4, 512 * (1000 + i)); // l1_table_offset: distinct, aligned, inside the (sparse) file
+    v.setUint32(8, 4 * 2 ** 20); // l1_size: 32 MiB of entries
+    v.setUint16(12, 1);
+    v.setUint16(14, 1);
+    e[40] = 0x31;
+    e[41] = 0x61 + i;
+    return e;
+  };
+  for (let i = 0; i < 17; i++) patch(file, tableAt + 48 * i, entry(i));
+  patch(file, 60, [...u32(17), ...u64(tableAt)]);
+  refused(file, true, /snapshots' L1 tables add up to more than 512 MiB/);
+});

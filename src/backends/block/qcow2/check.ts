@@ -9,7 +9,7 @@
  */
 import { decodeCompressed } from "./compressed.ts";
 import { COMPRESSED, COPIED, ZERO, entryOffset, hiWord, loWord } from "./entries.ts";
-import { hex } from "./errors.ts";
+import { ImageError, hex } from "./errors.ts";
 import type { Qcow2Image } from "./qcow2-image.ts";
 import { adjustRefcounts } from "./snapshots.ts";
 
@@ -35,7 +35,10 @@ export function checkImage(image: Qcow2Image, repair: RepairMode = "none"): Chec
   const cs = image.clusterSize;
   const h = image.header;
   const fileClusters = Math.ceil(image.file.size / cs);
-  const counted = new Float64Array(Math.max(fileClusters, image.refcounts.endCluster));
+  const clusters = Math.max(fileClusters, image.refcounts.endCluster);
+  // One counter per host cluster, as qemu-img keeps; refuse rather than exhaust memory on a huge sparse file.
+  if (clusters > 2 ** 27) throw new ImageError(`${image.path}: too many host clusters (${clusters}) to check`);
+  const counted = new Float64Array(clusters);
   const r: CheckResult = {
     corruptions: 0,
     leaks: 0,

@@ -24,6 +24,8 @@ export interface SnapshotEntry {
 
 const FIXED = 40;
 const MAX_EXTRA = 1024;
+/** Bound on all snapshot L1 tables together: far above any real image, low enough that walking them cannot hang us. */
+const MAX_TOTAL_L1_BYTES = 512 * 2 ** 20;
 
 /** Reads `count` entries at `offset`; returns them and the table's length in bytes. */
 export function readSnapshotTable(
@@ -35,6 +37,7 @@ export function readSnapshotTable(
   const entries: SnapshotEntry[] = [];
   const bad = (why: string) => new CorruptImageError(`${file.path}: snapshot table is corrupt: ${why}`);
   let at = offset;
+  let l1Total = 0;
   for (let i = 0; i < count; i++) {
     if (at + FIXED > file.size) throw bad(`entry ${i} lies outside the file`);
     const fixed = file.readBytes(at, FIXED);
@@ -52,6 +55,8 @@ export function readSnapshotTable(
     if (l1TableOffset % clusterSize !== 0 || l1TableOffset + l1Size * 8 > file.size || l1Size * 8 > 32 * 2 ** 20) {
       throw bad(`entry ${i}'s L1 table is unaligned, too large or outside the file`);
     }
+    l1Total += l1Size * 8;
+    if (l1Total > MAX_TOTAL_L1_BYTES) throw bad("the snapshots' L1 tables add up to more than 512 MiB");
     const dec = new TextDecoder();
     entries.push({
       l1TableOffset,
