@@ -10,6 +10,7 @@ import { openImage, type ImageFormat } from "../open-image.ts";
 import { ImageError } from "../qcow2/errors.ts";
 import { deflateClusterAsync } from "../qcow2/compressed.ts";
 import { Qcow2Image } from "../qcow2/qcow2-image.ts";
+import { RawFileBackend } from "../raw-file.ts";
 import { createImage } from "./create-image.ts";
 
 export interface ConvertOptions {
@@ -33,7 +34,8 @@ export async function convertImage(source: string, target: string, opts: Convert
   try {
     createImage(target, { format: opts.outputFormat, size: src.size, clusterSize: opts.clusterSize });
     lock = ImageLock.acquire(target);
-    dst = opts.outputFormat === "qcow2" ? Qcow2Image.open(target, { readOnly: false }) : openImage(target, { readOnly: false, format: "raw", lock: false });
+    // Opened directly, not through openImage: we hold the lock, and closing must not fsync under -t unsafe.
+    dst = opts.outputFormat === "qcow2" ? Qcow2Image.open(target, { readOnly: false }) : RawFileBackend.open(target);
     await copy(src, dst, opts);
     if (opts.flush && !dst.flush()) throw new ImageError(`${target}: flush failed`);
   } finally {
