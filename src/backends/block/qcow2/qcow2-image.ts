@@ -34,6 +34,8 @@ import { readSnapshotTable, type SnapshotEntry } from "./snapshot-table.ts";
 const L2_CACHE_BYTES = 4 * 2 ** 20;
 /** Largest single host read when guest-contiguous clusters are host-contiguous too. */
 const MAX_COALESCED_READ = 8 * 2 ** 20;
+/** Most clusters one write allocates and writes together. */
+const MAX_BATCH_CLUSTERS = 256;
 
 export type ClusterKind = "unallocated" | "zero" | "data" | "compressed";
 
@@ -263,11 +265,25 @@ export class Qcow2Image implements BlockBackend {
           this.file.write(host, cluster);
           this.setL2Entry(table, at, idx, host, COPIED, 0);
         } else {
-          const fresh = this.refcounts.allocate(1);
-          this.guard.check(fresh, cs, "guest data");
-          this.file.write(fresh, cluster);
-          this.setL2Entry(table, at, idx, fresh, COPIED, 0);
-          this.release(hi, lo);
+          // Whole clusters that follow in the same L2 table and also need new
+          // clusters share one allocation, one data write and one L2 write.
+          let k = 1;
+          if (n === cs) {
+            while (k < MAX_BATCH_CLUSTERS && idx + k < this.l2Entries && (k + 1) * cs <= length && !(hiWord(table, idx + k) & COPIED)) k++;
+          }
+          const fresh = this.refcounts.allocate(k);
+          this.guard.check(fresh, k * cs, "guest data");
+          this.file.write(fresh, k === 1 ? cluster : src, k === 1 ? 0 : offset, k * cs);
+          const old: number[] = [];
+          for (let j = 0; j < k; j++) {
+            old.push(hiWord(table, idx + j), loWord(table, idx + j));
+            setEntry(table, idx + j, fresh + j * cs, COPIED, 0);
+          }
+          this.file.write(at + idx * 8, new Uint8Array(table.buffer, idx * 8, k * 8));
+          for (let j = 0; j < k; j++) this.release(old[2 * j], old[2 * j + 1]);
+          position += (k - 1) * cs;
+          offset += (k - 1) * cs;
+          length -= (k - 1) * cs;
         }
       }
       position += n;

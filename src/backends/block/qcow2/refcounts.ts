@@ -111,7 +111,7 @@ export class Refcounts {
       while (this.anyUsed(start, n)) start++;
       this.extendAtEnd(start, n);
     } else {
-      for (let c = start; c < start + n; c++) this.set(c, 1);
+      this.setRange(start, n, 1);
     }
     this.freeHint = start + n;
     return start * this.clusterSize;
@@ -127,6 +127,25 @@ export class Refcounts {
     }
     const [s, e] = setRefcount(block, cluster % this.entriesPerBlock, this.bits, value);
     this.file.write(this.table[bi] + s, block, s, e - s);
+  }
+
+  /** Sets `n` consecutive refcounts, with one write per refcount block touched. */
+  private setRange(first: number, n: number, value: number): void {
+    for (let c = first; c < first + n; ) {
+      const bi = Math.floor(c / this.entriesPerBlock);
+      const end = Math.min(first + n, (bi + 1) * this.entriesPerBlock);
+      const block = this.blockFor(c);
+      if (block === null) throw new CorruptImageError(`${this.file.path}: no refcount block covers cluster ${hex(c * this.clusterSize)}`);
+      let lo = Infinity;
+      let hi = 0;
+      for (let k = c; k < end; k++) {
+        const [s, e] = setRefcount(block, k % this.entriesPerBlock, this.bits, value);
+        lo = Math.min(lo, s);
+        hi = Math.max(hi, e);
+      }
+      this.file.write(this.table[bi] + lo, block, lo, hi - lo);
+      c = end;
+    }
   }
 
   private findFree(n: number): number {
@@ -191,9 +210,11 @@ export class Refcounts {
       this.cacheBlock(at, block);
       blockOffsets.set(bi, at);
     });
-    for (let c = start; c < regionEnd; c++) {
+    for (let c = start; c < regionEnd; ) {
       const bi = Math.floor(c / epb);
-      if (!blockOffsets.has(bi)) this.set(c, 1);
+      const end = Math.min(regionEnd, (bi + 1) * epb);
+      if (!blockOffsets.has(bi)) this.setRange(c, end - c, 1);
+      c = end;
     }
     if (tableClusters === 0) {
       const entry = new Uint8Array(8);
