@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerExecCommand } from "./exec-command.ts";
 import { qemuStyleArgs } from "./qemu-args.ts";
+import { registerImgCommand } from "./img-command.ts";
 import { registerRunCommand } from "./run-command.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -20,6 +21,7 @@ const program = new Command("typevisor")
 
 registerRunCommand(program);
 registerExecCommand(program);
+registerImgCommand(program);
 
 const args = qemuStyleArgs(process.argv.slice(2));
 try {

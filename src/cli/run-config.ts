@@ -101,8 +101,11 @@ export function planRun(flags: RunFlags): RunPlan {
   for (const text of flags.drive) {
     try {
       const spec = parseDriveSpec(text);
-      const drive: DriveConfig = { file: spec.file, format: "raw", readonly: spec.readOnly, snapshot: spec.snapshot || flags.snapshot === true };
+      const drive: DriveConfig = { file: spec.file, readonly: spec.readOnly, snapshot: spec.snapshot || flags.snapshot === true };
+      if (spec.format !== undefined) drive.format = spec.format;
       if (spec.serial !== undefined) drive.serial = spec.serial;
+      if (spec.discard !== undefined) drive.discard = spec.discard;
+      if (spec.cache !== undefined) drive.cache = spec.cache;
       if (spec.ifNone) {
         if (detached.has(spec.id!)) problems.push(`--drive ${text}: another drive already has id=${spec.id}`);
         detached.set(spec.id!, { text, drive });

@@ -35,7 +35,7 @@ export function buildMachine(config: VmConfig, options: BuildOptions = {}): Virt
   try {
     const virtio: VirtioDevice[] = [];
     for (const drive of config.drives) {
-      const backend = openDrive({ file: drive.file, readOnly: drive.readonly, snapshot: drive.snapshot });
+      const backend = openDrive({ file: drive.file, readOnly: drive.readonly, snapshot: drive.snapshot, format: drive.format, discard: drive.discard, cache: drive.cache });
       disks.push(backend);
       virtio.push(new VirtioBlk(drive.serial === undefined ? { backend } : { backend, serial: drive.serial }));
     }

@@ -5,6 +5,7 @@
  * files named exist and can be opened as asked) before anything is built,
  * and reports every problem at once, named in the caller's terms.
  */
+import { CACHE_MODES, IMAGE_FORMATS, type CacheMode, type ImageFormat } from "../backends/block/open-image.ts";
 import { accessSync, constants, statSync } from "node:fs";
 import { MAX_HARTS, RAM_OFFSET } from "../cpu/layout.ts";
 import { VIRTIO_MMIO_SLOTS } from "../devices/virtio/index.ts";
@@ -31,12 +32,16 @@ export interface VmConfig {
 
 export interface DriveConfig {
   file: string;
-  format: "raw";
+  /** Absent: probed when opened (a qcow2 image is never written as raw). */
+  format?: ImageFormat;
   readonly: boolean;
   /** Reported to the guest (at most 20 bytes). */
   serial?: string;
   /** Writes go to a throw-away in-memory overlay; the file is never modified. */
   snapshot: boolean;
+  /** discard=unmap: the guest's DISCARD frees image space. */
+  discard?: boolean;
+  cache?: CacheMode;
 }
 
 export interface NicConfig {
@@ -71,7 +76,7 @@ export interface ValidateOptions {
 }
 
 const TOP_FIELDS = ["name", "memory", "harts", "firmware", "kernel", "initrd", "append", "drives", "nics", "rng", "icount"];
-const DRIVE_FIELDS = ["file", "format", "readonly", "serial", "snapshot"];
+const DRIVE_FIELDS = ["file", "format", "readonly", "serial", "snapshot", "discard", "cache"];
 const NIC_FIELDS = ["backend", "mac"];
 /** Records a problem with a field (`value`: what was given, shown when the field has no label). */
 type Report = (field: string, message: string, value?: string) => void;
@@ -204,7 +209,13 @@ function driveConfig(item: unknown, field: string, report: Report): DriveConfig 
   for (const key of Object.keys(item)) if (!DRIVE_FIELDS.includes(key)) bad(field, `unknown option "${key}" (known: ${DRIVE_FIELDS.join(", ")})`);
   const readonly = flag(item.readonly, "readonly", field, bad);
   const snapshot = flag(item.snapshot, "snapshot", field, bad);
-  if (item.format !== undefined && item.format !== "raw") bad(field, `format ${describe(item.format)} is not supported yet; only raw`);
+  if (item.format !== undefined && !(IMAGE_FORMATS as readonly unknown[]).includes(item.format)) {
+    bad(field, `format ${describe(item.format)} is not one of ${IMAGE_FORMATS.join(", ")} (or absent: probed)`);
+  }
+  if (item.discard !== undefined && typeof item.discard !== "boolean") bad(field, `discard ${describe(item.discard)} must be true or false`);
+  if (item.cache !== undefined && !(CACHE_MODES as readonly unknown[]).includes(item.cache)) {
+    bad(field, `cache ${describe(item.cache)} must be one of ${CACHE_MODES.join(", ")}`);
+  }
   if (item.serial !== undefined && (typeof item.serial !== "string" || new TextEncoder().encode(item.serial).length > 20)) {
     bad(field, `serial ${describe(item.serial)} must be a string of at most 20 bytes`);
   }
@@ -216,8 +227,11 @@ function driveConfig(item: unknown, field: string, report: Report): DriveConfig 
     if (problem) bad(field, `${item.file}: ${problem}`);
   }
   if (problems > 0) return null;
-  const drive: DriveConfig = { file: item.file as string, format: "raw", readonly, snapshot };
+  const drive: DriveConfig = { file: item.file as string, readonly, snapshot };
+  if (item.format !== undefined) drive.format = item.format as ImageFormat;
   if (item.serial !== undefined) drive.serial = item.serial as string;
+  if (item.discard !== undefined) drive.discard = item.discard as boolean;
+  if (item.cache !== undefined) drive.cache = item.cache as CacheMode;
   return drive;
 }
 

@@ -29,8 +29,8 @@ test("flags map onto the config; -snapshot reaches every drive", () => {
     kernel,
     append: "quiet",
     drives: [
-      { file: a, format: "raw", readonly: false, snapshot: true, serial: "s1" },
-      { file: b, format: "raw", readonly: true, snapshot: true },
+      { file: a, readonly: false, snapshot: true, serial: "s1" },
+      { file: b, readonly: true, snapshot: true },
     ],
     nics: [{ backend: "loopback" }],
     rng: true,

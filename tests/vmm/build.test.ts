@@ -50,6 +50,6 @@ test("an image the loader rejects is an error, and the drives opened are closed 
   const config = validateVmConfig({ memory: 2 * 2 ** 20, firmware: { kind: "none" }, kernel: huge, drives: [{ file: disk }] });
   const openFds = () => readdirSync("/proc/self/fd").length;
   const before = openFds();
-  assert.throws(() => buildMachine(config), /huge\.bin: 3145728 bytes at 0x80000000 do not fit in RAM; use more memory/);
+  assert.throws(() => buildMachine(config), /huge\.bin: 3145728 bytes at 0x80000000 need more than the 2 MiB of RAM; use -m 6M or more/);
   assert.equal(openFds(), before, "the drive's file descriptor was closed");
 });

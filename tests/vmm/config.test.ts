@@ -56,7 +56,7 @@ test("names every bad field at once", () => {
     memory: 4 * 2 ** 30,
     harts: 9,
     kernel: join(tmp, "nope"),
-    drives: [{ file: disk, format: "qcow2" }, { file: join(tmp, "gone.img") }],
+    drives: [{ file: disk, format: "vmdk" }, { file: join(tmp, "gone.img") }],
     nics: [{ backend: "tap" }],
     icount: 0,
     colour: "red",
@@ -66,7 +66,7 @@ test("names every bad field at once", () => {
   assert.match(found[1], /^memory: 4 GiB of guest RAM does not fit: one wasm32 memory .* so the most is 4084M \(3G in whole gigabytes\)/);
   assert.match(found[2], /^harts: the virt board takes 1 to 8 harts, got 9/);
   assert.match(found[3], /^kernel ".*nope": no such file$/);
-  assert.match(found[4], /^drives\[0\]: format "qcow2" is not supported yet; only raw/);
+  assert.match(found[4], /^drives\[0\]: format "vmdk" is not one of raw, qcow2 \(or absent: probed\)/);
   assert.match(found[5], /^drives\[1\]: .*gone\.img: no such file/);
   assert.match(found[6], /^nics\[0\]: expected a NIC \{backend: "null" or "loopback", mac\?\}, got "tap"/);
   assert.match(found[7], /^icount: expected a whole number of instructions per tick \(1 or more\), got 0/);

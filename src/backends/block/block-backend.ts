@@ -15,6 +15,16 @@ export interface BlockBackend {
   readAt(position: number, dst: Uint8Array, offset: number, length: number): boolean;
   /** Writes `src[offset .. offset+length)` at byte `position`. */
   writeAt(position: number, src: Uint8Array, offset: number, length: number): boolean;
+  /**
+   * Optional (virtio-blk DISCARD, offered only when present): the guest no
+   * longer needs these bytes; afterwards they read as zeros or unchanged.
+   */
+  discard?(position: number, length: number): boolean;
+  /**
+   * Optional (virtio-blk WRITE_ZEROES): the bytes read as zeros afterwards;
+   * `unmap` lets the backend free their storage rather than keep it.
+   */
+  writeZeroes?(position: number, length: number, unmap: boolean): boolean;
   /** Makes every completed write durable (fsync). */
   flush(): boolean;
   /** Releases host resources; the backend is unusable afterwards. */

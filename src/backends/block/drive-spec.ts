@@ -1,27 +1,34 @@
 /**
- * `--drive` option values, QEMU style: `file=PATH,format=raw[,readonly=on]`
- * plus optional `snapshot=on` (writes go to a throw-away overlay), `serial=ID`
- * (reported to the guest, up to 20 bytes), `id=NAME` and `if=virtio` (the
- * default) or `if=none` (attached by `-device virtio-blk-device,drive=NAME`).
- * A literal comma in a value is written twice (`,,`).
+ * `--drive` option values, QEMU style: `file=PATH[,format=raw|qcow2][,readonly=on]`
+ * (no format: probed, as QEMU does), `snapshot=on` (writes go to a throw-away
+ * overlay), `discard=unmap|ignore` (pass the guest's DISCARD on to the image;
+ * default ignore), `cache=writeback|writethrough|unsafe` (see CacheMode in
+ * open-image.ts), `serial=ID` (reported to the guest, up to 20 bytes),
+ * `id=NAME` and `if=virtio` (the default) or `if=none` (attached by
+ * `-device virtio-blk-device,drive=NAME`). A literal comma in a value is
+ * written twice (`,,`).
  */
 import type { BlockBackend } from "./block-backend.ts";
-import { RawFileBackend } from "./raw-file.ts";
+import { CACHE_MODES, openImage, parseFormat, type CacheMode, type ImageFormat } from "./open-image.ts";
 import { SnapshotOverlayBackend } from "./snapshot-overlay.ts";
 
 export interface DriveSpec {
   file: string;
-  format: "raw";
+  /** Absent: probe the file (a qcow2 image is opened as qcow2, never written as raw). */
+  format?: ImageFormat;
   readOnly: boolean;
   /** Writes go to an in-memory overlay discarded at close; the file is never written. */
   snapshot: boolean;
+  /** discard=unmap: the guest's DISCARD frees image space. */
+  discard?: boolean;
+  cache?: CacheMode;
   serial?: string;
   id?: string;
   /** if=none: no device of its own; a `-device virtio-blk-device,drive=ID` attaches it. */
   ifNone?: true;
 }
 
-const USAGE = "expected --drive file=PATH,format=raw[,readonly=on][,snapshot=on][,serial=ID]";
+const USAGE = "expected --drive file=PATH[,format=raw|qcow2][,readonly=on][,snapshot=on][,discard=unmap][,cache=MODE][,serial=ID]";
 
 /** Parses one `--drive` value; throws an Error saying what is wrong and what is expected. */
 export function parseDriveSpec(text: string): DriveSpec {
@@ -29,6 +36,8 @@ export function parseDriveSpec(text: string): DriveSpec {
   let format: string | undefined;
   let readOnly = false;
   let snapshot = false;
+  let discard: boolean | undefined;
+  let cache: CacheMode | undefined;
   let serial: string | undefined;
   let id: string | undefined;
   let ifNone = false;
@@ -42,6 +51,24 @@ export function parseDriveSpec(text: string): DriveSpec {
       case "format": format = value; break;
       case "readonly": readOnly = parseFlag(text, key, value); break;
       case "snapshot": snapshot = parseFlag(text, key, value); break;
+      case "discard":
+        if (value !== "unmap" && value !== "on" && value !== "ignore" && value !== "off") {
+          throw new Error(`--drive ${text}: discard=${value} must be unmap or ignore`);
+        }
+        discard = value === "unmap" || value === "on";
+        break;
+      case "cache":
+        if (value === "none" || value === "directsync") {
+          throw new Error(
+            `--drive ${text}: cache=${value} (O_DIRECT) is not supported: Node cannot align guest buffers for it; ` +
+              "cache=writeback makes the same durability promise (data is durable after the guest's flush)",
+          );
+        }
+        if (!(CACHE_MODES as readonly string[]).includes(value)) {
+          throw new Error(`--drive ${text}: cache=${value} must be one of ${CACHE_MODES.join(", ")}`);
+        }
+        cache = value as CacheMode;
+        break;
       case "serial":
         if (new TextEncoder().encode(value).length > 20) {
           throw new Error(`--drive ${text}: serial is longer than 20 bytes`);
@@ -58,10 +85,10 @@ export function parseDriveSpec(text: string): DriveSpec {
     }
   }
   if (file === undefined || file === "") throw new Error(`--drive ${text}: no file= given; ${USAGE}`);
-  if (format !== undefined && format !== "raw") {
-    throw new Error(`--drive ${text}: format=${format} is not supported yet; only format=raw`);
-  }
-  const spec: DriveSpec = { file, format: "raw", readOnly, snapshot };
+  const spec: DriveSpec = { file, readOnly, snapshot };
+  if (format !== undefined) spec.format = parseFormat(format, `--drive ${text}`);
+  if (discard !== undefined) spec.discard = discard;
+  if (cache !== undefined) spec.cache = cache;
   if (serial !== undefined) spec.serial = serial;
   if (id !== undefined) spec.id = id;
   if (ifNone) {
@@ -72,9 +99,10 @@ export function parseDriveSpec(text: string): DriveSpec {
 }
 
 /** Opens the image a spec names. Throws an Error naming the file if it cannot. */
-export function openDrive(spec: Pick<DriveSpec, "file" | "readOnly" | "snapshot">): BlockBackend {
-  if (!spec.snapshot) return RawFileBackend.open(spec.file, { readOnly: spec.readOnly });
-  const image = RawFileBackend.open(spec.file, { readOnly: true });
+export function openDrive(spec: Pick<DriveSpec, "file" | "readOnly" | "snapshot" | "format" | "discard" | "cache">): BlockBackend {
+  const options = { format: spec.format, discard: spec.discard, cache: spec.cache };
+  if (!spec.snapshot) return openImage(spec.file, { readOnly: spec.readOnly, ...options });
+  const image = openImage(spec.file, { readOnly: true, format: spec.format });
   // A read-only snapshot drive stays read-only to the guest, as on QEMU.
   return spec.readOnly ? image : new SnapshotOverlayBackend(image);
 }

@@ -71,6 +71,15 @@ export class RawFileBackend implements BlockBackend {
     }
   }
 
+  /** Writes zeros (Node has no fallocate to punch holes, so `unmap` frees nothing). */
+  writeZeroes(position: number, length: number, _unmap: boolean): boolean {
+    const zeros = new Uint8Array(Math.min(length, 2 ** 20));
+    for (let done = 0; done < length; done += zeros.length) {
+      if (!this.writeAt(position + done, zeros, 0, Math.min(zeros.length, length - done))) return false;
+    }
+    return true;
+  }
+
   flush(): boolean {
     if (this.readOnly) return true;
     try {

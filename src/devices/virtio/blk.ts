@@ -1,6 +1,6 @@
 /**
  * virtio-blk (virtio 1.2 section 5.2): one request queue; read, write,
- * flush and get-id. Requests complete synchronously against the backend,
+ * flush, get-id, and discard / write-zeroes when the backend can do them. Requests complete synchronously against the backend,
  * inside the driver's QueueNotify write.
  *
  * A request is a 16-byte header (type, reserved, sector) in the readable
@@ -20,11 +20,15 @@ export const VIRTIO_BLK_F_SEG_MAX = 2;
 export const VIRTIO_BLK_F_RO = 5;
 export const VIRTIO_BLK_F_BLK_SIZE = 6;
 export const VIRTIO_BLK_F_FLUSH = 9;
+export const VIRTIO_BLK_F_DISCARD = 13;
+export const VIRTIO_BLK_F_WRITE_ZEROES = 14;
 
 export const VIRTIO_BLK_T_IN = 0;
 export const VIRTIO_BLK_T_OUT = 1;
 export const VIRTIO_BLK_T_FLUSH = 4;
 export const VIRTIO_BLK_T_GET_ID = 8;
+export const VIRTIO_BLK_T_DISCARD = 11;
+export const VIRTIO_BLK_T_WRITE_ZEROES = 13;
 
 export const VIRTIO_BLK_S_OK = 0;
 export const VIRTIO_BLK_S_IOERR = 1;
@@ -34,6 +38,9 @@ export const SECTOR_SIZE = 512;
 const HEADER_SIZE = 16;
 const ID_BYTES = 20;
 const CONFIG_SIZE = 0x40;
+/** Largest DISCARD / WRITE_ZEROES range in sectors (QEMU's BDRV_REQUEST_MAX_SECTORS), one segment per request. */
+const MAX_ZERO_SECTORS = 0x3f_ffff;
+const SEGMENT_SIZE = 16;
 
 export interface VirtioBlkOptions {
   backend: BlockBackend;
@@ -76,6 +83,10 @@ export class VirtioBlk implements VirtioDevice {
       feature(VIRTIO_BLK_F_BLK_SIZE) |
       feature(VIRTIO_BLK_F_FLUSH);
     if (opts.backend.readOnly) features |= feature(VIRTIO_BLK_F_RO);
+    else {
+      if (opts.backend.discard !== undefined) features |= feature(VIRTIO_BLK_F_DISCARD);
+      if (opts.backend.writeZeroes !== undefined) features |= feature(VIRTIO_BLK_F_WRITE_ZEROES);
+    }
     this.features = features;
     const serial = new TextEncoder().encode(opts.serial ?? "");
     if (serial.length > ID_BYTES) throw new Error(`virtio-blk serial "${opts.serial}" is longer than 20 bytes`);
@@ -86,6 +97,12 @@ export class VirtioBlk implements VirtioDevice {
     c.setUint32(8, sizeMax, true);
     c.setUint32(12, Math.max(1, queueSize - 2), true);
     c.setUint32(20, SECTOR_SIZE, true);
+    c.setUint32(36, MAX_ZERO_SECTORS, true); // max_discard_sectors
+    c.setUint32(40, 1, true); // max_discard_seg
+    c.setUint32(44, 8, true); // discard_sector_alignment: 4 KiB
+    c.setUint32(48, MAX_ZERO_SECTORS, true); // max_write_zeroes_sectors
+    c.setUint32(52, 1, true); // max_write_zeroes_seg
+    c.setUint8(56, opts.backend.discard !== undefined ? 1 : 0); // write_zeroes_may_unmap
   }
 
   attach(ctx: VirtioContext): void {
@@ -140,12 +157,37 @@ export class VirtioBlk implements VirtioDevice {
         return this.transfer(c, true, sectorLo, sectorHi, c.readableBytes - HEADER_SIZE);
       case VIRTIO_BLK_T_FLUSH:
         return this.backend.flush() ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+      case VIRTIO_BLK_T_DISCARD:
+      case VIRTIO_BLK_T_WRITE_ZEROES:
+        return this.zeroRange(c, type === VIRTIO_BLK_T_DISCARD);
       case VIRTIO_BLK_T_GET_ID:
         c.writeBytes(0, this.id, 0, Math.min(ID_BYTES, c.writableBytes - 1));
         return VIRTIO_BLK_S_OK;
       default:
         return VIRTIO_BLK_S_UNSUPP;
     }
+  }
+
+  /** DISCARD or WRITE_ZEROES: one segment {sector u64, num_sectors u32, flags u32} after the header. */
+  private zeroRange(c: DescriptorChain, discard: boolean): number {
+    const b = this.backend;
+    if (b.readOnly || (discard ? b.discard === undefined : b.writeZeroes === undefined)) return VIRTIO_BLK_S_UNSUPP;
+    if (c.readableBytes - HEADER_SIZE !== SEGMENT_SIZE) return VIRTIO_BLK_S_UNSUPP; // max_*_seg is 1
+    c.readBytes(HEADER_SIZE, this.header, 0, SEGMENT_SIZE);
+    const h = this.headerView;
+    const sectorLo = h.getUint32(0, true);
+    const sectorHi = h.getUint32(4, true);
+    const count = h.getUint32(8, true);
+    const flags = h.getUint32(12, true);
+    // Discard takes no flags; write-zeroes only "unmap" (bit 0).
+    if (flags & (discard ? ~0 : ~1)) return VIRTIO_BLK_S_UNSUPP;
+    if (sectorHi >= 0x200000 || count > MAX_ZERO_SECTORS) return VIRTIO_BLK_S_IOERR;
+    const sector = sectorHi * 0x1_0000_0000 + sectorLo;
+    if (sector + count > this.capacity) return VIRTIO_BLK_S_IOERR;
+    const ok = discard
+      ? b.discard!(sector * SECTOR_SIZE, count * SECTOR_SIZE)
+      : b.writeZeroes!(sector * SECTOR_SIZE, count * SECTOR_SIZE, (flags & 1) !== 0);
+    return ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
   }
 
   /** Moves `dataLen` bytes between the chain's data segments and the disk at `sector`. */
