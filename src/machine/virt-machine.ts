@@ -89,6 +89,11 @@ export interface VirtMachineOptions {
   /** Devices for the virtio-mmio slots, first one at the highest slot. */
   virtio?: readonly VirtioDevice[];
   serial?: SerialSink;
+  /**
+   * false: build the board only (devices, harts held stopped, no images
+   * loaded, no device tree), for a snapshot restore to fill in.
+   */
+  boot?: boolean;
 }
 
 export class VirtMachine {
@@ -119,6 +124,15 @@ export class VirtMachine {
   private wake: (() => void) | null = null;
   /** Harts held stopped (SBI HSM); only the built-in firmware stops any. */
   private readonly stopped: boolean[];
+  /** run() is executing (between its start and its return). */
+  private running = false;
+  /** pause() was called and resume() not yet. */
+  private pauseRequested = false;
+  private isPaused = false;
+  /** Callers of pause() waiting for run() to park. */
+  private pauseWaiters: (() => void)[] = [];
+  /** Ends the parked wait in run() (resume, quit). */
+  private unpark: (() => void) | null = null;
 
   /** Builds the board and loads the boot images; throws LoadError/ElfError on bad images. */
   constructor(options: VirtMachineOptions) {
@@ -146,7 +160,8 @@ export class VirtMachine {
     const clock = this.clock;
     this.harts = [];
     for (let h = 0; h < hartCount; h++) this.harts.push(new Hart(this.memory, h, this.bus, clock));
-    this.stopped = this.harts.map(() => false);
+    // Without a boot, nothing may run until a restore says what.
+    this.stopped = this.harts.map(() => options.boot === false);
     if (options.firmware.kind === "builtin") new BuiltinSbi(this.sbiPlatform()).install();
 
     this.finisher = new TestFinisher((request) => this.requestExit(request));
@@ -159,7 +174,57 @@ export class VirtMachine {
     for (const dev of [this.finisher, this.rtc, this.clint, this.plic, this.uart]) this.bus.addDevice(dev);
     for (const slot of this.virtio.slots) this.bus.addDevice(slot.mmio);
 
-    this.boot();
+    if (options.boot !== false) this.boot();
+  }
+
+  /** True while the machine is paused: run() is parked between batches and guest time stands still. */
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  /**
+   * Stops the guest between two instruction batches, with its clock stopped.
+   * Resolves once run() is parked (at once if run() is not running). The
+   * machine's state is then consistent for save() or a snapshot.
+   */
+  pause(): Promise<void> {
+    this.pauseRequested = true;
+    if (this.isPaused) return Promise.resolve();
+    if (!this.running) {
+      this.park();
+      return Promise.resolve();
+    }
+    for (const hart of this.harts) hart.requestStop();
+    this.wakeUp();
+    return new Promise((resolve) => this.pauseWaiters.push(resolve));
+  }
+
+  /** Continues after pause(); guest time continues from where it stopped. */
+  resume(): void {
+    this.pauseRequested = false;
+    // A pause that had not taken effect yet is over too.
+    for (const resolve of this.pauseWaiters.splice(0)) resolve();
+    if (!this.isPaused) return;
+    this.isPaused = false;
+    this.clock.resume();
+    this.unpark?.();
+  }
+
+  /** Enters the paused state: clock stopped, output flushed, pause() callers told. */
+  private park(): void {
+    this.clock.pause();
+    this.isPaused = true;
+    this.flushSerial();
+    for (const resolve of this.pauseWaiters.splice(0)) resolve();
+  }
+
+  /** run() waits here while paused, until resume() or quit(). */
+  private async parked(): Promise<void> {
+    if (!this.isPaused) this.park();
+    await new Promise<void>((resolve) => {
+      this.unpark = resolve;
+    });
+    this.unpark = null;
   }
 
   /** Host → guest serial input (keyboard, pipe); delivered as the UART has room. */
@@ -185,7 +250,20 @@ export class VirtMachine {
    * 0 for a pass/poweroff, the code of a (code << 16) | 0x3333 failure.
    */
   async run(): Promise<number> {
+    this.running = true;
+    try {
+      return await this.runLoop();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async runLoop(): Promise<number> {
     for (;;) {
+      if (this.pauseRequested && this.exitRequest === null) {
+        await this.parked();
+        continue;
+      }
       const sliceEnd = performance.now() + SLICE_MS;
       let sleepMs = 0;
       const held = this.debugger?.held() ?? null;
@@ -195,7 +273,12 @@ export class VirtMachine {
         this.clock.resume();
         continue;
       }
-      while (this.exitRequest === null && performance.now() < sliceEnd && this.debugger?.held() == null) {
+      while (
+        this.exitRequest === null &&
+        !this.pauseRequested &&
+        performance.now() < sliceEnd &&
+        this.debugger?.held() == null
+      ) {
         const deadline = this.step();
         if (this.exitRequest === null && this.allWaiting()) {
           sleepMs = this.clock.idleUntil(deadline);
@@ -378,6 +461,7 @@ export class VirtMachine {
     this.exitRequest = request;
     for (const hart of this.harts) hart.requestStop();
     this.wakeUp();
+    this.unpark?.();
   }
 
   /** One byte of host input for the SBI console, or -1. */

@@ -1,0 +1,67 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { VirtMachine } from "../../src/machine/virt-machine.ts";
+import { program } from "../cli/programs.ts";
+
+async function timerMachine() {
+  const bytes = readFileSync(await program("timer"));
+  let out = "";
+  const machine = new VirtMachine({
+    firmware: { kind: "none" },
+    kernel: { name: "timer", bytes },
+    serial: { write: (d) => (out += Buffer.from(d).toString("latin1")) },
+  });
+  return { machine, output: () => out };
+}
+
+test("pause() parks run() with guest time stopped; resume() continues where it stopped", async () => {
+  const { machine, output } = await timerMachine();
+  const running = machine.run();
+  await sleep(70); // one timer tick (50 ms) has fired
+  await machine.pause();
+  assert.equal(machine.paused, true);
+  const ticks = machine.clock.now();
+  const printed = output();
+  const pcs = machine.harts.map((h) => h.state.getPc());
+  await sleep(150); // three more ticks' worth of host time
+  assert.equal(machine.clock.now(), ticks, "guest time stands still while paused");
+  assert.equal(output(), printed, "the guest ran while paused");
+  assert.deepEqual(machine.harts.map((h) => h.state.getPc()), pcs);
+  machine.resume();
+  assert.equal(machine.paused, false);
+  assert.equal(await running, 0);
+  assert.equal(output(), "ttttt");
+});
+
+test("pause() before run() holds the machine at its start until resume()", async () => {
+  const { machine, output } = await timerMachine();
+  await machine.pause();
+  assert.equal(machine.paused, true);
+  const running = machine.run();
+  await sleep(80);
+  assert.equal(output(), "");
+  machine.resume();
+  assert.equal(await running, 0);
+  assert.equal(output(), "ttttt");
+});
+
+test("quit() ends a paused machine's run()", async () => {
+  const { machine } = await timerMachine();
+  const running = machine.run();
+  await machine.pause();
+  machine.quit(4);
+  assert.equal(await running, 4);
+});
+
+test("boot: false builds the board with no images loaded and nothing running", async () => {
+  const bytes = readFileSync(await program("hello"));
+  const machine = new VirtMachine({ firmware: { kind: "none" }, kernel: { name: "hello", bytes }, boot: false });
+  assert.equal(machine.dtb.length, 0);
+  assert.ok(machine.bus.ram.subarray(0, 1 << 20).every((b) => b === 0), "no image in RAM");
+  const running = machine.run();
+  await sleep(30);
+  machine.quit(2);
+  assert.equal(await running, 2);
+});
