@@ -12,7 +12,9 @@ import { VirtMachine, type VirtMachineOptions } from "../../src/machine/virt-mac
 import { RawFileBackend } from "../../src/backends/block/raw-file.ts";
 import { VirtioBlk } from "../../src/devices/virtio/index.ts";
 import { crc32 } from "../../src/vmm/crc32.ts";
-import { readSnapshotConfig, restoreSnapshot, saveSnapshot, SnapshotError } from "../../src/vmm/snapshot.ts";
+import {
+  captureImage, readSnapshotConfig, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError, type MachineImage,
+} from "../../src/vmm/snapshot.ts";
 import { exactProgram } from "./programs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tv-snapfile-"));
@@ -209,4 +211,22 @@ test("diff snapshots: only changed pages, restore follows the chain exactly, a w
   );
   rmSync(base);
   assert.throws(() => readSnapshotConfig(diff), (e) => e instanceof SnapshotError && /its parent .*base\.tvsnap is missing/.test(e.message));
+});
+
+test("a malformed fork image is a SnapshotError, and the machine is untouched", async () => {
+  const target = new Guest(bytes);
+  const image = captureImage(new Guest(bytes).machine, null);
+  const bad: [string, unknown][] = [
+    ["not an image", {}],
+    ["another RAM size", { ...image, pages: new Int32Array(new SharedArrayBuffer(64)) }],
+    ["a page outside the image", { ...image, pages: new Int32Array(new SharedArrayBuffer(image.pages.byteLength)).fill(1 << 20) }],
+    ["another machine", { ...image, state: { ...image.state, harts: [] } }],
+  ];
+  for (const [what, img] of bad) {
+    assert.throws(() => restoreImage(img as MachineImage, target.machine), SnapshotError, what);
+  }
+  assert.throws(() => restoreImage(image, target.machine, { mac: "52:54:00:00:00:01" }), /no network card/);
+  target.start();
+  assert.equal(await target.running, 0);
+  assert.equal(target.out, reference);
 });
