@@ -230,3 +230,30 @@ test("a malformed fork image is a SnapshotError, and the machine is untouched", 
   assert.equal(await target.running, 0);
   assert.equal(target.out, reference);
 });
+
+test("a lazy restore reads only the pages the program touches, each once", async () => {
+  const target = new Guest(bytes, { boot: false, virtio: [] });
+  const loads: number[] = [];
+  const file = join(dir, "nodisk.tvsnap");
+  const g = new Guest(bytes, { virtio: [] }).start();
+  await g.untilLines(4);
+  await g.machine.pause();
+  saveSnapshot(g.machine, file, { config: null });
+  g.machine.quit(0);
+  await g.running;
+  restoreSnapshot(file, target.machine);
+  assert.equal(target.machine.bus.pages.loaded, 0, "restoring reads no RAM");
+  const pages = target.machine.bus.pages as unknown as { load(page: number): void };
+  const load = pages.load.bind(pages);
+  pages.load = (page: number) => {
+    loads.push(page);
+    load(page);
+  };
+  target.start();
+  assert.equal(await target.running, 0);
+  // The program: a few pages of code and data, a 64 KiB stack (16 pages,
+  // the top ones used) and a 128 KiB table it writes all over (32 pages).
+  assert.equal(new Set(loads).size, loads.length, "no page is read twice");
+  assert.ok(loads.length >= 32 && loads.length <= 64, `${loads.length} pages read of ${target.machine.bus.pages.count}`);
+  assert.equal(target.machine.bus.pages.loaded, loads.length);
+});
