@@ -269,11 +269,13 @@ export class VirtMachine {
    * count, firmware, devices or disks), or null. Touches nothing.
    */
   mismatch(state: MachineState): string | null {
+    if (this.running && !this.isPaused) return "the machine is running: pause it first";
     if (state?.v !== 1) return "the machine state has an unknown version";
     if (state.ramSize !== this.ramSize) return `the snapshot has ${state.ramSize} bytes of RAM, this machine ${this.ramSize}`;
     if (!Array.isArray(state.harts) || state.harts.length !== this.harts.length) {
       return `the snapshot has ${state.harts?.length} harts, this machine ${this.harts.length}`;
     }
+    if (!Array.isArray(state.stopped) || state.stopped.length !== this.harts.length) return "the snapshot's hart list is malformed";
     if (state.firmware !== this.options.firmware.kind) {
       return `the snapshot was taken with firmware "${state.firmware}", this machine has "${this.options.firmware.kind}"`;
     }
@@ -302,7 +304,6 @@ export class VirtMachine {
   restore(state: MachineState): void {
     const why = this.mismatch(state);
     if (why !== null) throw new Error(why);
-    if (this.running && !this.isPaused) throw new Error("pause the machine before restoring into it");
     this.exitRequest = null;
     this.clock.restore(state.clock);
     this.harts.forEach((h, i) => h.restore(state.harts[i]));

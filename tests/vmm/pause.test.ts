@@ -65,3 +65,17 @@ test("boot: false builds the board with no images loaded and nothing running", a
   machine.quit(2);
   assert.equal(await running, 2);
 });
+
+test("save() and a restore refuse a machine that is running", async () => {
+  const { machine } = await timerMachine();
+  const running = machine.run();
+  assert.throws(() => machine.save(), /pause the machine/);
+  await machine.pause();
+  const state = machine.save();
+  machine.resume();
+  assert.match(machine.mismatch(state) ?? "", /running: pause it first/);
+  await machine.pause();
+  assert.equal(machine.mismatch(state), null);
+  machine.quit(0);
+  await running;
+});
