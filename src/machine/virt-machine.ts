@@ -53,6 +53,9 @@ const FW_DYNAMIC_VERSION = 2;
 const FW_DYNAMIC_NEXT_MODE_S = 1;
 const FW_DYNAMIC_INFO_SIZE = 48;
 
+const RESTORED_REBOOT_NOTE =
+  "\r\ntypevisor: the guest asked for a reboot; a machine restored from a snapshot powers off instead\r\n";
+
 export interface ImageFile {
   /** For error messages (a path). */
   name: string;
@@ -442,6 +445,13 @@ export class VirtMachine {
         if (request.kind === "poweroff") {
           this.debugger?.poweredOff(request.code);
           return request.code;
+        }
+        if (this.options.boot === false) {
+          // Built for a restore, it may lack the images a boot needs: stop rather than hang.
+          this.debugger?.poweredOff(0);
+          for (const b of new TextEncoder().encode(RESTORED_REBOOT_NOTE)) this.serialOut(b);
+          this.flushSerial();
+          return 0;
         }
         this.reset();
         continue;
