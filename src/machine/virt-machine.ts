@@ -10,7 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createVmMemory, MAX_HARTS, RAM_BASE, RAM_OFFSET, WASM_PAGE } from "../cpu/layout.ts";
-import { Hart } from "../cpu/hart.ts";
+import { Hart, type HartSnapshot } from "../cpu/hart.ts";
 import { Clint } from "../devices/clint.ts";
 import { GoldfishRtc, hostWallNs } from "../devices/goldfish-rtc.ts";
 import { Plic } from "../devices/plic.ts";
@@ -25,7 +25,14 @@ import { KERNEL_ALIGN, kernelAddress, loadKernelImage, loadRaw } from "../loader
 import { LoadError } from "../loader/load-error.ts";
 import { dtbAddress, initrdAddress } from "../loader/placement.ts";
 import { Bus } from "./bus.ts";
-import { HostClock, InstructionClock, type MachineClock } from "./clock.ts";
+import { HostClock, InstructionClock, type ClockState, type MachineClock } from "./clock.ts";
+import { PAGE_DIRTY, PAGE_LOGGED } from "./ram-pages.ts";
+import type { ClintState } from "../devices/clint.ts";
+import type { PlicState } from "../devices/plic.ts";
+import type { Uart16550State } from "../devices/uart16550.ts";
+import type { GoldfishRtcState } from "../devices/goldfish-rtc.ts";
+import type { TestFinisherState } from "../devices/test-finisher.ts";
+import type { VirtioSlotsState } from "../devices/virtio/index.ts";
 import type { MachineDebugger } from "./gdb-target.ts";
 import { buildVirtDtb } from "./virt-dtb.ts";
 
@@ -45,6 +52,9 @@ const FW_DYNAMIC_MAGIC = 0x4942534f; // "OSBI"
 const FW_DYNAMIC_VERSION = 2;
 const FW_DYNAMIC_NEXT_MODE_S = 1;
 const FW_DYNAMIC_INFO_SIZE = 48;
+
+const RESTORED_REBOOT_NOTE =
+  "\r\ntypevisor: the guest asked for a reboot; a machine restored from a snapshot powers off instead\r\n";
 
 export interface ImageFile {
   /** For error messages (a path). */
@@ -91,6 +101,33 @@ export interface VirtMachineOptions {
   /** Devices for the virtio-mmio slots, first one at the highest slot. */
   virtio?: readonly VirtioDevice[];
   serial?: SerialSink;
+  /**
+   * false: build the board only (devices, harts held stopped, no images
+   * loaded, no device tree), for a snapshot restore to fill in.
+   */
+  boot?: boolean;
+}
+
+/**
+ * Everything the board is apart from RAM (snapshots store RAM by page):
+ * plain data, structured-clone-able.
+ */
+export interface MachineState {
+  v: 1;
+  ramSize: number;
+  firmware: Firmware["kind"];
+  dtbAddress: number;
+  dtb: Uint8Array;
+  /** Harts held stopped by the firmware (SBI HSM). */
+  stopped: boolean[];
+  harts: HartSnapshot[];
+  clock: ClockState;
+  clint: ClintState;
+  plic: PlicState;
+  uart: Uart16550State;
+  rtc: GoldfishRtcState;
+  finisher: TestFinisherState;
+  virtio: VirtioSlotsState;
 }
 
 export class VirtMachine {
@@ -121,6 +158,15 @@ export class VirtMachine {
   private wake: (() => void) | null = null;
   /** Harts held stopped (SBI HSM); only the built-in firmware stops any. */
   private readonly stopped: boolean[];
+  /** run() is executing (between its start and its return). */
+  private running = false;
+  /** pause() was called and resume() not yet. */
+  private pauseRequested = false;
+  private isPaused = false;
+  /** Callers of pause() waiting for run() to park. */
+  private pauseWaiters: (() => void)[] = [];
+  /** Ends the parked wait in run() (resume, quit). */
+  private unpark: (() => void) | null = null;
 
   /** Builds the board and loads the boot images; throws LoadError/ElfError on bad images. */
   constructor(options: VirtMachineOptions) {
@@ -148,7 +194,8 @@ export class VirtMachine {
     const clock = this.clock;
     this.harts = [];
     for (let h = 0; h < hartCount; h++) this.harts.push(new Hart(this.memory, h, this.bus, clock));
-    this.stopped = this.harts.map(() => false);
+    // Without a boot, nothing may run until a restore says what.
+    this.stopped = this.harts.map(() => options.boot === false);
     if (options.firmware.kind === "builtin") new BuiltinSbi(this.sbiPlatform()).install();
 
     this.finisher = new TestFinisher((request) => this.requestExit(request));
@@ -161,7 +208,178 @@ export class VirtMachine {
     for (const dev of [this.finisher, this.rtc, this.clint, this.plic, this.uart]) this.bus.addDevice(dev);
     for (const slot of this.virtio.slots) this.bus.addDevice(slot.mmio);
 
-    this.boot();
+    if (options.boot !== false) this.boot();
+  }
+
+  /** True while the machine is paused: run() is parked between batches and guest time stands still. */
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  /**
+   * Stops the guest between two instruction batches, with its clock stopped.
+   * Resolves once run() is parked (at once if run() is not running). The
+   * machine's state is then consistent for save() or a snapshot.
+   */
+  pause(): Promise<void> {
+    this.pauseRequested = true;
+    if (this.isPaused) return Promise.resolve();
+    if (!this.running) {
+      this.park();
+      return Promise.resolve();
+    }
+    for (const hart of this.harts) hart.requestStop();
+    this.wakeUp();
+    return new Promise((resolve) => this.pauseWaiters.push(resolve));
+  }
+
+  /** Continues after pause(); guest time continues from where it stopped. */
+  resume(): void {
+    this.pauseRequested = false;
+    // A pause that had not taken effect yet is over too.
+    for (const resolve of this.pauseWaiters.splice(0)) resolve();
+    if (!this.isPaused) return;
+    this.isPaused = false;
+    this.clock.resume();
+    this.unpark?.();
+  }
+
+  /**
+   * The whole board but RAM, for a snapshot. The machine must be paused (or
+   * never run): state is only consistent between instruction batches.
+   */
+  save(): MachineState {
+    if (this.running && !this.isPaused) throw new Error("pause the machine before saving it");
+    this.flushSerial();
+    return {
+      v: 1,
+      ramSize: this.ramSize,
+      firmware: this.options.firmware.kind,
+      dtbAddress: this.dtbAddress,
+      dtb: this.dtb.slice(),
+      stopped: this.stopped.slice(),
+      harts: this.harts.map((h) => h.save()),
+      clock: this.clock.save(),
+      clint: this.clint.save(),
+      plic: this.plic.save(),
+      uart: this.uart.save(),
+      rtc: this.rtc.save(),
+      finisher: this.finisher.save(),
+      virtio: this.virtio.save(),
+    };
+  }
+
+  /**
+   * Why `state` cannot be restored onto this machine (other RAM size, hart
+   * count, firmware, devices or disks), or null. Touches nothing.
+   */
+  mismatch(state: MachineState): string | null {
+    if (this.running && !this.isPaused) return "the machine is running: pause it first";
+    if (state?.v !== 1) return "the machine state has an unknown version";
+    if (state.ramSize !== this.ramSize) return `the snapshot has ${state.ramSize} bytes of RAM, this machine ${this.ramSize}`;
+    if (!Array.isArray(state.harts) || state.harts.length !== this.harts.length) {
+      return `the snapshot has ${state.harts?.length} harts, this machine ${this.harts.length}`;
+    }
+    if (!Array.isArray(state.stopped) || state.stopped.length !== this.harts.length) return "the snapshot's hart list is malformed";
+    if (state.firmware !== this.options.firmware.kind) {
+      return `the snapshot was taken with firmware "${state.firmware}", this machine has "${this.options.firmware.kind}"`;
+    }
+    const slots = state.virtio?.slots;
+    if (!Array.isArray(slots) || slots.length !== this.virtio.slots.length) return "the snapshot's virtio slots are malformed";
+    for (let i = 0; i < slots.length; i++) {
+      const here = this.virtio.slots[i].transport;
+      const saved = slots[i];
+      const where = `virtio slot at 0x${this.virtio.slots[i].base.toString(16)}`;
+      if ((here === null) !== (saved === null)) {
+        return `${where}: the snapshot has ${saved === null ? "no device" : "a device"} there, this machine ${here === null ? "none" : here.device.name}`;
+      }
+      if (here === null || saved === null) continue;
+      if (saved.deviceId !== here.device.deviceId) return `${where}: the snapshot's device is not a ${here.device.name}`;
+      const why = here.device.mismatch?.(saved.device) ?? null;
+      if (why !== null) return why;
+    }
+    return null;
+  }
+
+  /**
+   * Becomes the saved machine (RAM aside: the snapshot code fills it). Throws
+   * before changing anything when `mismatch` finds a reason. Guest time
+   * continues from the saved mtime.
+   */
+  restore(state: MachineState): void {
+    const why = this.mismatch(state);
+    if (why !== null) throw new Error(why);
+    this.exitRequest = null;
+    this.clock.restore(state.clock);
+    this.harts.forEach((h, i) => h.restore(state.harts[i]));
+    state.stopped.forEach((s, i) => (this.stopped[i] = s === true));
+    this.clint.restore(state.clint);
+    this.plic.restore(state.plic);
+    this.uart.restore(state.uart);
+    this.rtc.restore(state.rtc);
+    this.finisher.restore(state.finisher);
+    this.virtio.restore(state.virtio);
+    this.dtb = Uint8Array.from(state.dtb);
+    this.dtbAddress = state.dtbAddress;
+    // Decoded instructions belong to the old RAM.
+    this.bus.code.written(0, this.ramSize);
+  }
+
+  /**
+   * Releases what the machine holds on the host for its RAM (a lazy
+   * restore's snapshot file or image). The machine must not run again.
+   */
+  close(): void {
+    this.bus.pages.detach();
+  }
+
+  /**
+   * Pages written since the last snapshot baseline (`cleanPages`), as RAM
+   * page numbers (RAM byte offset / 4096).
+   */
+  dirtyPages(): Uint32Array {
+    return this.bus.pages.pagesWith(PAGE_DIRTY);
+  }
+
+  /** RAM now equals a snapshot: from here on dirtyPages() lists what changes. */
+  cleanPages(): void {
+    this.bus.pages.clear(PAGE_DIRTY);
+    this.dropWriteTags();
+  }
+
+  /** Starts (or restarts) the dirty-page log that live migration copies by. */
+  startDirtyLog(): void {
+    this.bus.pages.clear(PAGE_LOGGED);
+    this.dropWriteTags();
+  }
+
+  /** The pages written since the log was started or last taken; restarts it. Call between batches. */
+  takeDirtyLog(): Uint32Array {
+    const pages = this.bus.pages.pagesWith(PAGE_LOGGED);
+    this.startDirtyLog();
+    return pages;
+  }
+
+  /** After clearing written marks: every hart's next store to a page takes the slow path, which marks it. */
+  private dropWriteTags(): void {
+    for (const hart of this.harts) hart.flushTlb();
+  }
+
+  /** Enters the paused state: clock stopped, output flushed, pause() callers told. */
+  private park(): void {
+    this.clock.pause();
+    this.isPaused = true;
+    this.flushSerial();
+    for (const resolve of this.pauseWaiters.splice(0)) resolve();
+  }
+
+  /** run() waits here while paused, until resume() or quit(). */
+  private async parked(): Promise<void> {
+    if (!this.isPaused) this.park();
+    await new Promise<void>((resolve) => {
+      this.unpark = resolve;
+    });
+    this.unpark = null;
   }
 
   /** Host → guest serial input (keyboard, pipe); delivered as the UART has room. */
@@ -187,7 +405,20 @@ export class VirtMachine {
    * 0 for a pass/poweroff, the code of a (code << 16) | 0x3333 failure.
    */
   async run(): Promise<number> {
+    this.running = true;
+    try {
+      return await this.runLoop();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async runLoop(): Promise<number> {
     for (;;) {
+      if (this.pauseRequested && this.exitRequest === null) {
+        await this.parked();
+        continue;
+      }
       const sliceEnd = performance.now() + SLICE_MS;
       let sleepMs = 0;
       const held = this.debugger?.held() ?? null;
@@ -197,7 +428,12 @@ export class VirtMachine {
         this.clock.resume();
         continue;
       }
-      while (this.exitRequest === null && performance.now() < sliceEnd && this.debugger?.held() == null) {
+      while (
+        this.exitRequest === null &&
+        !this.pauseRequested &&
+        performance.now() < sliceEnd &&
+        this.debugger?.held() == null
+      ) {
         const deadline = this.step();
         if (this.exitRequest === null && this.allWaiting()) {
           sleepMs = this.clock.idleUntil(deadline);
@@ -211,6 +447,13 @@ export class VirtMachine {
         if (request.kind === "poweroff") {
           this.debugger?.poweredOff(request.code);
           return request.code;
+        }
+        if (this.options.boot === false) {
+          // Built for a restore, it may lack the images a boot needs: stop rather than hang.
+          this.debugger?.poweredOff(0);
+          for (const b of new TextEncoder().encode(RESTORED_REBOOT_NOTE)) this.serialOut(b);
+          this.flushSerial();
+          return 0;
         }
         this.reset();
         continue;
@@ -241,6 +484,8 @@ export class VirtMachine {
       if (this.exitRequest !== null) break;
     }
     this.clock.retired(retired);
+    // A RAM page a lazy restore could not load (a device may have swallowed the error).
+    if (this.bus.pages.failure !== null) throw this.bus.pages.failure;
     // After the harts ran: the guest may have made room, and new bytes wake it.
     this.feedInput();
     return this.pollTimers();
@@ -326,6 +571,7 @@ export class VirtMachine {
         );
       }
     }
+    this.bus.ramOffset(this.dtbAddress, this.dtb.length); // present, if a lazy restore has not loaded it
     this.bus.ram.set(this.dtb, this.dtbAddress - RAM_BASE);
     this.bus.ramWritten(this.dtbAddress - RAM_BASE, this.dtb.length);
     let fwInfo = 0;
@@ -371,6 +617,7 @@ export class VirtMachine {
 
   /** Tells OpenSBI's fw_dynamic to continue at `nextAddr` in S-mode, booting on hart 0. */
   private writeFwDynamicInfo(address: number, nextAddr: number): void {
+    this.bus.ramOffset(address, FW_DYNAMIC_INFO_SIZE);
     const dv = new DataView(this.bus.ram.buffer, this.bus.ram.byteOffset + (address - RAM_BASE), FW_DYNAMIC_INFO_SIZE);
     const fields = [FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, nextAddr, FW_DYNAMIC_NEXT_MODE_S, 0, 0];
     fields.forEach((v, i) => dv.setBigUint64(8 * i, BigInt(v), true));
@@ -382,6 +629,7 @@ export class VirtMachine {
     this.exitRequest = request;
     for (const hart of this.harts) hart.requestStop();
     this.wakeUp();
+    this.unpark?.();
   }
 
   /** One byte of host input for the SBI console, or -1. */

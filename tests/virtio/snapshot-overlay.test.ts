@@ -51,3 +51,25 @@ test("the overlay is bounded: past its limit, writes to new chunks fail and the 
   assert.ok(disk.readAt(4096 * 2, back, 0, 512));
   assert.deepEqual(back, new Uint8Array(512), "the failed write left nothing behind");
 });
+
+test("the overlay saves and restores with a VM snapshot; a state that does not fit is refused", async () => {
+  const { stateFromJson, stateToJson } = await import("../../src/vmm/state-json.ts");
+  const image = pattern(5 * 4096);
+  const disk = new SnapshotOverlayBackend(new MemoryBlockBackend(image.slice(), { readOnly: true }));
+  assert.ok(disk.writeAt(4096 + 10, Uint8Array.of(9, 8, 7), 0, 3));
+  assert.ok(disk.writeAt(4 * 4096, new Uint8Array(4096).fill(0x5a), 0, 4096));
+  const saved = stateFromJson(stateToJson(disk.save()));
+
+  const again = new SnapshotOverlayBackend(new MemoryBlockBackend(image.slice(), { readOnly: true }));
+  again.restore(saved);
+  const a = new Uint8Array(image.length);
+  const b = new Uint8Array(image.length);
+  assert.ok(disk.readAt(0, a, 0, a.length) && again.readAt(0, b, 0, b.length));
+  assert.deepEqual(b, a, "the restored overlay reads as the saved one");
+  assert.equal(again.overlayBytes, 2 * 4096);
+
+  const small = new SnapshotOverlayBackend(new MemoryBlockBackend(new Uint8Array(4096), { readOnly: true }));
+  assert.throws(() => small.restore(saved), /does not fit this disk/);
+  assert.throws(() => again.restore({ v: 1, chunk: 4096, indexes: [1, 1], data: new Uint8Array(8192) }), /does not fit/);
+  assert.throws(() => again.restore(null), /does not fit/);
+});

@@ -14,6 +14,14 @@ import type { BlockBackend } from "./block-backend.ts";
 const CHUNK = 4096;
 export const DEFAULT_OVERLAY_LIMIT = 2 ** 30;
 
+/** Plain saved overlay: the written chunks' indexes, ascending, and their bytes back to back. */
+export interface SnapshotOverlayState {
+  v: 1;
+  chunk: number;
+  indexes: number[];
+  data: Uint8Array;
+}
+
 export class SnapshotOverlayBackend implements BlockBackend {
   readonly readOnly = false;
   /** Chunks the guest has written, by index (position / CHUNK). */
@@ -27,6 +35,36 @@ export class SnapshotOverlayBackend implements BlockBackend {
 
   get size(): number {
     return this.base.size;
+  }
+
+  /** The image underneath: a VM snapshot names it as the disk it belongs to. */
+  get path(): string | undefined {
+    return this.base.path;
+  }
+
+  /** The guest's writes so far, so a VM snapshot carries them (they exist nowhere else). */
+  save(): SnapshotOverlayState {
+    const indexes = [...this.chunks.keys()].sort((a, b) => a - b);
+    const data = new Uint8Array(indexes.length * CHUNK);
+    indexes.forEach((index, i) => data.set(this.chunks.get(index)!, i * CHUNK));
+    return { v: 1, chunk: CHUNK, indexes, data };
+  }
+
+  /** Replaces the overlay with a saved one; throws on a state that does not fit this disk. */
+  restore(state: unknown): void {
+    const s = state as SnapshotOverlayState | null;
+    const chunks = Math.ceil(this.size / CHUNK);
+    const ok =
+      s?.v === 1 &&
+      s.chunk === CHUNK &&
+      Array.isArray(s.indexes) &&
+      s.data instanceof Uint8Array &&
+      s.data.length === s.indexes.length * CHUNK &&
+      s.data.length <= this.limitBytes &&
+      s.indexes.every((x, i) => Number.isInteger(x) && x >= 0 && x < chunks && (i === 0 || x > s.indexes[i - 1]));
+    if (!ok) throw new Error("snapshot overlay: the saved overlay does not fit this disk");
+    this.chunks.clear();
+    s.indexes.forEach((index, i) => this.chunks.set(index, s.data.slice(i * CHUNK, (i + 1) * CHUNK)));
   }
 
   /** Host memory the overlay holds, in bytes. */
