@@ -246,7 +246,7 @@ export class Vm extends EventEmitter {
     if (this.crashReason === null && this.exitCode === null && !this.stopping && code !== 0) {
       this.crashReason = `the VM's worker thread ended unexpectedly (exit code ${code})`;
     }
-    const gone = new VmStateError(this.crashReason ?? "the VM has stopped");
+    const gone = this.crashReason !== null ? new VmCrashedError(this.crashReason) : new VmStateError("the VM has stopped");
     rejectBuild(gone);
     for (const pending of this.pending.values()) pending.reject(gone);
     this.pending.clear();
