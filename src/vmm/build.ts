@@ -1,26 +1,77 @@
-// PLACEHOLDER until branch `cli` lands src/vmm/build.ts (interfaces.md §2); replaced at merge.
+/**
+ * The one place a VmConfig becomes a machine: it opens the drives' images,
+ * creates the NIC and RNG backends and the virtio devices, reads the boot
+ * images and builds the VirtMachine. Validate the config first
+ * (validateVmConfig); what can still fail here is the host (a file changed
+ * since, RAM that cannot be allocated) or an image the loader rejects.
+ */
 import { readFileSync } from "node:fs";
-import { openDrive } from "../backends/block/index.ts";
+import { openDrive, type BlockBackend } from "../backends/block/index.ts";
+import type { EthernetBackend } from "../backends/net/ethernet-backend.ts";
 import { LoopbackEthernetBackend } from "../backends/net/loopback.ts";
 import { NullEthernetBackend } from "../backends/net/null.ts";
 import { VirtioBlk, VirtioNet, VirtioRng, type VirtioDevice } from "../devices/virtio/index.ts";
-import { VirtMachine, type Firmware, type SerialSink } from "../machine/virt-machine.ts";
-import type { VmConfig } from "./config.ts";
+import { LoadError } from "../loader/load-error.ts";
+import { VirtMachine, type Firmware, type ImageFile, type SerialSink, type VirtMachineOptions } from "../machine/virt-machine.ts";
+import type { NicConfig, VmConfig } from "./config.ts";
 
-export interface BuildOptions { serial?: SerialSink; boot?: boolean }
+export interface BuildOptions {
+  serial?: SerialSink;
+  /** False: devices built but no images loaded and no harts started (to restore a snapshot into). */
+  boot?: boolean;
+}
 
 export function buildMachine(config: VmConfig, options: BuildOptions = {}): VirtMachine {
-  const image = (path: string) => ({ name: path, bytes: readFileSync(path) });
-  const firmware: Firmware = config.firmware.kind === "file" ? { kind: "file", image: image(config.firmware.path) } : config.firmware;
-  const virtio: VirtioDevice[] = config.drives.map(
-    (d) => new VirtioBlk({ backend: openDrive({ file: d.file, format: "raw", readOnly: d.readonly } as Parameters<typeof openDrive>[0]) }),
-  );
-  for (const nic of config.nics) virtio.push(new VirtioNet({ backend: nic.backend === "null" ? new NullEthernetBackend() : new LoopbackEthernetBackend(), mac: nic.mac }));
-  if (config.rng) virtio.push(new VirtioRng());
-  return new VirtMachine({
-    ramSize: config.memory, harts: config.harts, firmware,
-    kernel: config.kernel === undefined ? undefined : image(config.kernel),
-    initrd: config.initrd === undefined ? undefined : image(config.initrd),
-    bootargs: config.append, instructionsPerTick: config.icount, virtio, serial: options.serial, boot: options.boot,
-  });
+  const boot = options.boot !== false;
+  const read = (path: string): ImageFile | undefined => (boot ? readImage(path) : undefined);
+  const firmware: Firmware =
+    config.firmware.kind === "file"
+      ? { kind: "file", image: read(config.firmware.path) ?? { name: config.firmware.path, bytes: new Uint8Array(0) } }
+      : config.firmware;
+  const kernel = config.kernel === undefined ? undefined : read(config.kernel);
+  const initrd = config.initrd === undefined ? undefined : read(config.initrd);
+
+  const disks: BlockBackend[] = [];
+  try {
+    const virtio: VirtioDevice[] = [];
+    for (const drive of config.drives) {
+      const backend = openDrive({ file: drive.file, readOnly: drive.readonly, snapshot: drive.snapshot });
+      disks.push(backend);
+      virtio.push(new VirtioBlk(drive.serial === undefined ? { backend } : { backend, serial: drive.serial }));
+    }
+    for (const nic of config.nics) {
+      virtio.push(new VirtioNet(nic.mac === undefined ? { backend: ethernet(nic) } : { backend: ethernet(nic), mac: nic.mac }));
+    }
+    if (config.rng) virtio.push(new VirtioRng());
+
+    // `boot` is VirtMachine's (snapshot branch); passed as a variable, not a literal, until it lands.
+    const machineOptions: VirtMachineOptions & { boot?: boolean } = {
+      ramSize: config.memory,
+      harts: config.harts,
+      firmware,
+      kernel,
+      initrd,
+      bootargs: config.append,
+      instructionsPerTick: config.icount,
+      virtio,
+      serial: options.serial,
+      boot,
+    };
+    return new VirtMachine(machineOptions);
+  } catch (e) {
+    for (const disk of disks) disk.close();
+    throw e;
+  }
+}
+
+function readImage(path: string): ImageFile {
+  try {
+    return { name: path, bytes: readFileSync(path) };
+  } catch (e) {
+    throw new LoadError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+function ethernet(nic: NicConfig): EthernetBackend {
+  return nic.backend === "loopback" ? new LoopbackEthernetBackend() : new NullEthernetBackend();
 }

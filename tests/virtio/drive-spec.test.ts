@@ -6,15 +6,17 @@ import * as path from "node:path";
 import { openDrive, parseDriveSpec } from "../../src/backends/block/drive-spec.ts";
 
 test("parses QEMU-style --drive values", () => {
-  assert.deepEqual(parseDriveSpec("file=disk.img,format=raw"), { file: "disk.img", format: "raw", readOnly: false });
-  assert.deepEqual(parseDriveSpec("file=/a/b.img"), { file: "/a/b.img", format: "raw", readOnly: false });
-  assert.deepEqual(parseDriveSpec("format=raw,readonly=on,file=x.img"), { file: "x.img", format: "raw", readOnly: true });
+  assert.deepEqual(parseDriveSpec("file=disk.img,format=raw"), { file: "disk.img", format: "raw", readOnly: false, snapshot: false });
+  assert.deepEqual(parseDriveSpec("file=/a/b.img"), { file: "/a/b.img", format: "raw", readOnly: false, snapshot: false });
+  assert.deepEqual(parseDriveSpec("format=raw,readonly=on,file=x.img"), { file: "x.img", format: "raw", readOnly: true, snapshot: false });
   assert.equal(parseDriveSpec("file=x,readonly=off").readOnly, false);
   assert.equal(parseDriveSpec("file=x,readonly=true").readOnly, true);
+  assert.equal(parseDriveSpec("file=x,snapshot=on").snapshot, true);
   assert.deepEqual(parseDriveSpec("file=x,serial=abc,id=hd0,if=virtio"), {
     file: "x",
     format: "raw",
     readOnly: false,
+    snapshot: false,
     serial: "abc",
     id: "hd0",
   });
@@ -27,6 +29,7 @@ test("rejects bad --drive values with a message that says what is expected", () 
   assert.throws(() => parseDriveSpec("file="), /no file= given/);
   assert.throws(() => parseDriveSpec("file=x,format=qcow2"), /format=qcow2 is not supported yet; only format=raw/);
   assert.throws(() => parseDriveSpec("file=x,readonly=maybe"), /readonly=maybe must be on or off/);
+  assert.throws(() => parseDriveSpec("file=x,snapshot=2"), /snapshot=2 must be on or off/);
   assert.throws(() => parseDriveSpec("file=x,cache=none"), /unknown option "cache"/);
   assert.throws(() => parseDriveSpec("disk.img"), /"disk.img" is not key=value/);
   assert.throws(() => parseDriveSpec("file=x,if=ide"), /only if=virtio/);

@@ -1,26 +1,30 @@
 /**
  * `--drive` option values, QEMU style: `file=PATH,format=raw[,readonly=on]`
- * plus optional `serial=ID` (reported to the guest, up to 20 bytes), `if=virtio`
+ * plus optional `snapshot=on` (writes go to a throw-away overlay), `serial=ID` (reported to the guest, up to 20 bytes), `if=virtio`
  * and `id=NAME`. A literal comma in a value is written twice (`,,`).
  */
 import type { BlockBackend } from "./block-backend.ts";
 import { RawFileBackend } from "./raw-file.ts";
+import { SnapshotOverlayBackend } from "./snapshot-overlay.ts";
 
 export interface DriveSpec {
   file: string;
   format: "raw";
   readOnly: boolean;
+  /** Writes go to an in-memory overlay discarded at close; the file is never written. */
+  snapshot: boolean;
   serial?: string;
   id?: string;
 }
 
-const USAGE = "expected --drive file=PATH,format=raw[,readonly=on][,serial=ID]";
+const USAGE = "expected --drive file=PATH,format=raw[,readonly=on][,snapshot=on][,serial=ID]";
 
 /** Parses one `--drive` value; throws an Error saying what is wrong and what is expected. */
 export function parseDriveSpec(text: string): DriveSpec {
   let file: string | undefined;
   let format: string | undefined;
   let readOnly = false;
+  let snapshot = false;
   let serial: string | undefined;
   let id: string | undefined;
   for (const item of splitOptions(text)) {
@@ -32,6 +36,7 @@ export function parseDriveSpec(text: string): DriveSpec {
       case "file": file = value; break;
       case "format": format = value; break;
       case "readonly": readOnly = parseFlag(text, key, value); break;
+      case "snapshot": snapshot = parseFlag(text, key, value); break;
       case "serial":
         if (new TextEncoder().encode(value).length > 20) {
           throw new Error(`--drive ${text}: serial is longer than 20 bytes`);
@@ -50,15 +55,18 @@ export function parseDriveSpec(text: string): DriveSpec {
   if (format !== undefined && format !== "raw") {
     throw new Error(`--drive ${text}: format=${format} is not supported yet; only format=raw`);
   }
-  const spec: DriveSpec = { file, format: "raw", readOnly };
+  const spec: DriveSpec = { file, format: "raw", readOnly, snapshot };
   if (serial !== undefined) spec.serial = serial;
   if (id !== undefined) spec.id = id;
   return spec;
 }
 
 /** Opens the image a spec names. Throws an Error naming the file if it cannot. */
-export function openDrive(spec: DriveSpec): BlockBackend {
-  return RawFileBackend.open(spec.file, { readOnly: spec.readOnly });
+export function openDrive(spec: Pick<DriveSpec, "file" | "readOnly" | "snapshot">): BlockBackend {
+  if (!spec.snapshot) return RawFileBackend.open(spec.file, { readOnly: spec.readOnly });
+  const image = RawFileBackend.open(spec.file, { readOnly: true });
+  // A read-only snapshot drive stays read-only to the guest, as on QEMU.
+  return spec.readOnly ? image : new SnapshotOverlayBackend(image);
 }
 
 function splitOptions(text: string): string[] {
