@@ -3,12 +3,17 @@
  * registers itself here. Any failure ends in one line on stderr and exit
  * status 1 (the stack only with TYPEVISOR_DEBUG=1).
  */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerExecCommand } from "./exec-command.ts";
+import { qemuStyleArgs } from "./qemu-args.ts";
 import { registerRunCommand } from "./run-command.ts";
+
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
 const program = new Command("typevisor")
   .description("a type-2 hypervisor for RISC-V virtual machines")
+  .version(version, "-V, --version", "print the version")
   .showHelpAfterError(false)
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`typevisor: ${text.replace(/^error: /, "")}`) });
@@ -16,8 +21,11 @@ const program = new Command("typevisor")
 registerRunCommand(program);
 registerExecCommand(program);
 
+const args = qemuStyleArgs(process.argv.slice(2));
 try {
-  await program.parseAsync(process.argv);
+  // Bare `typevisor` is a question, not a mistake: help on stdout, status 0.
+  if (args.length === 0) program.outputHelp();
+  else await program.parseAsync(args, { from: "user" });
 } catch (e) {
   if (e instanceof CommanderError) {
     // Commander has printed its message (or help/version) already.

@@ -1,43 +1,33 @@
 /**
  * `typevisor run`: boots a virt machine from QEMU-style flags, with the
  * serial console on this terminal. Exits with the guest's finisher status.
+ * Every flag is checked (run-config.ts) before anything is built or booted.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { openDrive, parseDriveSpec } from "../backends/block/index.ts";
 import { MAX_HARTS } from "../cpu/layout.ts";
-import { LoopbackEthernetBackend } from "../backends/net/loopback.ts";
-import { NullEthernetBackend } from "../backends/net/null.ts";
-import type { EthernetBackend } from "../backends/net/ethernet-backend.ts";
-import { VirtioBlk, VirtioNet, VirtioRng, type VirtioDevice } from "../devices/virtio/index.ts";
-import { wantsDefaultGuest, withDefaultGuest } from "./default-guest-run.ts";
 import { GdbStub } from "../debug/gdb-stub.ts";
 import { VirtMachineTarget } from "../machine/gdb-target.ts";
-import { VirtMachine, type Firmware, type ImageFile } from "../machine/virt-machine.ts";
+import type { VirtMachine } from "../machine/virt-machine.ts";
+import { buildMachine } from "../vmm/build.ts";
 import { CliError } from "./cli-error.ts";
-import { parseSize } from "./size.ts";
+import { withDefaultGuest } from "./default-guest-run.ts";
+import { planRun, type RunFlags } from "./run-config.ts";
 import { Terminal } from "./terminal.ts";
 
-export interface RunFlags {
-  bios?: string;
-  kernel?: string;
-  initrd?: string;
-  append?: string;
-  memory: string;
-  smp: string;
-  dumpdtb?: string;
-  drive: string[];
-  icount?: string;
-  /** virtio-net backend: none, null (a NIC with no traffic) or loopback. */
-  net?: string;
-  /** Attach a virtio-rng fed from the host's randomness. */
-  rng?: boolean;
-  /** -s: a GDB stub on tcp::1234; --gdb tcp::PORT: on PORT. */
-  s?: boolean;
-  gdb?: string;
-  /** -S: the harts wait for the debugger's continue. */
-  S?: boolean;
-}
+export type { RunFlags } from "./run-config.ts";
+
+const DEFAULT_GUEST_HELP = `
+With no --kernel (and no --bios or --dumpdtb), run boots the default guest:
+Linux 6.1 with a busybox shell on this console, virtio-rng and an idle
+virtio-net NIC, and its own ext4 data disk (/dev/vda) mounted at /data,
+kept across runs in ~/.cache/typevisor/disks (TYPEVISOR_DATA_DISK moves it).
+The first run builds the guest from Debian packages (about 10 minutes);
+later runs start in seconds. Other flags (-m, --smp, --drive, -snapshot,
+--append ...) apply to it too.
+
+QEMU spellings work: -kernel, -initrd, -append, -bios, -drive, -smp,
+-snapshot, -M virt, -nographic (always so), -s, -S.`;
 
 export function registerRunCommand(program: Command): void {
   program
@@ -47,19 +37,23 @@ export function registerRunCommand(program: Command): void {
       "--bios <default|none|FILE>",
       "firmware: default (built-in SBI), none (run --kernel bare-metal in M-mode), or a file such as OpenSBI fw_dynamic.bin",
     )
-    .option("--kernel <FILE>", "kernel: a Linux Image, or with --bios none a bare-metal ELF")
-    .option("--initrd <FILE>", "initial ram disk")
+    .option("--kernel <FILE>", "kernel: a Linux Image, or with --bios none a bare-metal ELF (none: the default guest)")
+    .option("--initrd <FILE>", "initial ram disk (needs --kernel)")
     .option("--append <STR>", "kernel command line")
-    .option("-m, --memory <SIZE>", "guest RAM, e.g. 256M or 1G (a plain number is MiB)", "256M")
+    .option("-m, --memory <SIZE>", "guest RAM, e.g. 256M or 1G (a plain number is MiB; at most 4084M)", "256M")
     .option("--smp <N>", `number of harts (1-${MAX_HARTS})`, "1")
     .option("--dumpdtb <FILE>", "write the device tree blob to FILE and exit")
-    .option("--drive <SPEC>", "virtio-blk disk: file=PATH,format=raw[,readonly=on] (repeatable)", collect, [])
+    .option("--drive <SPEC>", "virtio-blk disk: file=PATH,format=raw[,readonly=on][,snapshot=on][,serial=ID] (repeatable)", collect, [])
+    .option("--snapshot", "write to no disk image: every drive's writes go to memory and are discarded at exit")
     .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
-    .option("--net <none|null|loopback>", "virtio-net NIC backend (default: none; null gives the guest an idle eth0)")
+    .option("--net <none|null|loopback>", "virtio-net NIC backend (default: none, null for the default guest)")
     .option("--rng", "attach a virtio-rng device fed from the host's randomness")
     .option("--gdb <tcp::PORT>", "serve the GDB remote protocol on 127.0.0.1:PORT (see docs/debugging.md)")
     .option("-s", "shorthand for --gdb tcp::1234")
     .option("-S", "do not start the harts until gdb says continue")
+    .option("-M, --machine <TYPE>", "the board: only virt")
+    .option("--nographic", "accepted for QEMU habits: the console is always this terminal")
+    .addHelpText("after", DEFAULT_GUEST_HELP)
     .action(async (flags: RunFlags) => {
       process.exitCode = await runCommand(flags);
     });
@@ -69,72 +63,13 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function readImage(option: string, path: string): ImageFile {
-  try {
-    return { name: path, bytes: readFileSync(path) };
-  } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
-    throw new CliError(`${option} ${path}: ${reason}`);
-  }
-}
-
-function positiveInteger(option: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new CliError(`${option} ${text}: expected a whole number from 1 to ${max}`);
-  return n;
-}
-
-function netBackend(kind: string): EthernetBackend | null {
-  switch (kind) {
-    case "none": return null;
-    case "null": return new NullEthernetBackend();
-    case "loopback": return new LoopbackEthernetBackend();
-  }
-  throw new CliError(`--net ${kind}: expected none, null or loopback`);
-}
-
-function firmwareFrom(flags: RunFlags): Firmware {
-  if (flags.bios === undefined || flags.bios === "default") return { kind: "builtin" };
-  if (flags.bios === "none") return { kind: "none" };
-  return { kind: "file", image: readImage("--bios", flags.bios) };
-}
-
 /** Runs the machine the flags describe; resolves to the process exit status. */
-export async function runCommand(givenFlags: RunFlags): Promise<number> {
-  const flags = wantsDefaultGuest(givenFlags) ? await withDefaultGuest(givenFlags) : givenFlags;
-  const ramSize = parseSize(flags.memory);
-  if (ramSize === null) throw new CliError(`-m ${flags.memory}: not a size; use e.g. 256M or 1G`);
-  const firmware = firmwareFrom(flags);
-  const kernel = flags.kernel === undefined ? undefined : readImage("--kernel", flags.kernel);
-  if (firmware.kind !== "file" && !kernel && flags.dumpdtb === undefined) {
-    throw new CliError(
-      firmware.kind === "none"
-        ? "--bios none needs a program to run: give it with --kernel"
-        : "nothing to boot: give a kernel with --kernel (the built-in SBI firmware runs it in S-mode)",
-    );
-  }
-  const initrd = flags.initrd === undefined ? undefined : readImage("--initrd", flags.initrd);
-  if (initrd && !kernel) throw new CliError("--initrd needs a kernel: give one with --kernel");
-  const virtio: VirtioDevice[] = flags.drive.map((text) => {
-    const spec = parseDriveSpec(text);
-    const blk: { backend: ReturnType<typeof openDrive>; serial?: string } = { backend: openDrive(spec) };
-    if (spec.serial !== undefined) blk.serial = spec.serial;
-    return new VirtioBlk(blk);
-  });
-  const net = netBackend(flags.net ?? "none");
-  if (net !== null) virtio.push(new VirtioNet({ backend: net }));
-  if (flags.rng) virtio.push(new VirtioRng());
+export async function runCommand(flags: RunFlags): Promise<number> {
+  const plan = planRun(flags);
+  const config = plan.defaultGuest ? await withDefaultGuest(plan.config, flags.snapshot === true) : plan.config;
 
   let terminal: Terminal | null = null;
-  const machine = new VirtMachine({
-    ramSize,
-    harts: positiveInteger("--smp", flags.smp, MAX_HARTS),
-    firmware,
-    kernel,
-    initrd,
-    bootargs: flags.append,
-    instructionsPerTick: flags.icount === undefined ? undefined : positiveInteger("--icount", flags.icount),
-    virtio,
+  const machine = buildMachine(config, {
     serial: { write: (data) => terminal?.sink.write(data), backpressure: () => terminal?.sink.backpressure?.() ?? null },
   });
 
@@ -147,7 +82,7 @@ export async function runCommand(givenFlags: RunFlags): Promise<number> {
     return 0;
   }
 
-  const gdb = await startGdbStub(machine, flags);
+  const gdb = plan.gdbPort === null ? null : await startGdbStub(machine, plan.gdbPort, flags.S === true);
   terminal = new Terminal(machine);
   terminal.start();
   try {
@@ -161,21 +96,13 @@ export async function runCommand(givenFlags: RunFlags): Promise<number> {
   }
 }
 
-/** -s / --gdb tcp::PORT [-S]: a GDB stub for the machine's harts. */
-async function startGdbStub(machine: VirtMachine, flags: RunFlags): Promise<GdbStub | null> {
-  const spec = flags.gdb ?? (flags.s === true ? "tcp::1234" : undefined);
-  if (spec === undefined) {
-    if (flags.S === true) throw new CliError("-S waits for a debugger: give -s or --gdb tcp::PORT too");
-    return null;
-  }
-  const m = /^(?:tcp:(?:127\.0\.0\.1|localhost)?:)?(\d+)$/.exec(spec);
-  const port = m ? Number(m[1]) : NaN;
-  if (!(port >= 1 && port <= 65535)) throw new CliError(`--gdb ${spec}: expected tcp::PORT (a TCP port number on 127.0.0.1)`);
-  const stub = new GdbStub(new VirtMachineTarget(machine, flags.S === true));
+/** A GDB stub for the machine's harts on 127.0.0.1:port; `hold`: -S. */
+async function startGdbStub(machine: VirtMachine, port: number, hold: boolean): Promise<GdbStub> {
+  const stub = new GdbStub(new VirtMachineTarget(machine, hold));
   try {
     await stub.listen(port);
   } catch (e) {
-    throw new CliError(`--gdb ${spec}: cannot listen on 127.0.0.1:${port}: ${(e as Error).message}`);
+    throw new CliError(`--gdb tcp::${port}: cannot listen on 127.0.0.1:${port}: ${(e as Error).message}`);
   }
   return stub;
 }

@@ -73,8 +73,8 @@ export interface ValidateOptions {
 const TOP_FIELDS = ["name", "memory", "harts", "firmware", "kernel", "initrd", "append", "drives", "nics", "rng", "icount"];
 const DRIVE_FIELDS = ["file", "format", "readonly", "serial", "snapshot"];
 const NIC_FIELDS = ["backend", "mac"];
-/** Records a problem with a field. */
-type Report = (field: string, message: string) => void;
+/** Records a problem with a field (`value`: what was given, shown when the field has no label). */
+type Report = (field: string, message: string, value?: string) => void;
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
@@ -86,7 +86,8 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 export function validateVmConfig(input: unknown, options: ValidateOptions = {}): VmConfig {
   const problems: string[] = [];
   const labels = options.labels ?? {};
-  const bad: Report = (field, message) => problems.push(`${labels[field] ?? field}: ${message}`);
+  const bad: Report = (field, message, value) =>
+    problems.push(`${labels[field] ?? (value === undefined ? field : `${field} ${value}`)}: ${message}`);
 
   if (!isObject(input)) throw new ConfigError([`a VM config must be an object, got ${describe(input)}`]);
   for (const key of Object.keys(input)) {
@@ -116,7 +117,7 @@ export function validateVmConfig(input: unknown, options: ValidateOptions = {}):
   if (input.harts !== undefined) {
     const n = input.harts;
     if (Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_HARTS) config.harts = n as number;
-    else bad("harts", `${describe(n)} harts: the virt board takes 1 to ${MAX_HARTS}`);
+    else bad("harts", `the virt board takes 1 to ${MAX_HARTS} harts, got ${describe(n)}`);
   }
 
   if (input.firmware !== undefined) {
@@ -125,7 +126,7 @@ export function validateVmConfig(input: unknown, options: ValidateOptions = {}):
       config.firmware = { kind: fw.kind };
     } else if (isObject(fw) && fw.kind === "file" && typeof fw.path === "string" && Object.keys(fw).length === 2) {
       const problem = fileProblem(fw.path, false);
-      if (problem) bad("firmware", problem);
+      if (problem) bad("firmware", problem, JSON.stringify(fw.path));
       else config.firmware = { kind: "file", path: fw.path };
     } else {
       bad("firmware", `expected {kind:"builtin"}, {kind:"none"} or {kind:"file", path}, got ${describe(fw)}`);
@@ -136,7 +137,7 @@ export function validateVmConfig(input: unknown, options: ValidateOptions = {}):
     const path = input[field];
     if (path === undefined) continue;
     const problem = typeof path === "string" ? fileProblem(path, false) : `must be a file path, got ${describe(path)}`;
-    if (problem) bad(field, problem);
+    if (problem) bad(field, problem, typeof path === "string" ? JSON.stringify(path) : undefined);
     else config[field] = path as string;
   }
   if (input.initrd !== undefined && input.kernel === undefined) {
@@ -164,7 +165,7 @@ export function validateVmConfig(input: unknown, options: ValidateOptions = {}):
   if (input.icount !== undefined) {
     const n = input.icount;
     if (Number.isSafeInteger(n) && (n as number) >= 1) config.icount = n as number;
-    else bad("icount", `${describe(n)}: expected a whole number of instructions per tick, 1 or more`);
+    else bad("icount", `expected a whole number of instructions per tick (1 or more), got ${describe(n)}`);
   }
 
   const devices = config.drives.length + config.nics.length + (config.rng ? 1 : 0);
@@ -185,7 +186,7 @@ function memoryProblem(value: unknown): string | null {
       `${formatSize(value)} of guest RAM does not fit: one wasm32 memory (4 GiB at most) holds the guest RAM ` +
       `plus ${formatSize(RAM_OFFSET)} of hart state, TLBs and decode cache, so the most is ` +
       `${MAX_RAM_SIZE / 2 ** 20}M (${Math.floor(MAX_RAM_SIZE / 2 ** 30)}G in whole gigabytes); ` +
-      `give ${MAX_RAM_SIZE / 2 ** 20}M or less, and more VMs if you need more memory in all`
+      `give ${MAX_RAM_SIZE / 2 ** 20}M or less (and run several VMs for more memory in all)`
     );
   }
   if (value < MIN_RAM_SIZE) return `${formatSize(value)} is too little guest RAM: give at least ${MIN_RAM_SIZE / 2 ** 20}M`;
@@ -212,7 +213,7 @@ function driveConfig(item: unknown, field: string, report: Report): DriveConfig 
   } else {
     // A snapshot drive only reads its file; a readonly one too.
     const problem = fileProblem(item.file, !readonly && !snapshot);
-    if (problem) bad(field, problem);
+    if (problem) bad(field, `${item.file}: ${problem}`);
   }
   if (problems > 0) return null;
   const drive: DriveConfig = { file: item.file as string, format: "raw", readonly, snapshot };
@@ -237,20 +238,20 @@ function nicConfig(item: unknown, field: string, report: Report): NicConfig | nu
   return nic;
 }
 
-/** The problem with using `path` as an image (for writing too when `write`), or null. */
+/** What is wrong with using `path` as an image (for writing too when `write`), or null. */
 function fileProblem(path: string, write: boolean): string | null {
   try {
-    if (!statSync(path).isFile()) return `${path}: not a regular file`;
+    if (!statSync(path).isFile()) return "not a regular file";
     accessSync(path, write ? constants.R_OK | constants.W_OK : constants.R_OK);
     return null;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return `${path}: no such file`;
+    if (code === "ENOENT" || code === "ENOTDIR") return "no such file";
     if ((code === "EACCES" || code === "EPERM" || code === "EROFS") && write) {
-      return `${path}: not writable (use it read-only, or with snapshot so writes are thrown away)`;
+      return "not writable (use it read-only, or with snapshot so writes are thrown away)";
     }
-    if (code === "EACCES" || code === "EPERM") return `${path}: permission denied`;
-    return `${path}: ${(e as Error).message}`;
+    if (code === "EACCES" || code === "EPERM") return "permission denied";
+    return (e as Error).message;
   }
 }
 

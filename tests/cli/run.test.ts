@@ -1,6 +1,6 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
@@ -8,6 +8,7 @@ import { program, type ProgramName } from "./programs.ts";
 import { bareMetal, hasQemu, qemuBareMetal, Session, typevisor, type Exit } from "./session.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-cli-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** One line on stderr, no stack trace, nothing on stdout, exit status 1. */
 function assertUserError(r: Exit, pattern: RegExp): void {
@@ -44,8 +45,8 @@ test("bad flags and files are one-line errors", async () => {
   const hello = await program("hello");
   assertUserError(await bareMetal(join(tmp, "missing.elf")).exited, /--kernel .*missing\.elf: no such file/);
   assertUserError(await bareMetal(hello, "-m", "lots").exited, /-m lots: not a size/);
-  assertUserError(await bareMetal(hello, "-m", "8G").exited, /guest RAM must be .* to 4084 MiB/);
-  assertUserError(await bareMetal(hello, "--smp", "0").exited, /--smp 0: expected a whole number from 1 to 8/);
+  assertUserError(await bareMetal(hello, "-m", "8G").exited, /-m 8G: 8 GiB of guest RAM does not fit: one wasm32 memory .* the most is 4084M \(3G in whole gigabytes\)/);
+  assertUserError(await bareMetal(hello, "--smp", "0").exited, /--smp 0: the virt board takes 1 to 8 harts, got 0/);
   assertUserError(await typevisor("run", "--bios", "default").exited, /nothing to boot: give a kernel with --kernel/);
   assertUserError(await typevisor("run", "--bios", "none").exited, /--bios none needs a program/);
   assertUserError(await typevisor("run", "--bogus").exited, /unknown option '--bogus'/);

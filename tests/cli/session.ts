@@ -18,8 +18,9 @@ export class Session {
   private readonly child: ChildProcess;
   private waiters: { text: string; resolve: () => void }[] = [];
 
-  constructor(command: string, args: string[]) {
-    this.child = spawn(command, args, { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
+  /** `env`: variables to set (undefined: unset) on top of this process's environment. */
+  constructor(command: string, args: string[], env: Record<string, string | undefined> = {}) {
+    this.child = spawn(command, args, { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
     this.child.stdout!.setEncoding("latin1").on("data", (s: string) => {
       this.stdout += s;
       this.waiters = this.waiters.filter((w) => !(this.stdout.includes(w.text) && (w.resolve(), true)));
@@ -51,6 +52,10 @@ export class Session {
 
 export function typevisor(...args: string[]): Session {
   return new Session(process.execPath, [TYPEVISOR_BIN, ...args]);
+}
+
+export function typevisorWithEnv(env: Record<string, string | undefined>, ...args: string[]): Session {
+  return new Session(process.execPath, [TYPEVISOR_BIN, ...args], env);
 }
 
 /** `typevisor run --bios none --kernel ELF ...` */
