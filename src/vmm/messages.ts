@@ -46,7 +46,7 @@ export type WorkerEvent =
   /** The machine is built (or restored) and waits for `start`. */
   | { kind: "ready" }
   /** Building the machine failed: a user error (bad image, bad snapshot); the worker ends. */
-  | { kind: "build-failed"; message: string }
+  | { kind: "build-failed"; message: string; gdb: boolean }
   | { kind: "reply"; id: number; ok: true; value: ReplyValue }
   | { kind: "reply"; id: number; ok: false; message: string }
   /** The guest powered off (finisher or SBI shutdown) with this exit code; the worker ends. */

@@ -52,6 +52,11 @@ export class VmCrashedError extends Error {
   override name = "VmCrashedError";
 }
 
+/** The GDB stub asked for (VmOptions.gdb) could not listen; the VM was not created. */
+export class GdbListenError extends Error {
+  override name = "GdbListenError";
+}
+
 type Pending = { resolve: (value: ReplyValue) => void; reject: (error: Error) => void };
 
 export class Vm extends EventEmitter {
@@ -219,7 +224,7 @@ export class Vm extends EventEmitter {
         built.resolve();
         break;
       case "build-failed":
-        built.reject(new Error(event.message));
+        built.reject(event.gdb ? new GdbListenError(event.message) : new Error(event.message));
         break;
       case "reply": {
         const pending = this.pending.get(event.id);

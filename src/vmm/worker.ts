@@ -83,7 +83,7 @@ async function build(): Promise<void> {
     try {
       await gdb.listen(init.gdb.port);
     } catch (e) {
-      throw new Error(`cannot listen on 127.0.0.1:${init.gdb.port}: ${(e as Error).message}`);
+      finish({ kind: "build-failed", gdb: true, message: `cannot listen on 127.0.0.1:${init.gdb.port}: ${(e as Error).message}` });
     }
   }
 }
@@ -172,7 +172,7 @@ port.on("message", (request: Request) => {
 try {
   await build();
 } catch (e) {
-  finish({ kind: "build-failed", message: (e as Error)?.message ?? String(e) });
+  finish({ kind: "build-failed", gdb: false, message: (e as Error)?.message ?? String(e) });
 }
 machine.onReset = () => post({ kind: "reboot" });
 void pumpInput();
