@@ -30,7 +30,7 @@ const HELP = [
 
 export class Monitor {
   private line = "";
-  /** A command is running: input waits (it is not part of the next line yet). */
+  /** Typed input, edited and run in order: what is typed during a command waits for it. */
   private busy: Promise<void> = Promise.resolve();
 
   constructor(
@@ -43,14 +43,25 @@ export class Monitor {
     this.write(`\r\nTypevisor monitor - type 'help' for more information\r\n${PROMPT}${this.line}`);
   }
 
-  /** Keyboard bytes typed while the monitor is shown. */
+  /** Keyboard bytes typed while the monitor is shown; they wait while a command runs. */
   input(bytes: Uint8Array): void {
+    const copy = bytes.slice();
+    this.busy = this.busy.then(() => this.edit(copy));
+  }
+
+  /** Resolves once every command typed so far has finished. */
+  settled(): Promise<void> {
+    return this.busy;
+  }
+
+  private async edit(bytes: Uint8Array): Promise<void> {
     for (const byte of bytes) {
       if (byte === 0x0d || byte === 0x0a) {
         const command = this.line.trim();
         this.line = "";
         this.write("\r\n");
-        this.busy = this.busy.then(() => this.run(command)).then(() => this.write(PROMPT));
+        await this.run(command);
+        this.write(PROMPT);
       } else if (byte === 0x7f || byte === 0x08) {
         if (this.line.length > 0) {
           this.line = this.line.slice(0, -1);
@@ -64,11 +75,6 @@ export class Monitor {
         this.write(String.fromCharCode(byte));
       }
     }
-  }
-
-  /** Resolves once every command typed so far has finished. */
-  settled(): Promise<void> {
-    return this.busy;
   }
 
   private async run(command: string): Promise<void> {

@@ -127,8 +127,11 @@ export class Terminal {
           this.output?.pause();
           this.monitor.enter();
         } else {
-          this.stdout.write("\r\n");
-          this.resumeOutput();
+          // After what the monitor still has to print (a command typed just before).
+          void this.monitor.settled().then(() => {
+            this.stdout.write("\r\n");
+            this.resumeOutput();
+          });
         }
         break;
       case "h":
