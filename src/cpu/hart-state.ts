@@ -33,7 +33,7 @@ export const SSCRATCH = 162;
 export const SATP = 164;
 export const MCOUNTEREN = 166; // single word
 export const SCOUNTEREN = 167; // single word
-export const MINSTRET = 168; // also serves as mcycle
+export const MINSTRET = 168; // also serves as mcycle; the count at the start of the current batch
 export const STIMECMP = 170;
 export const MENVCFG = 172;
 export const SENVCFG = 174;
@@ -41,7 +41,15 @@ export const PMPCFG = 176; // pmpcfg0, pmpcfg2: two pairs
 export const PMPADDR = 180; // pmpaddr0..15: sixteen pairs
 export const MCOUNTINHIBIT = 212; // single word
 export const RES_VALID = 213; // LR reservation valid (single word)
-export const RES_ADDR = 214; // LR reservation physical address (pair)
+export const RES_ADDR = 214; // LR reservation virtual address (pair)
+export const RES_VALUE = 216; // the value LR loaded (pair; SC compares it, as QEMU does)
+export const SEIP_LINES = 218; // who raises mip.SEIP: bit 0 the PLIC, bit 1 software (single word)
+export const TIMER_CHECK = 219; // instructions since the Sstc timer was compared with the clock
+/**
+ * Words 0..SAVED_WORDS hold everything the hart is (a snapshot copies them);
+ * the rest is scratch.
+ */
+export const SAVED_WORDS = 256;
 /** Words 256..319 are scratch for helpers (64-bit ALU wasm, FPU). */
 export const SCRATCH = 256;
 
@@ -112,6 +120,17 @@ export class HartState {
     const lo = (this.w[PC] >>> 0) + n;
     this.w[PC] = lo | 0;
     if (lo > 0xffffffff) this.w[PC + 1] = (this.w[PC + 1] + 1) | 0;
+  }
+
+  /** The pair at `index` as a signed number (exact within ±2^53). */
+  getXSAt(index: number): number {
+    return this.w[index + 1] * 0x100000000 + (this.w[index] >>> 0);
+  }
+
+  /** Sets the pair at `index` from a signed or unsigned number (exact within ±2^53). */
+  setPairNumber(index: number, value: number): void {
+    this.w[index] = value % 0x100000000 | 0;
+    this.w[index + 1] = Math.floor(value / 0x100000000) | 0;
   }
 
   getPair(index: number): bigint {

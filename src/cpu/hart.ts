@@ -24,8 +24,9 @@ import {
 } from "./csr-numbers.ts";
 import { executeFp } from "./fpu/execute-fp.ts";
 import {
-  F, HartState, MCAUSE, MENVCFG, MEPC, MIDELEG, MEDELEG, MIE, MIP, MSTATUS, MTVAL, MTVEC, PC, PRIV,
-  PRIV_M, PRIV_S, PRIV_U, SCAUSE, SCRATCH, SEPC, STIMECMP, STVAL, STVEC, WFI,
+  F, HartState, MCAUSE, MENVCFG, MEPC, MIDELEG, MEDELEG, MIE, MINSTRET, MIP, MSTATUS, MTVAL, MTVEC, PC, PRIV,
+  PRIV_M, PRIV_S, PRIV_U, RES_ADDR, RES_VALID, RES_VALUE, SAVED_WORDS, SCAUSE, SCRATCH, SEIP_LINES, SEPC, STIMECMP,
+  STVAL, STVEC, TIMER_CHECK, WFI,
 } from "./hart-state.ts";
 import {
   add64, addImm64, bswap32, clz64, ctz32, ctz64, hi64, ltSigned64, ltUnsigned64, orcb32,
@@ -39,6 +40,15 @@ import {
 import { createMulDiv, type MulDiv } from "./mul-div.ts";
 import { pmpDecode } from "./pmp.ts";
 import { primeInterpreter } from "./primer.ts";
+import type { Saveable } from "../machine/device.ts";
+import { badState } from "../machine/timer.ts";
+
+/** A hart's saved state: its state words (hart-state.ts) and its extensions' states by name. */
+export interface HartSnapshot {
+  v: 1;
+  words: number[];
+  ext: Record<string, unknown>;
+}
 
 /**
  * Called for every synchronous exception before it is taken architecturally.
@@ -124,20 +134,16 @@ export class Hart {
   /** Decode-cache entry (word index) of the fetch page's offset 0. */
   private fetchDec = 0;
 
-  private instretBase = 0;
-  /** Instructions run since the Sstc timer was last compared with the clock. */
-  private sinceTimerCheck = TIMER_CHECK_INTERVAL;
+  // Everything else the hart is lives in its state words (MINSTRET,
+  // TIMER_CHECK, SEIP_LINES, RES_*), so save() is a copy of them.
   private batchDone = 0;
   private batchEnd = false;
   private stopRequested = false;
-  private hwSeip = false;
-  private swSeip = false;
-  // LR/SC reservation: virtual address and the value loaded (QEMU semantics).
-  private resValid = false;
-  private resAddrLo = 0;
-  private resAddrHi = 0;
-  private resValLo = 0;
-  private resValHi = 0;
+  /**
+   * Per-hart state kept outside the words by optional modules (e.g. debug
+   * triggers): saved and restored with the hart under their name.
+   */
+  readonly extensions = new Map<string, Saveable<unknown>>();
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -171,11 +177,33 @@ export class Hart {
     this.w[PRIV] = PRIV_M;
     this.state.setPc(pc);
     this.exc = -1;
-    this.instretBase = 0;
-    this.sinceTimerCheck = TIMER_CHECK_INTERVAL;
-    this.hwSeip = false;
-    this.swSeip = false;
-    this.resValid = false;
+    this.w[TIMER_CHECK] = TIMER_CHECK_INTERVAL;
+    this.pmpActive = pmpDecode(this.w);
+    this.translationChanged();
+  }
+
+  /** Everything the hart is, as plain data (between run() calls). */
+  save(): HartSnapshot {
+    const ext: Record<string, unknown> = {};
+    for (const [name, module] of this.extensions) ext[name] = module.save();
+    return { v: 1, words: Array.from(this.w.subarray(0, SAVED_WORDS)), ext };
+  }
+
+  /** Becomes the saved hart: registers, CSRs, counters, reservation; caches are rebuilt. */
+  restore(state: HartSnapshot): void {
+    const ok =
+      state?.v === 1 &&
+      Array.isArray(state.words) &&
+      state.words.length === SAVED_WORDS &&
+      state.words.every((x) => Number.isInteger(x) && x >= -0x80000000 && x <= 0xffffffff) &&
+      typeof state.ext === "object" && state.ext !== null &&
+      [...this.extensions.keys()].every((name) => name in state.ext);
+    if (!ok) throw badState(`hart ${this.hartId}`, state);
+    this.w.fill(0, 0, HART_STATE_SIZE / 4);
+    for (let i = 0; i < SAVED_WORDS; i++) this.w[i] = state.words[i];
+    for (const [name, module] of this.extensions) module.restore(state.ext[name]);
+    this.exc = -1;
+    this.batchDone = 0;
     this.pmpActive = pmpDecode(this.w);
     this.translationChanged();
   }
@@ -189,16 +217,17 @@ export class Hart {
   run(budget: number): number {
     this.stopRequested = false;
     let done = 0;
+    const w = this.w;
     while (done < budget && !this.stopRequested) {
-      if (this.sinceTimerCheck >= TIMER_CHECK_INTERVAL) {
+      if (w[TIMER_CHECK] >= TIMER_CHECK_INTERVAL) {
         this.updateTimerInterrupt();
-        this.sinceTimerCheck = 0;
+        w[TIMER_CHECK] = 0;
       }
       this.checkInterrupts();
-      if (this.w[WFI] !== 0) break;
+      if (w[WFI] !== 0) break;
       const n = this.executeBatch(Math.min(budget - done, BATCH));
       done += n;
-      this.sinceTimerCheck += n;
+      w[TIMER_CHECK] += n;
     }
     return done;
   }
@@ -215,7 +244,7 @@ export class Hart {
   setPending(mask: number, level: boolean): void {
     const w = this.w;
     if ((mask & MIP_SEIP) !== 0) {
-      this.hwSeip = level;
+      w[SEIP_LINES] = level ? w[SEIP_LINES] | 1 : w[SEIP_LINES] & ~1;
       mask &= ~MIP_SEIP;
     }
     w[MIP] = level ? w[MIP] | mask : w[MIP] & ~mask;
@@ -237,11 +266,11 @@ export class Hart {
 
   /** Instructions retired so far (also mcycle). */
   instretNow(): number {
-    return this.instretBase + this.batchDone;
+    return this.state.getXSAt(MINSTRET) + this.batchDone;
   }
 
   setInstret(value: number): void {
-    this.instretBase = value - this.batchDone - 1;
+    this.state.setPairNumber(MINSTRET, value - this.batchDone - 1);
   }
 
   /** The earliest mtime at which this hart's Sstc timer fires, or Infinity. */
@@ -277,7 +306,7 @@ export class Hart {
 
   writeMipSoftware(value: number, mask: number): void {
     const w = this.w;
-    if ((mask & MIP_SEIP) !== 0) this.swSeip = (value & MIP_SEIP) !== 0;
+    if ((mask & MIP_SEIP) !== 0) w[SEIP_LINES] = (value & MIP_SEIP) !== 0 ? w[SEIP_LINES] | 2 : w[SEIP_LINES] & ~2;
     const m = mask & ~MIP_SEIP;
     w[MIP] = (w[MIP] & ~m) | (value & m);
     this.refreshSeip();
@@ -290,7 +319,7 @@ export class Hart {
 
   /** stimecmp or menvcfg.STCE changed: compare with the clock before the next batch. */
   timerChanged(): void {
-    this.sinceTimerCheck = TIMER_CHECK_INTERVAL;
+    this.w[TIMER_CHECK] = TIMER_CHECK_INTERVAL;
     this.batchEnd = true;
   }
 
@@ -313,7 +342,7 @@ export class Hart {
 
   private refreshSeip(): void {
     const w = this.w;
-    w[MIP] = this.hwSeip || this.swSeip ? w[MIP] | MIP_SEIP : w[MIP] & ~MIP_SEIP;
+    w[MIP] = w[SEIP_LINES] !== 0 ? w[MIP] | MIP_SEIP : w[MIP] & ~MIP_SEIP;
   }
 
   /**
@@ -420,7 +449,7 @@ export class Hart {
       w[PC + 1] = w[tvec + 1];
     }
     w[WFI] = 0;
-    this.resValid = false;
+    w[RES_VALID] = 0;
     this.privChanged();
   }
 
@@ -1137,7 +1166,9 @@ export class Hart {
       if (!this.stepSlow()) traps++;
       if (this.batchEnd) break;
     }
-    this.instretBase += limit - left - traps;
+    const retired = (w[MINSTRET] >>> 0) + (limit - left - traps);
+    w[MINSTRET] = retired | 0;
+    if (retired > 0xffffffff) w[MINSTRET + 1] = (w[MINSTRET + 1] + 1) | 0;
     this.batchDone = 0;
     return limit - left;
   }
@@ -1602,25 +1633,25 @@ export class Hart {
       let lo = bus.read(pa, size);
       if (bus.fault) { this.fault(EXC_LOAD_ACCESS, vLo, vHi); return; }
       const hi = is64 ? bus.hi : lo >> 31;
-      this.resValid = true;
-      this.resAddrLo = vLo;
-      this.resAddrHi = vHi;
-      this.resValLo = lo;
-      this.resValHi = hi;
+      w[RES_VALID] = 1;
+      w[RES_ADDR] = vLo;
+      w[RES_ADDR + 1] = vHi;
+      w[RES_VALUE] = lo;
+      w[RES_VALUE + 1] = hi;
       w[d] = lo;
       w[d + 1] = hi;
       return;
     }
     if ((vLo & (size - 1)) !== 0) { this.fault(EXC_STORE_MISALIGNED, vLo, vHi); return; }
     if (f5 === 0x03) { // SC
-      const ok = this.resValid && this.resAddrLo === vLo && this.resAddrHi === vHi;
-      this.resValid = false;
+      const ok = w[RES_VALID] !== 0 && w[RES_ADDR] === vLo && w[RES_ADDR + 1] === vHi;
+      w[RES_VALID] = 0;
       if (!ok) { w[d] = 1; w[d + 1] = 0; return; }
       const pa = this.dataPa(vLo, vHi, ACCESS_WRITE);
       if (pa < 0) return;
       const curLo = bus.read(pa, size);
       if (bus.fault) { this.fault(EXC_STORE_ACCESS, vLo, vHi); return; }
-      const same = is64 ? curLo === this.resValLo && bus.hi === this.resValHi : curLo === this.resValLo;
+      const same = is64 ? curLo === w[RES_VALUE] && bus.hi === w[RES_VALUE + 1] : curLo === w[RES_VALUE];
       if (same) bus.write(pa, size, w[b], w[b + 1]);
       w[d] = same ? 0 : 1;
       w[d + 1] = 0;

@@ -18,6 +18,7 @@ import { MS_MXR } from "./csr-numbers.ts";
 import type { Bus } from "../machine/bus.ts";
 import { MMU_M, MMU_S, MMU_S_SUM, MMU_U } from "./mmu-index.ts";
 import { PMP_R, PMP_W, PMP_X, pmpPermissions } from "./pmp.ts";
+import { PAGE_WRITABLE } from "../machine/ram-pages.ts";
 
 export const ACCESS_READ = 0;
 export const ACCESS_WRITE = 1;
@@ -140,10 +141,15 @@ function sameLeaf(v: number, entryHi: number, lo: number, hi: number): boolean {
 function fillTlb(h: TranslationContext, mmuIdx: number, access: number, lo: number, hi: number, pa: number, leaf: number,
   canRead: boolean, canWrite: boolean, canExec: boolean): void {
   const pagePa = pa - (pa % 4096);
-  const ramOff = h.bus.ramOffset(pagePa, 4096);
+  const ramOff = h.bus.ramOffset(pagePa, 4096); // loads the page if a lazy restore has not yet
   if (ramOff < 0) return; // MMIO stays on the slow path
-  // Stores to a page with decoded code go through Bus.write (decode-cache.ts).
-  if (canWrite && h.bus.code.hasCode(ramOff / 4096)) canWrite = false;
+  const page = ramOff / 4096;
+  const pageFlags = h.bus.pages.flags;
+  // This store is about to happen: it marks the page written (dirty tracking).
+  if (access === ACCESS_WRITE) h.bus.pages.markWritten(ramOff, 4096);
+  // Stores to a page with decoded code go through Bus.write (decode-cache.ts),
+  // and so do stores to a page not yet marked written (ram-pages.ts).
+  if (canWrite && (h.bus.code.hasCode(page) || (pageFlags[page] & PAGE_WRITABLE) !== PAGE_WRITABLE)) canWrite = false;
   if (h.pmpActive) {
     const perms = pmpPermissions(h.w, pagePa, 4096, mmuIdx);
     canRead &&= (perms & PMP_R) !== 0;

@@ -4,11 +4,14 @@
  * This is the slow path. The hart's TLB turns RAM accesses into direct
  * typed-array indexing and only comes here for MMIO, page walks and accesses
  * that cross a page. Devices doing DMA use `ramOffset` to bounds-check a guest
- * buffer before touching `ram`.
+ * buffer before touching `ram`, and report writes with `ramWritten`. Both
+ * keep `pages` (ram-pages.ts) true: a range is loaded before anyone sees it
+ * (lazy restore) and marked when written (dirty tracking).
  */
 import { decodeCacheFor, type DecodeCache } from "../cpu/decode-cache.ts";
 import { RAM_BASE, RAM_OFFSET } from "../cpu/layout.ts";
 import type { AccessSize, MmioDevice } from "./device.ts";
+import { RamPages } from "./ram-pages.ts";
 
 export class Bus {
   /** Guest RAM bytes; guest physical `RAM_BASE + i` is `ram[i]`. */
@@ -21,6 +24,8 @@ export class Bus {
   fault = false;
   /** The harts' decoded instructions: every write to RAM must tell it (`ramWritten`). */
   readonly code: DecodeCache;
+  /** Which pages are present and which were written (snapshots). */
+  readonly pages: RamPages;
   private readonly devices: MmioDevice[] = [];
   private readonly dv: DataView;
 
@@ -32,15 +37,17 @@ export class Bus {
     this.ram = new Uint8Array(memory.buffer, RAM_OFFSET, ramSize);
     this.dv = new DataView(memory.buffer, RAM_OFFSET, ramSize);
     this.code = decodeCacheFor(memory, ramSize);
+    this.pages = new RamPages(this.ram, Math.ceil(ramSize / 4096));
   }
 
   /**
    * RAM bytes [off, off + len) (offsets into `ram`) were written other than
    * through `write` or a hart's TLB (DMA, loaders): drops the harts' decoded
-   * instructions there.
+   * instructions there and marks the pages written.
    */
   ramWritten(off: number, len: number): void {
     this.code.written(off, len);
+    this.pages.markWritten(off, len);
   }
 
   addDevice(device: MmioDevice): void {
@@ -64,11 +71,14 @@ export class Bus {
   /**
    * Offset into `ram` of the guest-physical range [paddr, paddr+len), or -1
    * if any of it lies outside RAM. Every DMA address from the guest goes
-   * through here first (and writes report themselves with `ramWritten`).
+   * through here first (and writes report themselves with `ramWritten`);
+   * so does every other host access to `ram`: the range's pages are loaded
+   * here if a lazy restore has not brought them in yet.
    */
   ramOffset(paddr: number, len: number): number {
     const off = paddr - RAM_BASE;
     if (off < 0 || len < 0 || off + len > this.ramSize) return -1;
+    if (this.pages.lazy && len > 0) this.pages.ensure(off >>> 12, (off + len - 1) >>> 12);
     return off;
   }
 
@@ -118,7 +128,7 @@ export class Bus {
           dv.setInt32(off, lo | 0, true);
           dv.setInt32(off + 4, hi | 0, true);
       }
-      this.code.written(off, size);
+      this.ramWritten(off, size);
       return true;
     }
     const d = this.deviceAt(paddr);

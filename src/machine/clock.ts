@@ -15,6 +15,8 @@ export const TIMEBASE_HZ = 10_000_000;
 export interface ClockState {
   v: 1;
   mtime: number;
+  /** Deterministic time: instructions retired since the last whole tick (exact continuation). */
+  residue?: number;
 }
 
 export interface MachineClock extends Clock, Saveable<ClockState> {
@@ -131,11 +133,13 @@ export class InstructionClock implements MachineClock {
   resume(): void {}
 
   save(): ClockState {
-    return { v: 1, mtime: this.ticks };
+    return { v: 1, mtime: this.ticks, residue: this.residue };
   }
 
   restore(state: ClockState): void {
     if (state?.v !== 1 || !Number.isSafeInteger(state.mtime)) throw badState("clock", state);
     this.set(state.mtime);
+    const residue = state.residue ?? 0;
+    if (Number.isInteger(residue) && residue >= 0 && residue < this.instructionsPerTick) this.residue = residue;
   }
 }

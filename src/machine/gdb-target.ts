@@ -208,7 +208,7 @@ export class VirtMachineTarget implements DebugTarget, MachineDebugger {
     const bus = this.machine.bus;
     const off = pa - BigInt(bus.ramBase);
     if (off < 0n || off + BigInt(n) > BigInt(bus.ramSize)) return -1;
-    return Number(off);
+    return bus.ramOffset(Number(pa), n); // loads the pages if a lazy restore has not yet
   }
 }
 
@@ -239,6 +239,7 @@ export function translate(hart: Hart, bus: Bus, va: bigint): bigint | null {
     const pteAddr = table + index * 8n;
     const off = pteAddr - BigInt(bus.ramBase);
     if (off < 0n || off + 8n > BigInt(bus.ramSize)) return null;
+    bus.ramOffset(Number(pteAddr), 8); // loads the page if a lazy restore has not yet
     const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset + Number(off), 8);
     const pte = dv.getBigUint64(0, true);
     if ((pte & 1n) === 0n) return null;

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createVmMemory, MAX_HARTS, RAM_BASE, RAM_OFFSET, WASM_PAGE } from "../cpu/layout.ts";
-import { Hart } from "../cpu/hart.ts";
+import { Hart, type HartSnapshot } from "../cpu/hart.ts";
 import { Clint } from "../devices/clint.ts";
 import { GoldfishRtc, hostWallNs } from "../devices/goldfish-rtc.ts";
 import { Plic } from "../devices/plic.ts";
@@ -25,7 +25,14 @@ import { loadLinuxImage, loadRaw } from "../loader/linux-image.ts";
 import { LoadError } from "../loader/load-error.ts";
 import { dtbAddress, initrdAddress } from "../loader/placement.ts";
 import { Bus } from "./bus.ts";
-import { HostClock, InstructionClock, type MachineClock } from "./clock.ts";
+import { HostClock, InstructionClock, type ClockState, type MachineClock } from "./clock.ts";
+import { PAGE_DIRTY, PAGE_LOGGED } from "./ram-pages.ts";
+import type { ClintState } from "../devices/clint.ts";
+import type { PlicState } from "../devices/plic.ts";
+import type { Uart16550State } from "../devices/uart16550.ts";
+import type { GoldfishRtcState } from "../devices/goldfish-rtc.ts";
+import type { TestFinisherState } from "../devices/test-finisher.ts";
+import type { VirtioSlotsState } from "../devices/virtio/index.ts";
 import type { MachineDebugger } from "./gdb-target.ts";
 import { buildVirtDtb } from "./virt-dtb.ts";
 
@@ -94,6 +101,28 @@ export interface VirtMachineOptions {
    * loaded, no device tree), for a snapshot restore to fill in.
    */
   boot?: boolean;
+}
+
+/**
+ * Everything the board is apart from RAM (snapshots store RAM by page):
+ * plain data, structured-clone-able.
+ */
+export interface MachineState {
+  v: 1;
+  ramSize: number;
+  firmware: Firmware["kind"];
+  dtbAddress: number;
+  dtb: Uint8Array;
+  /** Harts held stopped by the firmware (SBI HSM). */
+  stopped: boolean[];
+  harts: HartSnapshot[];
+  clock: ClockState;
+  clint: ClintState;
+  plic: PlicState;
+  uart: Uart16550State;
+  rtc: GoldfishRtcState;
+  finisher: TestFinisherState;
+  virtio: VirtioSlotsState;
 }
 
 export class VirtMachine {
@@ -210,6 +239,126 @@ export class VirtMachine {
     this.isPaused = false;
     this.clock.resume();
     this.unpark?.();
+  }
+
+  /**
+   * The whole board but RAM, for a snapshot. The machine must be paused (or
+   * never run): state is only consistent between instruction batches.
+   */
+  save(): MachineState {
+    if (this.running && !this.isPaused) throw new Error("pause the machine before saving it");
+    this.flushSerial();
+    return {
+      v: 1,
+      ramSize: this.ramSize,
+      firmware: this.options.firmware.kind,
+      dtbAddress: this.dtbAddress,
+      dtb: this.dtb.slice(),
+      stopped: this.stopped.slice(),
+      harts: this.harts.map((h) => h.save()),
+      clock: this.clock.save(),
+      clint: this.clint.save(),
+      plic: this.plic.save(),
+      uart: this.uart.save(),
+      rtc: this.rtc.save(),
+      finisher: this.finisher.save(),
+      virtio: this.virtio.save(),
+    };
+  }
+
+  /**
+   * Why `state` cannot be restored onto this machine (other RAM size, hart
+   * count, firmware, devices or disks), or null. Touches nothing.
+   */
+  mismatch(state: MachineState): string | null {
+    if (state?.v !== 1) return "the machine state has an unknown version";
+    if (state.ramSize !== this.ramSize) return `the snapshot has ${state.ramSize} bytes of RAM, this machine ${this.ramSize}`;
+    if (!Array.isArray(state.harts) || state.harts.length !== this.harts.length) {
+      return `the snapshot has ${state.harts?.length} harts, this machine ${this.harts.length}`;
+    }
+    if (state.firmware !== this.options.firmware.kind) {
+      return `the snapshot was taken with firmware "${state.firmware}", this machine has "${this.options.firmware.kind}"`;
+    }
+    const slots = state.virtio?.slots;
+    if (!Array.isArray(slots) || slots.length !== this.virtio.slots.length) return "the snapshot's virtio slots are malformed";
+    for (let i = 0; i < slots.length; i++) {
+      const here = this.virtio.slots[i].transport;
+      const saved = slots[i];
+      const where = `virtio slot at 0x${this.virtio.slots[i].base.toString(16)}`;
+      if ((here === null) !== (saved === null)) {
+        return `${where}: the snapshot has ${saved === null ? "no device" : "a device"} there, this machine ${here === null ? "none" : here.device.name}`;
+      }
+      if (here === null || saved === null) continue;
+      if (saved.deviceId !== here.device.deviceId) return `${where}: the snapshot's device is not a ${here.device.name}`;
+      const why = here.device.mismatch?.(saved.device) ?? null;
+      if (why !== null) return why;
+    }
+    return null;
+  }
+
+  /**
+   * Becomes the saved machine (RAM aside: the snapshot code fills it). Throws
+   * before changing anything when `mismatch` finds a reason. Guest time
+   * continues from the saved mtime.
+   */
+  restore(state: MachineState): void {
+    const why = this.mismatch(state);
+    if (why !== null) throw new Error(why);
+    if (this.running && !this.isPaused) throw new Error("pause the machine before restoring into it");
+    this.exitRequest = null;
+    this.clock.restore(state.clock);
+    this.harts.forEach((h, i) => h.restore(state.harts[i]));
+    state.stopped.forEach((s, i) => (this.stopped[i] = s === true));
+    this.clint.restore(state.clint);
+    this.plic.restore(state.plic);
+    this.uart.restore(state.uart);
+    this.rtc.restore(state.rtc);
+    this.finisher.restore(state.finisher);
+    this.virtio.restore(state.virtio);
+    this.dtb = Uint8Array.from(state.dtb);
+    this.dtbAddress = state.dtbAddress;
+    // Decoded instructions belong to the old RAM.
+    this.bus.code.written(0, this.ramSize);
+  }
+
+  /**
+   * Releases what the machine holds on the host for its RAM (a lazy
+   * restore's snapshot file or image). The machine must not run again.
+   */
+  close(): void {
+    this.bus.pages.detach();
+  }
+
+  /**
+   * Pages written since the last snapshot baseline (`cleanPages`), as RAM
+   * page numbers (RAM byte offset / 4096).
+   */
+  dirtyPages(): Uint32Array {
+    return this.bus.pages.pagesWith(PAGE_DIRTY);
+  }
+
+  /** RAM now equals a snapshot: from here on dirtyPages() lists what changes. */
+  cleanPages(): void {
+    this.bus.pages.clear(PAGE_DIRTY);
+    this.dropWriteTags();
+  }
+
+  /** Starts (or restarts) the dirty-page log that live migration copies by. */
+  startDirtyLog(): void {
+    this.bus.pages.clear(PAGE_LOGGED);
+    this.dropWriteTags();
+  }
+
+  /** The pages written since the log was started or last taken; restarts it. Call between batches. */
+  takeDirtyLog(): Uint32Array {
+    const pages = this.bus.pages.pagesWith(PAGE_LOGGED);
+    this.startDirtyLog();
+    return pages;
+  }
+
+  /** After clearing written marks: every hart's next store to a page takes the slow path, which marks it. */
+  private dropWriteTags(): void {
+    for (const hart of this.harts) hart.flushTlb();
   }
 
   /** Enters the paused state: clock stopped, output flushed, pause() callers told. */
@@ -415,6 +564,7 @@ export class VirtMachine {
         );
       }
     }
+    this.bus.ramOffset(this.dtbAddress, this.dtb.length); // present, if a lazy restore has not loaded it
     this.bus.ram.set(this.dtb, this.dtbAddress - RAM_BASE);
     this.bus.ramWritten(this.dtbAddress - RAM_BASE, this.dtb.length);
     let fwInfo = 0;
@@ -460,6 +610,7 @@ export class VirtMachine {
 
   /** Tells OpenSBI's fw_dynamic to continue at `nextAddr` in S-mode, booting on hart 0. */
   private writeFwDynamicInfo(address: number, nextAddr: number): void {
+    this.bus.ramOffset(address, FW_DYNAMIC_INFO_SIZE);
     const dv = new DataView(this.bus.ram.buffer, this.bus.ram.byteOffset + (address - RAM_BASE), FW_DYNAMIC_INFO_SIZE);
     const fields = [FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, nextAddr, FW_DYNAMIC_NEXT_MODE_S, 0, 0];
     fields.forEach((v, i) => dv.setBigUint64(8 * i, BigInt(v), true));

@@ -1,12 +1,150 @@
-// PLACEHOLDER until branch `snap` lands src/vmm/snapshot.ts (interfaces.md §4); replaced at merge.
+/**
+ * Whole-machine snapshots: save a paused VirtMachine to one file, restore it
+ * into a machine built from the same config with `boot: false`. Restore is
+ * lazy: RAM pages come from the file when first touched (ram-pages.ts), so
+ * a restored guest runs again at once. A save with `parent` writes only the
+ * pages that differ from that snapshot (a diff; restore follows the chain).
+ * docs/snapshots.md describes the format and the design.
+ */
+import { randomBytes } from "node:crypto";
 import type { VirtMachine } from "../machine/virt-machine.ts";
-export interface SaveOptions { config: unknown; parent?: string }
-export interface SnapshotInfo { bytes: number; ramPages: number; ms: number }
-export class SnapshotError extends Error {}
-const missing = (): never => { throw new SnapshotError("snapshots are not available yet (branch snap)"); };
-export function saveSnapshot(_m: VirtMachine, _path: string, _o: SaveOptions): SnapshotInfo { return missing(); }
-export function readSnapshotConfig(_path: string): unknown { return missing(); }
-export function restoreSnapshot(_path: string, _m: VirtMachine): void { missing(); }
-export interface MachineImage { config: unknown; state: unknown; ram: SharedArrayBuffer }
-export function captureImage(_m: VirtMachine, _c: unknown): MachineImage { return missing(); }
-export function restoreImage(_i: MachineImage, _m: VirtMachine, _id?: { mac?: string }): void { missing(); }
+import { PAGE_DIRTY, PAGE_USED } from "../machine/ram-pages.ts";
+import { SnapshotError } from "./snapshot-error.ts";
+import { ENTRY_PARENT, ENTRY_ZERO, PAGE_SIZE } from "./snapshot-format.ts";
+import { closeSnapshot, openSnapshot, SnapshotPages, type SnapshotFile, type SnapshotMeta } from "./snapshot-reader.ts";
+import { ENTRY_STORE, writeSnapshotFile } from "./snapshot-writer.ts";
+import { stateToJson } from "./state-json.ts";
+import { isZeroPage } from "./zero-page.ts";
+
+export { SnapshotError } from "./snapshot-error.ts";
+export { captureImage, restoreImage, type MachineImage } from "./fork-image.ts";
+
+export interface SaveOptions {
+  /** The VM's config (opaque here): stored, and given back by readSnapshotConfig. */
+  config: unknown;
+  /** Write a diff against this snapshot file: only pages that differ from it. */
+  parent?: string;
+}
+
+export interface SnapshotInfo {
+  /** File size. */
+  bytes: number;
+  /** RAM pages stored in the file. */
+  ramPages: number;
+  /** Time taken, milliseconds. */
+  ms: number;
+}
+
+/** The snapshot id whose RAM a machine's pages not marked PAGE_DIRTY equal (after save or restore). */
+const baselines = new WeakMap<VirtMachine, string>();
+
+/** Saves a paused machine to `path`. Throws SnapshotError (the machine is unchanged). */
+export function saveSnapshot(machine: VirtMachine, path: string, opts: SaveOptions): SnapshotInfo {
+  const started = performance.now();
+  let state;
+  try {
+    state = machine.save();
+  } catch (e) {
+    throw new SnapshotError(`cannot save ${path}: ${(e as Error).message}`);
+  }
+  const id = randomBytes(16).toString("hex");
+  let entries: Uint32Array;
+  let parent: SnapshotMeta["parent"] = null;
+  if (opts.parent !== undefined) {
+    const file = openSnapshot(opts.parent);
+    try {
+      if (file.header.pageCount !== machine.bus.pages.count) {
+        throw new SnapshotError(`cannot save a diff against ${opts.parent}: it has a different RAM size`);
+      }
+      entries = diffEntries(machine, file);
+      parent = { path: file.path, id: file.header.id };
+    } finally {
+      closeSnapshot(file);
+    }
+  } else {
+    entries = fullEntries(machine);
+  }
+  const meta: SnapshotMeta = { config: opts.config, machine: state, parent };
+  const { bytes, pages } = writeSnapshotFile(path, {
+    id,
+    metaJson: stateToJson(meta),
+    ram: machine.bus.ram,
+    entries,
+    diff: parent !== null,
+  });
+  machine.cleanPages();
+  baselines.set(machine, id);
+  return { bytes, ramPages: pages, ms: performance.now() - started };
+}
+
+/** The config stored in a snapshot (the file and its parents are checked). Throws SnapshotError. */
+export function readSnapshotConfig(path: string): unknown {
+  const file = openSnapshot(path);
+  closeSnapshot(file);
+  return file.meta.config;
+}
+
+/**
+ * Makes `machine` (built from the snapshot's config with `boot: false`, not
+ * running) the saved machine. Everything is checked first — files, parents,
+ * that the machine and its disks match — and a SnapshotError leaves the
+ * machine untouched. RAM is not read here: pages load on first touch.
+ */
+export function restoreSnapshot(path: string, machine: VirtMachine): void {
+  const file = openSnapshot(path);
+  const why = machine.mismatch(file.meta.machine);
+  if (why !== null) {
+    closeSnapshot(file);
+    throw new SnapshotError(`cannot restore ${path}: ${why}`);
+  }
+  machine.bus.pages.attach(new SnapshotPages(file));
+  try {
+    machine.restore(file.meta.machine);
+  } catch (e) {
+    throw new SnapshotError(`cannot restore ${path}: ${(e as Error).message}`);
+  }
+  machine.cleanPages();
+  baselines.set(machine, file.header.id);
+}
+
+/** Every page that may be non-zero and is: stored; the rest: zero. */
+function fullEntries(machine: VirtMachine): Uint32Array {
+  const pages = machine.bus.pages;
+  pages.ensureAll();
+  const entries = new Uint32Array(pages.count).fill(ENTRY_ZERO);
+  const ram = machine.bus.ram;
+  for (let p = 0; p < pages.count; p++) {
+    if ((pages.flags[p] & PAGE_USED) !== 0 && !isZeroPage(ram, p)) entries[p] = ENTRY_STORE;
+  }
+  return entries;
+}
+
+/**
+ * Pages that differ from the snapshot `file`. When the machine's RAM was
+ * last saved to or restored from that very snapshot, those are the pages
+ * marked dirty since; otherwise every page is compared with the file's.
+ */
+function diffEntries(machine: VirtMachine, file: SnapshotFile): Uint32Array {
+  const pages = machine.bus.pages;
+  const ram = machine.bus.ram;
+  const entries = new Uint32Array(pages.count).fill(ENTRY_PARENT);
+  const changed = (p: number) => (isZeroPage(ram, p) ? ENTRY_ZERO : ENTRY_STORE);
+  if (baselines.get(machine) === file.header.id) {
+    for (let p = 0; p < pages.count; p++) if ((pages.flags[p] & PAGE_DIRTY) !== 0) entries[p] = changed(p);
+    return entries;
+  }
+  pages.ensureAll();
+  const reader = new SnapshotPages(file);
+  const theirs = new Uint8Array(PAGE_SIZE);
+  for (let p = 0; p < pages.count; p++) {
+    reader.read(p, theirs, 0);
+    const off = p * PAGE_SIZE;
+    for (let i = 0; i < PAGE_SIZE; i++) {
+      if (ram[off + i] !== theirs[i]) {
+        entries[p] = changed(p);
+        break;
+      }
+    }
+  }
+  return entries;
+}

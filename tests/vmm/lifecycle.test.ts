@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError } from "../../src/vmm/config.ts";
 import { Vm, VmStateError, type VmState } from "../../src/vmm/vm.ts";
 import { ConsoleLog } from "./console-log.ts";
-import { bareMetalConfig } from "./programs.ts";
+import { bareMetalConfig } from "./runaway-programs.ts";
 
 /** mtime ticks per millisecond (10 MHz, as QEMU's virt). */
 const TICKS_PER_MS = 10_000;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Vm, VmCrashedError } from "../../src/vmm/vm.ts";
 import { ConsoleLog } from "./console-log.ts";
-import { bareMetalConfig } from "./programs.ts";
+import { bareMetalConfig } from "./runaway-programs.ts";
 
 /** Longest gap between two 10 ms host timers over `ms`: how responsive the host's event loop stayed. */
 async function worstTimerGap(ms: number): Promise<number> {

@@ -24,6 +24,10 @@ export class BadSectorsBackend implements BlockBackend {
     return this.inner.readOnly;
   }
 
+  get path(): string | undefined {
+    return this.inner.path;
+  }
+
   readAt(position: number, dst: Uint8Array, offset: number, length: number): boolean {
     return !this.touchesBad(position, length) && this.inner.readAt(position, dst, offset, length);
   }

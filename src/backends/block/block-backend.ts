@@ -11,6 +11,8 @@ export interface BlockBackend {
   /** Size in bytes (the device exposes floor(size / 512) sectors). */
   readonly size: number;
   readonly readOnly: boolean;
+  /** The host file behind the disk, if any: names it in snapshots. */
+  readonly path?: string;
   /** Reads `length` bytes at byte `position` into `dst[offset..]`. */
   readAt(position: number, dst: Uint8Array, offset: number, length: number): boolean;
   /** Writes `src[offset .. offset+length)` at byte `position`. */

@@ -7,10 +7,10 @@
  * part, data in the readable part (writes) or writable part (reads), and a
  * status byte as the last writable byte.
  */
+import { resolve } from "node:path";
 import type { AccessSize } from "../../machine/device.ts";
 import { badState } from "../../machine/timer.ts";
 import type { BlockBackend } from "../../backends/block/block-backend.ts";
-import { codeWritten } from "../../cpu/decode-cache.ts";
 import { VIRTIO_ID_BLOCK, feature } from "./constants.ts";
 import type { VirtioContext, VirtioDevice } from "./device.ts";
 import type { DescriptorChain } from "./virtqueue.ts";
@@ -45,8 +45,17 @@ export interface VirtioBlkOptions {
   sizeMax?: number;
 }
 
+/** Which disk the device was attached to: a snapshot must be restored onto the same one. */
+export interface DiskIdentity {
+  /** Absolute path of the image file, or null for a disk with no file (memory). */
+  path: string | null;
+  size: number;
+  readOnly: boolean;
+}
+
 export interface VirtioBlkState {
   v: 1;
+  disk: DiskIdentity;
 }
 
 export class VirtioBlk implements VirtioDevice {
@@ -119,11 +128,33 @@ export class VirtioBlk implements VirtioDevice {
   reset(): void {}
 
   save(): VirtioBlkState {
-    return { v: 1 };
+    return { v: 1, disk: this.identity() };
   }
 
   restore(state: unknown): void {
     if ((state as VirtioBlkState | null)?.v !== 1) throw badState(this.name, state);
+    const why = this.mismatch(state);
+    if (why !== null) throw new Error(why);
+  }
+
+  mismatch(state: unknown): string | null {
+    const saved = (state as VirtioBlkState | null)?.disk;
+    if (saved === undefined || saved === null) return "the snapshot does not say which disk image it belongs to";
+    const here = this.identity();
+    const name = (d: DiskIdentity) => (d.path === null ? "an in-memory disk" : d.path);
+    if (saved.path !== here.path) return `the snapshot belongs to disk ${name(saved)}, not ${name(here)}`;
+    if (saved.size !== here.size) {
+      return `disk ${name(here)} is ${here.size} bytes but was ${saved.size} bytes when the snapshot was taken`;
+    }
+    if (saved.readOnly !== here.readOnly) {
+      return `disk ${name(here)} was ${saved.readOnly ? "read-only" : "writable"} when the snapshot was taken`;
+    }
+    return null;
+  }
+
+  private identity(): DiskIdentity {
+    const path = this.backend.path;
+    return { path: path === undefined ? null : resolve(path), size: this.backend.size, readOnly: this.backend.readOnly };
   }
 
   private execute(c: DescriptorChain): number {
@@ -189,10 +220,10 @@ export class VirtioBlk implements VirtioDevice {
   }
 
   private io(write: boolean, position: number, ramOffset: number, length: number): boolean {
-    const ram = (this.ctx as VirtioContext).mem.ram;
-    if (write) return this.backend.writeAt(position, ram, ramOffset, length);
-    const ok = this.backend.readAt(position, ram, ramOffset, length);
-    codeWritten(ram, ramOffset, length);
+    const mem = (this.ctx as VirtioContext).mem;
+    if (write) return this.backend.writeAt(position, mem.ram, ramOffset, length);
+    const ok = this.backend.readAt(position, mem.ram, ramOffset, length);
+    mem.ramWritten(ramOffset, length);
     return ok;
   }
 }

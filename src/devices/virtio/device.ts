@@ -46,4 +46,9 @@ export interface VirtioDevice {
   /** Device-type state for snapshots (plain, structured-clone-able). */
   save(): unknown;
   restore(state: unknown): void;
+  /**
+   * Why `state` (from `save`) cannot be restored onto this device (e.g. a
+   * different disk), or null. Asked before anything is restored.
+   */
+  mismatch?(state: unknown): string | null;
 }

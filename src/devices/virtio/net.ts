@@ -87,6 +87,17 @@ export class VirtioNet implements VirtioDevice {
     this.ctx?.configChanged();
   }
 
+  /**
+   * Gives the card another MAC (a forked copy's own identity): the config
+   * space changes and the guest is told. A running driver keeps the address
+   * it read at probe time until it probes again.
+   */
+  setMac(text: string): void {
+    this.mac.set(parseMac(text));
+    this.config.set(this.mac, 0);
+    this.ctx?.configChanged();
+  }
+
   writeConfig(_offset: number, _size: AccessSize, _value: number): void {
     // The MAC is writable only on legacy devices; nothing else is writable.
   }

@@ -5,7 +5,6 @@
 import type { AccessSize } from "../../machine/device.ts";
 import { badState } from "../../machine/timer.ts";
 import { cryptoEntropy, type EntropySource } from "../../backends/entropy/entropy-source.ts";
-import { codeWritten } from "../../cpu/decode-cache.ts";
 import { VIRTIO_ID_ENTROPY } from "./constants.ts";
 import type { VirtioContext, VirtioDevice } from "./device.ts";
 
@@ -57,7 +56,7 @@ export class VirtioRng implements VirtioDevice {
       for (let i = c.readable; i < c.count && budget > 0; i++) {
         const n = Math.min(c.length[i], budget);
         this.source.fill(ram, c.offset[i], n);
-        codeWritten(ram, c.offset[i], n);
+        ctx.mem.ramWritten(c.offset[i], n);
         budget -= n;
       }
       q.push(c.head, RNG_MAX_PER_REQUEST - budget);

@@ -11,16 +11,18 @@
  * Hot path: `pop` fills one reusable `DescriptorChain` (typed arrays of RAM
  * offsets and lengths), so processing a request allocates nothing.
  */
-import { codeWritten } from "../../cpu/decode-cache.ts";
-
 /**
  * What the virtqueue needs from guest memory (the Bus provides it): the RAM
- * bytes and a bounds check that turns a guest-physical range into an index
- * into them, or -1 when any byte of it is not RAM.
+ * bytes, a bounds check that turns a guest-physical range into an index
+ * into them, or -1 when any byte of it is not RAM (and makes the range
+ * present: lazy restore), and the report of a write (decoded code, dirty
+ * pages).
  */
 export interface GuestMemory {
   readonly ram: Uint8Array;
   ramOffset(paddr: number, len: number): number;
+  /** RAM bytes [off, off + len) were written by a device. */
+  ramWritten(off: number, len: number): void;
 }
 
 export const MAX_QUEUE_SIZE = 32768;
@@ -55,10 +57,13 @@ export class DescriptorChain {
   readonly offset: Uint32Array;
   readonly length: Uint32Array;
 
+  readonly ram: Uint8Array;
+
   constructor(
-    readonly ram: Uint8Array,
+    readonly mem: GuestMemory,
     readonly capacity: number,
   ) {
+    this.ram = mem.ram;
     this.offset = new Uint32Array(capacity);
     this.length = new Uint32Array(capacity);
   }
@@ -109,7 +114,7 @@ export class DescriptorChain {
       } else {
         other.set(ram.subarray(g, g + n), o);
       }
-      if (toGuest) codeWritten(ram, g, n);
+      if (toGuest) this.mem.ramWritten(g, n);
       done += n;
       from = 0;
     }
@@ -171,7 +176,7 @@ export class Virtqueue {
     this.size = maxSize;
     const ram = mem.ram;
     this.view = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
-    this.chain = new DescriptorChain(ram, maxSize + MAX_INDIRECT_DESCRIPTORS);
+    this.chain = new DescriptorChain(mem, maxSize + MAX_INDIRECT_DESCRIPTORS);
   }
 
   /** Back to the state after a device reset. */
@@ -244,7 +249,7 @@ export class Virtqueue {
     if (this.eventIdx) {
       // avail_event: ask for a notification as soon as anything new arrives.
       view.setUint16(this.usedOff + 4 + 8 * size, this.lastAvail, true);
-      codeWritten(view, this.usedOff + 4 + 8 * size, 2);
+      this.mem.ramWritten(this.usedOff + 4 + 8 * size, 2);
     }
     if (head >= size) return this.fail(`chain head ${head} is beyond queue size ${size}`);
     return this.walk(head);
@@ -315,8 +320,8 @@ export class Virtqueue {
     view.setUint32(elem + 4, writtenLen >>> 0, true);
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
     view.setUint16(this.usedOff + 2, this.nextUsed, true);
-    codeWritten(view, elem, 8);
-    codeWritten(view, this.usedOff + 2, 2);
+    this.mem.ramWritten(elem, 8);
+    this.mem.ramWritten(this.usedOff + 2, 2);
   }
 
   /**
