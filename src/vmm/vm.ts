@@ -186,7 +186,7 @@ export class Vm extends EventEmitter {
   async fork(): Promise<Vm> {
     this.expect("fork", "created", "running", "paused");
     const image = (await this.request({ kind: "capture", id: 0 })) as MachineImage;
-    const mac = randomMac();
+    const mac = this.config.nics.length > 0 ? randomMac() : undefined;
     const nics = this.config.nics.map((nic, i) => (i === 0 ? { ...nic, mac } : nic));
     const copy = await Vm.launch({ ...this.config, nics }, { kind: "image", image, mac }, this.options);
     await copy.start();

@@ -105,7 +105,10 @@ async function pumpInput(): Promise<void> {
 function finish(event: WorkerEvent | null): never {
   drainOverflow();
   gdb?.close();
-  if (machine) closeDrives(machine);
+  if (machine) {
+    closeDrives(machine);
+    machine.bus.pages.detach(); // closes a snapshot file that restore kept open for lazy pages
+  }
   if (event !== null) post(event);
   process.exit(0);
 }

@@ -3,9 +3,13 @@
 // byte b comes back as b + 1.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { program as vmmProgram } from "../vmm/runaway-programs.ts";
 import { program } from "./programs.ts";
-import { bareMetal } from "./session.ts";
+import { bareMetal, typevisor } from "./session.ts";
 
 const PROMPT = "(typevisor) ";
 
@@ -38,4 +42,36 @@ test("Ctrl-A c opens the monitor: info status, stop, cont, help; Ctrl-A c return
   const r = await s.exited;
   assert.equal(r.code, 0, r.stderr);
   assert.ok(!r.stdout.includes("6"), `the guest got input typed at the monitor:\n${r.stdout}`);
+});
+
+test("the monitor's save FILE, then typevisor run --restore FILE continues the guest where it was", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "typevisor-monitor-"));
+  const file = join(dir, "counter.snap");
+  try {
+    const first = bareMetal(await vmmProgram("counter"));
+    await first.waitFor("?");
+    first.write("cc");
+    await first.waitFor("0000000000000002\n");
+    first.write(`\x01csave ${file}\r`);
+    await first.waitFor(`saved ${file}`);
+    first.write("quit\r");
+    assert.equal((await first.exited).code, 0);
+
+    const second = typevisor("run", "--restore", file);
+    second.write("c");
+    await second.waitFor("0000000000000003\n");
+    second.write("\x01x");
+    const r = await second.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "0000000000000003\n");
+
+    const bad = await typevisor("run", "--restore", file, "--kernel", file).exited;
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^typevisor: --restore .*the snapshot defines the machine; drop --kernel\n$/);
+    const missing = await typevisor("run", "--restore", join(dir, "none.snap")).exited;
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^typevisor: [^\n]*none\.snap[^\n]*\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
