@@ -4,6 +4,7 @@
  */
 export { Vm, VmStateError, VmCrashedError, GdbListenError, DEFAULT_RESOURCE_LIMITS } from "./vmm/vm.ts";
 export type { VmState, VmOptions } from "./vmm/vm.ts";
+export type { VmStats } from "./vmm/messages.ts";
 export { validateVmConfig, ConfigError } from "./vmm/config.ts";
 export type { VmConfig, DriveConfig, NicConfig } from "./vmm/config.ts";
 export { SnapshotError } from "./vmm/snapshot.ts";

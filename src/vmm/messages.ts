@@ -19,7 +19,7 @@ export interface GdbOptions {
   waitForDebugger: boolean;
 }
 
-/** The worker's workerData. */
+/** The first message to a worker: which VM it runs. */
 export interface WorkerInit {
   config: VmConfig;
   source: MachineSource;
@@ -37,9 +37,18 @@ export type Request =
   | { kind: "resume"; id: number }
   | { kind: "save"; id: number; path: string; parent?: string }
   | { kind: "capture"; id: number }
+  | { kind: "stats"; id: number }
   | { kind: "stop"; id: number };
 
-export type ReplyValue = null | SnapshotInfo | MachineImage;
+/** What one VM costs its host, as its worker sees it. */
+export interface VmStats {
+  /** Guest RAM pages written or loaded non-zero since power-on or restore, in bytes: RAM the guest has touched. */
+  ramUsedBytes: number;
+  /** The worker's JavaScript heap in use. */
+  heapUsedBytes: number;
+}
+
+export type ReplyValue = null | SnapshotInfo | MachineImage | VmStats;
 
 /** Worker → host. */
 export type WorkerEvent =

@@ -6,11 +6,13 @@
  * messages (messages.ts). One job per request; a request that fails gets
  * an error reply and the machine carries on.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { getHeapStatistics } from "node:v8";
+import { parentPort } from "node:worker_threads";
 import { GdbStub } from "../debug/gdb-stub.ts";
 import { VirtMachineTarget } from "../machine/gdb-target.ts";
-import type { SerialSink, VirtMachine } from "../machine/virt-machine.ts";
+import { MIN_RAM_SIZE, VirtMachine, type SerialSink } from "../machine/virt-machine.ts";
 import { VirtioBlk } from "../devices/virtio/blk.ts";
+import { PAGE_SIZE, PAGE_USED } from "../machine/ram-pages.ts";
 import { buildMachine } from "./build.ts";
 import { ByteRing } from "./byte-ring.ts";
 import type { ReplyValue, Request, WorkerEvent, WorkerInit } from "./messages.ts";
@@ -22,7 +24,14 @@ const INPUT_CHUNK = 4096;
 const INPUT_POLL_MS = 10;
 
 const port = parentPort!;
-const init = workerData as WorkerInit;
+// Before knowing its VM, the worker builds a throwaway board: the first hart of
+// a thread primes the interpreter (src/cpu/primer.ts, a few hundred ms on a
+// busy host), so a prewarmed worker has that behind it when a restore or fork
+// arrives.
+new VirtMachine({ ramSize: MIN_RAM_SIZE, firmware: { kind: "none" }, boot: false });
+
+// The first message says which VM this worker is (it may have been started before that VM existed: worker-pool.ts).
+const init = await new Promise<WorkerInit>((resolve) => port.once("message", resolve));
 const post = (event: WorkerEvent) => port.postMessage(event);
 const consoleOut = new ByteRing(init.consoleOut);
 const consoleIn = new ByteRing(init.consoleIn);
@@ -159,6 +168,12 @@ async function serve(request: Request): Promise<ReplyValue> {
       } finally {
         if (!wasPaused) machine.resume();
       }
+    }
+    case "stats": {
+      const flags = machine.bus.pages.flags;
+      let used = 0;
+      for (let p = 0; p < flags.length; p++) if ((flags[p] & PAGE_USED) !== 0) used++;
+      return { ramUsedBytes: used * PAGE_SIZE, heapUsedBytes: getHeapStatistics().used_heap_size };
     }
     case "stop":
       return finish(null);

@@ -107,3 +107,20 @@ test("console input waits for a guest that does not read it (back-pressure), and
   await log.waitFor(expected);
   await echo.stop();
 });
+
+test("prewarmed workers serve create and fork, and never keep the process alive", async () => {
+  Vm.prewarm(2);
+  try {
+    const vm = await Vm.create(await bareMetalConfig("echo"));
+    const log = new ConsoleLog(vm);
+    await vm.start();
+    await log.waitFor(">");
+    const copy = await vm.fork();
+    const copyLog = new ConsoleLog(copy);
+    await copyLog.ask("a", "b");
+    await log.ask("c", "d");
+    await Promise.all([vm.stop(), copy.stop()]);
+  } finally {
+    Vm.prewarm(0);
+  }
+});
