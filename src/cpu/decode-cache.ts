@@ -20,6 +20,7 @@
 import { Op } from "./decode.ts";
 import { DECODE_CACHE_BASE, DECODE_CACHE_BYTES, RAM_OFFSET } from "./layout.ts";
 import { dropWriteTags } from "./mmu.ts";
+import { PAGE_WRITABLE } from "../machine/ram-pages.ts";
 
 /** Words per entry: raw, word, imm, unused (a power of two keeps the index a shift). */
 export const ENTRY_WORDS = 4;
@@ -49,6 +50,12 @@ export class DecodeCache {
   private readonly slots: number;
   private next = 0;
   private readonly users: DecodeCacheUser[] = [];
+  /**
+   * The RAM page flags (ram-pages.ts), when the bus keeps them: a TLB holds
+   * a write tag only for a page whose flags have every PAGE_WRITABLE bit,
+   * so a page without them needs no search for write tags.
+   */
+  pageFlags: Uint8Array | null = null;
 
   constructor(memory: WebAssembly.Memory, ramBytes: number) {
     const pages = Math.ceil(ramBytes / 4096);
@@ -83,9 +90,12 @@ export class DecodeCache {
       this.slotPage[slot] = page;
       this.pageSlot[page] = slot;
       this.forget(slot);
-      const host = (RAM_OFFSET + page * 4096) | 0;
-      const users = this.users;
-      for (let i = 0; i < users.length; i++) dropWriteTags(users[i].tlb, host);
+      const flags = this.pageFlags;
+      if (flags === null || (flags[page] & PAGE_WRITABLE) === PAGE_WRITABLE) {
+        const host = (RAM_OFFSET + page * 4096) | 0;
+        const users = this.users;
+        for (let i = 0; i < users.length; i++) dropWriteTags(users[i].tlb, host);
+      }
     }
     return DECODE_CACHE_BASE / 4 + slot * SLOT_WORDS;
   }

@@ -38,6 +38,7 @@ export class Bus {
     this.dv = new DataView(memory.buffer, RAM_OFFSET, ramSize);
     this.code = decodeCacheFor(memory, ramSize);
     this.pages = new RamPages(this.ram, Math.ceil(ramSize / 4096));
+    this.code.pageFlags = this.pages.flags;
   }
 
   /**

@@ -205,10 +205,8 @@ export class VirtMachineTarget implements DebugTarget, MachineDebugger {
   private ramOffset(hart: Hart, va: bigint, n: number): number {
     const pa = translate(hart, this.machine.bus, va);
     if (pa === null) return -1;
-    const bus = this.machine.bus;
-    const off = pa - BigInt(bus.ramBase);
-    if (off < 0n || off + BigInt(n) > BigInt(bus.ramSize)) return -1;
-    return bus.ramOffset(Number(pa), n); // loads the pages if a lazy restore has not yet
+    // ramOffset also loads the pages if a lazy restore has not yet.
+    return pa < 2n ** 53n ? this.machine.bus.ramOffset(Number(pa), n) : -1;
   }
 }
 
@@ -237,10 +235,10 @@ export function translate(hart: Hart, bus: Bus, va: bigint): bigint | null {
   for (let level = levels - 1; level >= 0; level--) {
     const index = (va >> BigInt(12 + 9 * level)) & 0x1ffn;
     const pteAddr = table + index * 8n;
-    const off = pteAddr - BigInt(bus.ramBase);
-    if (off < 0n || off + 8n > BigInt(bus.ramSize)) return null;
-    bus.ramOffset(Number(pteAddr), 8); // loads the page if a lazy restore has not yet
-    const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset + Number(off), 8);
+    // ramOffset also loads the page if a lazy restore has not yet.
+    const off = pteAddr < 2n ** 53n ? bus.ramOffset(Number(pteAddr), 8) : -1;
+    if (off < 0) return null;
+    const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset + off, 8);
     const pte = dv.getBigUint64(0, true);
     if ((pte & 1n) === 0n) return null;
     const ppn = (pte >> 10n) & 0xfff_ffff_ffffn;

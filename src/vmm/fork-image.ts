@@ -102,12 +102,11 @@ export function restoreImage(image: MachineImage, machine: VirtMachine, identity
       throw new SnapshotError((e as Error).message);
     }
   }
-  pages.attach(new ImagePages(image.pages, image.ram));
+  pages.attach(new ImagePages(image.pages, image.ram)); // every page clean: no write tags survive restore's TLB flush
   try {
     machine.restore(image.state);
   } catch (e) {
     throw new SnapshotError(`cannot restore the image: ${(e as Error).message}`);
   }
-  machine.cleanPages();
   if (identity.mac !== undefined) net?.setMac(identity.mac);
 }

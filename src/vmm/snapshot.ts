@@ -97,13 +97,12 @@ export function restoreSnapshot(path: string, machine: VirtMachine): void {
     closeSnapshot(file);
     throw new SnapshotError(`cannot restore ${path}: ${why}`);
   }
-  machine.bus.pages.attach(new SnapshotPages(file));
+  machine.bus.pages.attach(new SnapshotPages(file)); // every page clean: no write tags survive restore's TLB flush
   try {
     machine.restore(file.meta.machine);
   } catch (e) {
     throw new SnapshotError(`cannot restore ${path}: ${(e as Error).message}`);
   }
-  machine.cleanPages();
   baselines.set(machine, file.header.id);
 }
 

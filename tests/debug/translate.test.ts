@@ -25,7 +25,8 @@ function board(mode: 8 | 9) {
   w[SATP + 1] = Number(satp >> 32n) | 0;
   w[PRIV] = 1;
   const hart = { w } as unknown as Hart;
-  const bus = { ram, ramBase: RAM_BASE, ramSize: ram.length } as unknown as Bus;
+  const ramOffset = (pa: number, len: number) => (pa >= RAM_BASE && pa - RAM_BASE + len <= ram.length ? pa - RAM_BASE : -1);
+  const bus = { ram, ramBase: RAM_BASE, ramSize: ram.length, ramOffset } as unknown as Bus;
   return { hart, bus, w, pte, root };
 }
 
