@@ -4,6 +4,8 @@
 # with Node's test runner (its closing lines report pass/fail counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/ensure-node.sh
+hash -r
 bash scripts/ensure-debian-packages.sh \
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu \
   qemu-system-misc qemu-user opensbi device-tree-compiler e2fsprogs busybox golang-go gcc gdb-multiarch

@@ -5,9 +5,9 @@
  */
 
 /** QEMU options `typevisor run` takes under the same name, with one dash. */
-const QEMU_LONG = new Set(["kernel", "initrd", "append", "bios", "drive", "smp", "snapshot", "nographic", "machine", "gdb"]);
+const QEMU_LONG = new Set(["kernel", "initrd", "append", "bios", "drive", "device", "smp", "snapshot", "nographic", "machine", "gdb"]);
 /** Options of `run` that take a value: the word after them is never rewritten. */
-const TAKES_VALUE = new Set(["--bios", "--kernel", "--initrd", "--append", "-m", "--memory", "--smp", "--dumpdtb", "--drive", "--icount", "--net", "--gdb", "-M", "--machine"]);
+const TAKES_VALUE = new Set(["--bios", "--kernel", "--initrd", "--append", "-m", "--memory", "--smp", "--dumpdtb", "--drive", "--device", "--icount", "--net", "--gdb", "-M", "--machine"]);
 
 /** `args` (after the program name) with the QEMU spellings of `run`'s options rewritten. */
 export function qemuStyleArgs(args: readonly string[]): string[] {

@@ -23,8 +23,8 @@ The first run builds the guest from Debian packages (about 10 minutes);
 later runs start in seconds. Other flags (-m, --smp, --drive, -snapshot,
 --append ...) apply to it too.
 
-QEMU spellings work: -kernel, -initrd, -append, -bios, -drive, -smp,
--snapshot, -M virt, -nographic (always so), -s, -S.`;
+QEMU spellings work: -kernel, -initrd, -append, -bios, -drive, -device,
+-smp, -snapshot, -M virt, -nographic (always so), -s, -S.`;
 
 export function registerRunCommand(program: Command): void {
   program
@@ -41,6 +41,7 @@ export function registerRunCommand(program: Command): void {
     .option("--smp <N>", `number of harts (1-${MAX_HARTS})`, "1")
     .option("--dumpdtb <FILE>", "write the device tree blob to FILE and exit")
     .option("--drive <SPEC>", "virtio-blk disk: file=PATH,format=raw[,readonly=on][,snapshot=on][,serial=ID] (repeatable)", collect, [])
+    .option("--device <SPEC>", "QEMU style: virtio-blk-device,drive=ID (a --drive ...,if=none,id=ID) or virtio-rng-device (repeatable)", collect, [])
     .option("--snapshot", "write to no disk image: every drive's writes go to memory and are discarded at exit")
     .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
     .option("--net <none|null|loopback>", "virtio-net NIC backend (default: none, null for the default guest)")

@@ -17,6 +17,8 @@ export interface RunFlags {
   smp: string;
   dumpdtb?: string;
   drive: string[];
+  /** QEMU -device: virtio-blk-device,drive=ID (an if=none drive) or virtio-rng-device. */
+  device: string[];
   /** Every drive writes to a throw-away overlay (QEMU -snapshot). */
   snapshot?: boolean;
   icount?: string;
@@ -93,24 +95,51 @@ export function planRun(flags: RunFlags): RunPlan {
     }
   }
 
+  // if=virtio drives in command-line order, then the if=none ones in -device order.
   const drives: DriveConfig[] = [];
+  const detached = new Map<string, { text: string; drive: DriveConfig }>();
   for (const text of flags.drive) {
     try {
       const spec = parseDriveSpec(text);
-      labels[`drives[${drives.length}]`] = `--drive ${text}`;
       const drive: DriveConfig = { file: spec.file, format: "raw", readonly: spec.readOnly, snapshot: spec.snapshot || flags.snapshot === true };
       if (spec.serial !== undefined) drive.serial = spec.serial;
-      drives.push(drive);
+      if (spec.ifNone) {
+        if (detached.has(spec.id!)) problems.push(`--drive ${text}: another drive already has id=${spec.id}`);
+        detached.set(spec.id!, { text, drive });
+      } else {
+        labels[`drives[${drives.length}]`] = `--drive ${text}`;
+        drives.push(drive);
+      }
     } catch (e) {
       problems.push((e as Error).message);
     }
   }
+  let rng = flags.rng === true || defaultGuest;
+  for (const text of flags.device) {
+    const [model, ...options] = text.split(",");
+    const drive = options.length === 1 ? /^drive=(.+)$/.exec(options[0])?.[1] : undefined;
+    if (model === "virtio-rng-device" && options.length === 0) {
+      rng = true;
+    } else if (model === "virtio-blk-device" && drive !== undefined) {
+      const found = detached.get(drive);
+      if (found === undefined) {
+        problems.push(`--device ${text}: no --drive ...,if=none,id=${drive} to attach (or it is attached twice)`);
+        continue;
+      }
+      detached.delete(drive);
+      labels[`drives[${drives.length}]`] = `--drive ${found.text}`;
+      drives.push(found.drive);
+    } else {
+      problems.push(`--device ${text}: expected virtio-blk-device,drive=ID or virtio-rng-device (the virt board's virtio-mmio devices; --net adds a NIC)`);
+    }
+  }
+  for (const [id, { text }] of detached) problems.push(`--drive ${text}: if=none, but no --device virtio-blk-device,drive=${id} attaches it`);
   input.drives = drives;
 
   const net = flags.net ?? (defaultGuest ? "null" : "none");
   if (net === "null" || net === "loopback") input.nics = [{ backend: net }];
   else if (net !== "none") problems.push(`--net ${net}: expected none, null or loopback`);
-  input.rng = flags.rng === true || defaultGuest;
+  input.rng = rng;
 
   if (flags.icount !== undefined) {
     if (/^\d+$/.test(flags.icount)) input.icount = Number(flags.icount);

@@ -282,7 +282,7 @@ function flag(value: unknown, key: string, field: string, bad: Report): boolean 
 }
 
 /** "4 GiB", "1.5 GiB", "300 MiB", "12 KiB", "100 bytes". */
-export function formatSize(bytes: number): string {
+function formatSize(bytes: number): string {
   for (const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]] as const) {
     if (bytes >= size) return `${Number((bytes / size).toFixed(2))} ${unit}`;
   }

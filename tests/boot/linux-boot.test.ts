@@ -9,9 +9,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { copySparse } from "../../src/backends/block/sparse-copy.ts";
 import {
   ensureDefaultGuest,
   readDefaultGuestManifest,
@@ -64,7 +65,7 @@ for (const firmware of FIRMWARES) {
       }
       guest = await ensureDefaultGuest();
       manifest = readDefaultGuestManifest(guest.dir);
-      copyFileSync(guest.disk, disk);
+      copySparse(guest.disk, disk);
       vm = GuestConsole.start(
         typevisorCommand({
           bios: firmware.bios,
@@ -142,24 +143,24 @@ for (const firmware of FIRMWARES) {
       assert.ok(tx! >= 1 && rx! >= 1 && errors === 0, `tx ${tx}, rx ${rx}, rx errors ${errors}`);
     });
 
-    test("mounts the data disk /dev/vda (ext4) and reads the pristine file", async () => {
+    test("init mounts the data disk /dev/vda (ext4) at /data; the pristine file is there", async () => {
       const vm = running();
-      await vm.check("mount -t ext4 /dev/vda /mnt");
-      assert.match(await vm.check("grep ' /mnt ' /proc/mounts"), /^\/dev\/vda \/mnt ext4 rw/);
-      assert.equal(await vm.check(`cat /mnt${manifest.dataDiskFile.path}`), manifest.dataDiskFile.text);
+      assert.match(vm.output, /typevisor: data disk \/dev\/vda mounted at \/data\n/);
+      assert.match(await vm.check("grep ' /data ' /proc/mounts"), /^\/dev\/vda \/data ext4 rw/);
+      assert.equal(await vm.check(`cat /data${manifest.dataDiskFile.path}`), manifest.dataDiskFile.text);
     });
 
     test("writes a file, syncs, and reads it back after a remount", async () => {
       const vm = running();
-      await vm.check(`dd if=/dev/urandom of=/mnt${GUEST_FILE} bs=4096 count=${GUEST_FILE_BLOCKS} 2>/dev/null && sync`);
-      const written = await vm.check(`sha256sum /mnt${GUEST_FILE}`);
+      await vm.check(`dd if=/dev/urandom of=/data${GUEST_FILE} bs=4096 count=${GUEST_FILE_BLOCKS} 2>/dev/null && sync`);
+      const written = await vm.check(`sha256sum /data${GUEST_FILE}`);
       guestSha = /^([0-9a-f]{64}) /.exec(written)?.[1] ?? assert.fail(`no sha256 in ${JSON.stringify(written)}`);
-      assert.equal(await vm.check(`wc -c < /mnt${GUEST_FILE}`), `${GUEST_FILE_BLOCKS * 4096}\n`);
+      assert.equal(await vm.check(`wc -c < /data${GUEST_FILE}`), `${GUEST_FILE_BLOCKS * 4096}\n`);
       // A remount drops the page cache: the second read comes from the disk.
-      await vm.check("umount /mnt && mount -t ext4 -o ro /dev/vda /mnt");
-      assert.equal(await vm.check(`sha256sum /mnt${GUEST_FILE}`), written);
-      await vm.check("umount /mnt");
-      assert.doesNotMatch(await vm.check("cat /proc/mounts"), / \/mnt /);
+      await vm.check("umount /data && mount -t ext4 -o ro /dev/vda /data");
+      assert.equal(await vm.check(`sha256sum /data${GUEST_FILE}`), written);
+      await vm.check("umount /data");
+      assert.doesNotMatch(await vm.check("cat /proc/mounts"), / \/data /);
     });
 
     test("poweroff ends the process with exit status 0", async () => {

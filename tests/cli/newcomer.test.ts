@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { qemuStyleArgs } from "../../src/cli/qemu-args.ts";
+import { TYPEVISOR_BIN } from "../support/run.ts";
 import { REPO_ROOT } from "../support/toolchain.ts";
 import { program } from "./programs.ts";
 import { hasQemu, Session, typevisor } from "./session.ts";
@@ -47,4 +48,12 @@ test("a QEMU command line runs unchanged: -M virt -nographic -bios none -m 256M 
   const [ours, theirs] = await Promise.all([typevisor("run", ...args).exited, new Session("qemu-system-riscv64", args).exited]);
   assert.deepEqual([ours.code, ours.stdout, ours.stderr], [theirs.code, theirs.stdout, ""]);
   assert.equal(ours.stdout, "hello");
+});
+
+test("on a Node.js older than 20 (Debian 12's own is 18), typevisor says what to install", async () => {
+  const pretend18 = 'data:text/javascript,Object.defineProperty(process, "versions", { value: { ...process.versions, node: "18.19.0" } })';
+  const r = await new Session(process.execPath, ["--import", pretend18, TYPEVISOR_BIN, "run"]).exited;
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^typevisor: needs Node\.js 20 or newer \(this is 18\.19\.0; .*\n  Install it with: sudo bash \S+\/scripts\/ensure-node\.sh\n$/);
 });

@@ -12,19 +12,20 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CC, TYPEVISOR, requireTools } from "../procvm/helpers.ts";
+import { CACHE_DIR } from "../support/toolchain.ts";
 import { RawClient, freePort, gdbBatch, start, symbolAddress } from "./helpers.ts";
 
 /** tests/debug/programs/gdb-breakpoints.c, static, -g -O0 (cached by content). */
 function breakpointsProgram(): string {
   const src = path.join(path.dirname(fileURLToPath(import.meta.url)), "programs", "gdb-breakpoints.c");
   const hash = createHash("sha256").update(fs.readFileSync(src)).digest("hex").slice(0, 16);
-  const out = path.join(os.tmpdir(), `typevisor-gdb-breakpoints-${hash}`);
+  const out = path.join(CACHE_DIR, `gdb-breakpoints-${hash}`);
   if (!fs.existsSync(out)) {
+    fs.mkdirSync(CACHE_DIR, { recursive: true });
     const tmp = `${out}.${process.pid}.tmp`;
     const r = spawnSync(CC, ["-static", "-g", "-O0", "-Wall", "-o", tmp, src], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`compiling gdb-breakpoints.c: ${r.stderr}`);

@@ -12,11 +12,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CC, SYSROOT, TYPEVISOR, compile, requireTools } from "../procvm/helpers.ts";
+import { CACHE_DIR } from "../support/toolchain.ts";
 import { RawClient, freePort, gdbBatch, start, symbolAddress } from "./helpers.ts";
 
 /** Runs the debuggee under `runner` (typevisor or qemu) with -g, and gdb's batch script against it. */
@@ -97,8 +97,9 @@ for (const linkage of ["static", "dynamic"] as const) {
 function signalsProgram(): string {
   const src = path.join(path.dirname(fileURLToPath(import.meta.url)), "programs", "gdb-signals.c");
   const hash = createHash("sha256").update(fs.readFileSync(src)).digest("hex").slice(0, 16);
-  const out = path.join(os.tmpdir(), `typevisor-gdb-signals-${hash}`);
+  const out = path.join(CACHE_DIR, `gdb-signals-${hash}`);
   if (!fs.existsSync(out)) {
+    fs.mkdirSync(CACHE_DIR, { recursive: true });
     const tmp = `${out}.${process.pid}.tmp`;
     const r = spawnSync(CC, ["-static", "-g", "-O0", "-Wall", "-o", tmp, src], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`compiling gdb-signals.c: ${r.stderr}`);

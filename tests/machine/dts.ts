@@ -1,10 +1,11 @@
 /** Test helpers: decompile a DTB with the real `dtc` and index its nodes. */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const dir = mkdtempSync(join(tmpdir(), "typevisor-dtb-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 let counter = 0;
 
 /** Writes `dtb` to a temp file and returns its path. */

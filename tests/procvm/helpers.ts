@@ -1,6 +1,6 @@
 /**
  * Shared by the process VM tests: compiling C test programs for riscv64 at
- * test time (into os.tmpdir(), cached by content) and running them under
+ * test time (cached by content in CACHE_DIR, tests/support/toolchain.ts) and running them under
  * qemu-riscv64 and `typevisor exec` for differential comparison.
  *
  * The tools they compare against are Debian packages that `npm test`
@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as zlib from "node:zlib";
 import { ensureDefaultGuest } from "../../src/guest/default-guest.ts";
+import { CACHE_DIR } from "../support/toolchain.ts";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const PROGRAMS = path.join(REPO, "tests/procvm/programs");
@@ -56,7 +57,7 @@ export function requireTools(...which: Array<keyof typeof TOOLS>): void {
   }
 }
 
-const cacheDir = path.join(os.tmpdir(), "typevisor-procvm-tests");
+const cacheDir = path.join(CACHE_DIR, "procvm");
 
 /** Hashes a program's source and the local headers it includes (`#include "x.h"` next to it). */
 function sourceHash(src: string, flags: string[]): string {
@@ -206,7 +207,7 @@ export function extractFromCpio(archive: Uint8Array, want: string): Uint8Array |
  * A static riscv64 busybox: $TYPEVISOR_BUSYBOX, else the default guest's
  * (scripts/guest/build.sh builds it when the cache lacks it, which takes
  * minutes): a `busybox` binary in its cache directory if the build leaves
- * one there, else bin/busybox taken out of its initramfs (into os.tmpdir(),
+ * one there, else bin/busybox taken out of its initramfs (into the test build cache,
  * named by the initramfs's hash). Throws when there is none.
  */
 export async function riscvBusybox(): Promise<string> {

@@ -22,6 +22,7 @@ test("parses QEMU-style --drive values", () => {
   });
   assert.equal(parseDriveSpec("file=a,,b.img,format=raw").file, "a,b.img", "a doubled comma is a literal one");
   assert.equal(parseDriveSpec("file=x=y").file, "x=y");
+  assert.deepEqual(parseDriveSpec("file=x,if=none,id=d0"), { file: "x", format: "raw", readOnly: false, snapshot: false, id: "d0", ifNone: true });
 });
 
 test("rejects bad --drive values with a message that says what is expected", () => {
@@ -32,7 +33,8 @@ test("rejects bad --drive values with a message that says what is expected", () 
   assert.throws(() => parseDriveSpec("file=x,snapshot=2"), /snapshot=2 must be on or off/);
   assert.throws(() => parseDriveSpec("file=x,cache=none"), /unknown option "cache"/);
   assert.throws(() => parseDriveSpec("disk.img"), /"disk.img" is not key=value/);
-  assert.throws(() => parseDriveSpec("file=x,if=ide"), /only if=virtio/);
+  assert.throws(() => parseDriveSpec("file=x,if=ide"), /only if=virtio or if=none/);
+  assert.throws(() => parseDriveSpec("file=x,if=none"), /if=none needs id=NAME/);
   assert.throws(() => parseDriveSpec(`file=x,serial=${"s".repeat(21)}`), /longer than 20 bytes/);
 });
 

@@ -38,3 +38,16 @@ test("out-of-range requests and base read errors fail without throwing", () => {
   assert.equal(disk.writeAt(4096, buf, 0, 16), false, "copying the chunk in needs the bad sector");
   assert.equal(disk.writeAt(0, buf, 0, 16), true);
 });
+
+test("the overlay is bounded: past its limit, writes to new chunks fail and the rest still works", () => {
+  const disk = new SnapshotOverlayBackend(new MemoryBlockBackend(8 * 4096), 2 * 4096);
+  const data = new Uint8Array(512).fill(5);
+  assert.ok(disk.writeAt(0, data, 0, 512));
+  assert.ok(disk.writeAt(4096 * 5, data, 0, 512));
+  assert.equal(disk.writeAt(4096 * 2, data, 0, 512), false, "a third chunk would pass the limit");
+  assert.equal(disk.overlayBytes, 2 * 4096);
+  assert.ok(disk.writeAt(100, data, 0, 512), "chunks already in the overlay stay writable");
+  const back = new Uint8Array(512);
+  assert.ok(disk.readAt(4096 * 2, back, 0, 512));
+  assert.deepEqual(back, new Uint8Array(512), "the failed write left nothing behind");
+});

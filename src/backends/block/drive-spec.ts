@@ -1,7 +1,9 @@
 /**
  * `--drive` option values, QEMU style: `file=PATH,format=raw[,readonly=on]`
- * plus optional `snapshot=on` (writes go to a throw-away overlay), `serial=ID` (reported to the guest, up to 20 bytes), `if=virtio`
- * and `id=NAME`. A literal comma in a value is written twice (`,,`).
+ * plus optional `snapshot=on` (writes go to a throw-away overlay), `serial=ID`
+ * (reported to the guest, up to 20 bytes), `id=NAME` and `if=virtio` (the
+ * default) or `if=none` (attached by `-device virtio-blk-device,drive=NAME`).
+ * A literal comma in a value is written twice (`,,`).
  */
 import type { BlockBackend } from "./block-backend.ts";
 import { RawFileBackend } from "./raw-file.ts";
@@ -15,6 +17,8 @@ export interface DriveSpec {
   snapshot: boolean;
   serial?: string;
   id?: string;
+  /** if=none: no device of its own; a `-device virtio-blk-device,drive=ID` attaches it. */
+  ifNone?: true;
 }
 
 const USAGE = "expected --drive file=PATH,format=raw[,readonly=on][,snapshot=on][,serial=ID]";
@@ -27,6 +31,7 @@ export function parseDriveSpec(text: string): DriveSpec {
   let snapshot = false;
   let serial: string | undefined;
   let id: string | undefined;
+  let ifNone = false;
   for (const item of splitOptions(text)) {
     const eq = item.indexOf("=");
     if (eq < 0) throw new Error(`--drive ${text}: "${item}" is not key=value; ${USAGE}`);
@@ -45,7 +50,8 @@ export function parseDriveSpec(text: string): DriveSpec {
         break;
       case "id": id = value; break;
       case "if":
-        if (value !== "virtio") throw new Error(`--drive ${text}: only if=virtio is supported`);
+        if (value !== "virtio" && value !== "none") throw new Error(`--drive ${text}: only if=virtio or if=none is supported`);
+        ifNone = value === "none";
         break;
       default:
         throw new Error(`--drive ${text}: unknown option "${key}"; ${USAGE}`);
@@ -58,6 +64,10 @@ export function parseDriveSpec(text: string): DriveSpec {
   const spec: DriveSpec = { file, format: "raw", readOnly, snapshot };
   if (serial !== undefined) spec.serial = serial;
   if (id !== undefined) spec.id = id;
+  if (ifNone) {
+    if (id === undefined) throw new Error(`--drive ${text}: if=none needs id=NAME, for -device virtio-blk-device,drive=NAME`);
+    spec.ifNone = true;
+  }
   return spec;
 }
 

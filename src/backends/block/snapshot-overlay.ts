@@ -3,18 +3,27 @@
  * copy-on-write overlay held in host memory and discarded at close; the
  * image underneath is opened read-only and never modified. Reads come from
  * the overlay where the guest wrote, else from the image.
+ *
+ * The overlay is bounded (default 1 GiB of host memory) so that a guest
+ * writing a big disk end to end cannot exhaust the host: past the bound,
+ * writes to chunks not yet in the overlay fail (the guest sees an I/O error).
  */
 import type { BlockBackend } from "./block-backend.ts";
 
 /** Overlay granularity: a guest write copies at most this much of the image first. */
 const CHUNK = 4096;
+export const DEFAULT_OVERLAY_LIMIT = 2 ** 30;
 
 export class SnapshotOverlayBackend implements BlockBackend {
   readonly readOnly = false;
   /** Chunks the guest has written, by index (position / CHUNK). */
   private readonly chunks = new Map<number, Uint8Array>();
 
-  constructor(private readonly base: BlockBackend) {}
+  /** `limitBytes`: the most host memory the overlay may hold. */
+  constructor(
+    private readonly base: BlockBackend,
+    private readonly limitBytes = DEFAULT_OVERLAY_LIMIT,
+  ) {}
 
   get size(): number {
     return this.base.size;
@@ -67,10 +76,11 @@ export class SnapshotOverlayBackend implements BlockBackend {
     this.base.close();
   }
 
-  /** The overlay chunk `index`, copied from the image on first write; null on a read error. */
+  /** The overlay chunk `index`, copied from the image on first write; null on a read error or when full. */
   private chunk(index: number): Uint8Array | null {
     let chunk = this.chunks.get(index);
     if (chunk) return chunk;
+    if (this.overlayBytes + CHUNK > this.limitBytes) return null;
     chunk = new Uint8Array(CHUNK);
     const start = index * CHUNK;
     const n = Math.min(CHUNK, this.size - start);

@@ -1,0 +1,58 @@
+// planRun: run's flags → a checked VmConfig (no process, nothing booted).
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { planRun, type RunFlags } from "../../src/cli/run-config.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "typevisor-run-config-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const [a, b, c, kernel] = ["a.img", "b.img", "c.img", "Image"].map((name) => {
+  const path = join(tmp, name);
+  writeFileSync(path, new Uint8Array(4096));
+  return path;
+});
+
+function flags(extra: Partial<RunFlags>): RunFlags {
+  return { memory: "256M", smp: "1", drive: [], device: [], kernel, ...extra };
+}
+
+test("flags map onto the config; -snapshot reaches every drive", () => {
+  const plan = planRun(flags({ memory: "1G", smp: "2", drive: [`file=${a},serial=s1`, `file=${b},readonly=on`], snapshot: true, net: "loopback", rng: true, icount: "7", gdb: "tcp::2345", append: "quiet" }));
+  assert.equal(plan.defaultGuest, false);
+  assert.equal(plan.gdbPort, 2345);
+  assert.deepEqual(plan.config, {
+    memory: 2 ** 30,
+    harts: 2,
+    firmware: { kind: "builtin" },
+    kernel,
+    append: "quiet",
+    drives: [
+      { file: a, format: "raw", readonly: false, snapshot: true, serial: "s1" },
+      { file: b, format: "raw", readonly: true, snapshot: true },
+    ],
+    nics: [{ backend: "loopback" }],
+    rng: true,
+    icount: 7,
+  });
+});
+
+test("QEMU's -drive if=none + -device virtio-blk-device,drive=ID; if=virtio drives come first", () => {
+  const plan = planRun(flags({
+    drive: [`file=${a},if=none,id=second`, `file=${b}`, `file=${c},if=none,id=third`],
+    device: ["virtio-blk-device,drive=second", "virtio-rng-device", "virtio-blk-device,drive=third"],
+  }));
+  assert.deepEqual(plan.config.drives.map((d) => d.file), [b, a, c]);
+  assert.equal(plan.config.rng, true);
+});
+
+test("-device mistakes are named", () => {
+  assert.throws(() => planRun(flags({ drive: [`file=${a},if=none,id=d0`] })), /--drive .*a\.img,if=none,id=d0: if=none, but no --device virtio-blk-device,drive=d0 attaches it/);
+  assert.throws(() => planRun(flags({ device: ["virtio-blk-device,drive=nope"] })), /--device virtio-blk-device,drive=nope: no --drive \.\.\.,if=none,id=nope to attach/);
+  assert.throws(() => planRun(flags({ device: ["virtio-blk-pci,drive=x"] })), /--device virtio-blk-pci,drive=x: expected virtio-blk-device,drive=ID or virtio-rng-device/);
+  assert.throws(
+    () => planRun(flags({ drive: [`file=${a},if=none,id=d0`, `file=${b},if=none,id=d0`], device: ["virtio-blk-device,drive=d0"] })),
+    /another drive already has id=d0/,
+  );
+});
