@@ -41,7 +41,11 @@ export class GuestShell {
     await this.waitFor(this.prompt, m.index);
   }
 
-  /** Runs one command line (a plain list: no trailing `&` or `#`) and resolves when it has finished. */
+  /**
+   * Runs one command line and resolves when it has finished. It goes between
+   * two echo commands on one line, so it must be a plain list: no trailing
+   * `&` (write `job & true`) or `#`.
+   */
   async run(command: string): Promise<ShellResult> {
     const n = ++this.sequence;
     const begin = `TVB-${this.nonce}-${n}`;
@@ -49,8 +53,12 @@ export class GuestShell {
     const split = (marker: string) => `${marker.slice(0, 3)}""${marker.slice(3)}`;
     const from = this.text.length;
     this.vm.console.write(`echo ${split(begin)}; ${command}; echo "${split(end)} $?"\n`);
-    const b = await this.waitFor(new RegExp(`${begin}\n`), from);
-    const e = await this.waitFor(new RegExp(`${end} (\\d+)\n`), b.index);
+    // A prompt before a marker: the shell abandoned the line (a syntax error, `exit`), so no end marker comes.
+    const abandoned = (at: number) => new Error(`the shell abandoned \`${command}\`: ${this.text.slice(at).trim()}`);
+    const b = await this.waitFor(new RegExp(`${begin}\n|${this.prompt.source}`), from);
+    if (!b[0].startsWith(begin)) throw abandoned(from);
+    const e = await this.waitFor(new RegExp(`${end} (\\d+)\n|${this.prompt.source}`), b.index);
+    if (e[1] === undefined) throw abandoned(b.index);
     await this.waitFor(this.prompt, e.index);
     return { output: this.text.slice(b.index + b[0].length, e.index), status: Number(e[1]) };
   }
