@@ -61,6 +61,7 @@ export class Monitor {
         this.line = "";
         this.write("\r\n");
         await this.run(command);
+        if (this.vm.state === "stopped" || this.vm.state === "crashed") return; // quit: no more prompts
         this.write(PROMPT);
       } else if (byte === 0x7f || byte === 0x08) {
         if (this.line.length > 0) {

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { program as vmmProgram } from "../vmm/runaway-programs.ts";
 import { program } from "./programs.ts";
-import { bareMetal, typevisor } from "./session.ts";
+import { bareMetal, Session, typevisor } from "./session.ts";
+import { TYPEVISOR_BIN } from "../support/run.ts";
 
 const PROMPT = "(typevisor) ";
 
@@ -74,4 +75,20 @@ test("the monitor's save FILE, then typevisor run --restore FILE continues the g
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("in a real terminal (a pty from script(1), raw mode): the guest echoes, the monitor answers, quit ends with status 0", async () => {
+  const elf = await program("echo");
+  const s = new Session("script", ["-qfec", `${process.execPath} ${TYPEVISOR_BIN} run --bios none --kernel ${elf}`, "/dev/null"]);
+  await s.waitFor(">");
+  s.write("a");
+  await s.waitFor("b");
+  s.write("\x01c");
+  await s.waitFor(PROMPT);
+  s.write("info status\r");
+  await s.waitFor("VM status: running");
+  s.write("quit\r");
+  const r = await s.exited;
+  assert.equal(r.code, 0, r.stdout);
+  assert.ok(r.stdout.endsWith("quit\r\r\n"), `no prompt after quit:\n${JSON.stringify(r.stdout)}`);
 });
