@@ -2,7 +2,7 @@
  * The VMM's figures (issue 9), measured on the library as it ships (dist/,
  * built first unless --no-build; the bundled worker, not tsx):
  *
- *   node --import tsx bench/vmm.ts [--reps N] [--idle-vms N] [--no-build]
+ *   node --import tsx bench/vmm.ts [--reps N] [--idle-vms N] [--no-build] [--idle-only] [--young-mb N]
  *
  * 1. A booted 256 MiB default guest: boot, save (size, time), then N times
  *    restore-to-running (Vm.restore until it runs) and fork (vm.fork until
@@ -27,7 +27,15 @@ type Library = typeof import("../src/index.ts");
 type Vm = import("../src/index.ts").Vm;
 
 const { values } = parseArgs({
-  options: { reps: { type: "string", default: "10" }, "idle-vms": { type: "string", default: "50" }, "no-build": { type: "boolean", default: false } },
+  options: {
+    reps: { type: "string", default: "10" },
+    "idle-vms": { type: "string", default: "50" },
+    "no-build": { type: "boolean", default: false },
+    /** Only the idle-VM figures (skips part 1). */
+    "idle-only": { type: "boolean", default: false },
+    /** The workers' maxYoungGenerationSizeMb (default: the library's). */
+    "young-mb": { type: "string" },
+  },
 });
 const reps = Number(values.reps);
 const idleCount = Number(values["idle-vms"]);
@@ -39,9 +47,12 @@ const MiB = 2 ** 20;
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-bench-vmm-"));
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
+const resourceLimits =
+  values["young-mb"] === undefined ? undefined : { ...lib.DEFAULT_RESOURCE_LIMITS, maxYoungGenerationSizeMb: Number(values["young-mb"]) };
+
 async function bootDefault(memory: number): Promise<{ vm: Vm; bootMs: number }> {
   const started = performance.now();
-  const vm = await Vm.create(await defaultGuestConfig({ memory, quiet: true }));
+  const vm = await Vm.create(await defaultGuestConfig({ memory, quiet: true }), { resourceLimits });
   const shell = new GuestShell(vm);
   await vm.start();
   await shell.ready(DEFAULT_GUEST_READY_MARKER);
@@ -60,6 +71,15 @@ async function timeToRunning(make: () => Promise<Vm>): Promise<{ running: number
 
 try {
   // ---- 1. restore and fork of a booted 256 MiB guest -------------------------
+  if (!values["idle-only"]) await restoreAndFork();
+
+  // ---- 2 + 3. idle VMs: CPU, RSS, memory per VM ------------------------------
+  if (idleCount > 0) await idleVms();
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+async function restoreAndFork(): Promise<void> {
   const { vm: big, bootMs } = await bootDefault(256 * MiB);
   const file = join(tmp, "booted-256M.snap");
   const saved = await big.save(file);
@@ -73,11 +93,11 @@ try {
   for (const warm of [false, true]) {
     Vm.prewarm(warm ? 1 : 0);
     for (let i = 0; i < reps; i++) {
-      if (warm) await sleep(1000); // the spare taken by the last sample is replaced
+      if (warm) await sleep(2500); // the spare taken by the last sample is replaced
       const r = await timeToRunning(() => Vm.restore(file));
       samples[`restore, ${warm ? "prewarmed" : "cold"}`].push(r);
       await r.vm.stop();
-      if (warm) await sleep(1000);
+      if (warm) await sleep(2500);
       const f = await timeToRunning(() => big.fork());
       samples[`fork, ${warm ? "prewarmed" : "cold"}`].push(f);
       await f.vm.stop();
@@ -97,7 +117,9 @@ try {
     row("fork, prewarmed", "5 ms"),
   ]);
 
-  // ---- 2 + 3. idle VMs: CPU, RSS, memory per VM ------------------------------
+}
+
+async function idleVms(): Promise<void> {
   const { vm: small } = await bootDefault(64 * MiB);
   await small.pause(); // every fork shares one image of the paused guest
   global.gc?.();
@@ -130,6 +152,4 @@ try {
     ["worker JS heap in use per VM", `${(heap / MiB).toFixed(1)} MiB`, ""],
   ]);
   await Promise.all([...copies, small].map((vm) => vm.stop()));
-} finally {
-  rmSync(tmp, { recursive: true, force: true });
 }

@@ -9,6 +9,9 @@
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import { workerUrl } from "./worker-url.ts";
 
+/** A taken spare is replaced this much later, so the VM that took it gets the CPU first. */
+const REFILL_DELAY_MS = 500;
+
 const spares: Worker[] = [];
 let target = 0;
 let spareLimits: ResourceLimits | undefined;
@@ -56,6 +59,6 @@ export function takeWorker(resourceLimits: ResourceLimits): Worker {
   if (spare === undefined) return spawn(resourceLimits);
   spare.removeAllListeners();
   spare.ref();
-  setImmediate(refill);
+  setTimeout(refill, REFILL_DELAY_MS).unref();
   return spare;
 }
