@@ -40,6 +40,8 @@ export class RamPages {
   readonly flags: Uint8Array;
   /** Pages loaded from the source so far (for tests and figures). */
   loaded = 0;
+  /** The first page the source could not supply (a corrupt snapshot): the machine cannot go on. */
+  failure: Error | null = null;
   /** Pages not present yet: 0 means every access is direct. */
   private missing = 0;
   private source: PageSource | null = null;
@@ -66,6 +68,7 @@ export class RamPages {
     this.flags.fill(0);
     this.missing = this.count;
     this.loaded = 0;
+    this.failure = null;
   }
 
   /** Lets go of the source (the machine will not run again); pages not loaded are lost. */
@@ -113,7 +116,14 @@ export class RamPages {
   }
 
   private load(page: number): void {
-    const nonZero = (this.source as PageSource).load(page, this.ram);
+    let nonZero: boolean;
+    try {
+      nonZero = (this.source as PageSource).load(page, this.ram);
+    } catch (e) {
+      // Whoever asked may swallow it (a device turns errors into NEEDS_RESET): the run loop checks `failure`.
+      this.failure ??= e instanceof Error ? e : new Error(String(e));
+      throw e;
+    }
     this.flags[page] |= nonZero ? PAGE_PRESENT | PAGE_USED : PAGE_PRESENT;
     this.loaded++;
     if (--this.missing === 0) {

@@ -481,6 +481,8 @@ export class VirtMachine {
       if (this.exitRequest !== null) break;
     }
     this.clock.retired(retired);
+    // A RAM page a lazy restore could not load (a device may have swallowed the error).
+    if (this.bus.pages.failure !== null) throw this.bus.pages.failure;
     // After the harts ran: the guest may have made room, and new bytes wake it.
     this.feedInput();
     return this.pollTimers();

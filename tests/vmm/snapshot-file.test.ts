@@ -257,3 +257,21 @@ test("a lazy restore reads only the pages the program touches, each once", async
   assert.ok(loads.length >= 32 && loads.length <= 64, `${loads.length} pages read of ${target.machine.bus.pages.count}`);
   assert.equal(target.machine.bus.pages.loaded, loads.length);
 });
+
+test("a page that cannot be loaded for a device (which swallows errors) still stops the machine", async () => {
+  const target = new Guest(bytes, { boot: false });
+  restoreSnapshot(good, target.machine);
+  const pages = target.machine.bus.pages as unknown as { source: { load(page: number, ram: Uint8Array): boolean } };
+  const load = pages.source.load.bind(pages.source);
+  pages.source.load = (page, ram) => {
+    if (page === 10000) throw new SnapshotError("page 10000 is unreadable");
+    return load(page, ram);
+  };
+  try {
+    target.machine.bus.ramOffset(0x80000000 + 10000 * 4096, 16); // as a device's DMA would, inside its own try
+  } catch {
+    // swallowed, as mmio-transport does with device errors
+  }
+  target.start();
+  await assert.rejects(target.running as Promise<number>, /page 10000 is unreadable/);
+});

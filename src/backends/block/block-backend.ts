@@ -13,6 +13,12 @@ export interface BlockBackend {
   readonly readOnly: boolean;
   /** The host file behind the disk, if any: names it in snapshots. */
   readonly path?: string;
+  /**
+   * What the backend holds beyond its file (a snapshot=on overlay's
+   * writes), for VM snapshots: plain, structured-clone-able data.
+   */
+  save?(): unknown;
+  restore?(state: unknown): void;
   /** Reads `length` bytes at byte `position` into `dst[offset..]`. */
   readAt(position: number, dst: Uint8Array, offset: number, length: number): boolean;
   /** Writes `src[offset .. offset+length)` at byte `position`. */

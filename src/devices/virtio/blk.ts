@@ -56,6 +56,8 @@ export interface DiskIdentity {
 export interface VirtioBlkState {
   v: 1;
   disk: DiskIdentity;
+  /** The backend's own state (BlockBackend.save), when it has one. */
+  backend?: unknown;
 }
 
 export class VirtioBlk implements VirtioDevice {
@@ -128,13 +130,17 @@ export class VirtioBlk implements VirtioDevice {
   reset(): void {}
 
   save(): VirtioBlkState {
-    return { v: 1, disk: this.identity() };
+    const state: VirtioBlkState = { v: 1, disk: this.identity() };
+    if (this.backend.save !== undefined) state.backend = this.backend.save();
+    return state;
   }
 
   restore(state: unknown): void {
     if ((state as VirtioBlkState | null)?.v !== 1) throw badState(this.name, state);
     const why = this.mismatch(state);
     if (why !== null) throw new Error(why);
+    const saved = (state as VirtioBlkState).backend;
+    if (saved !== undefined) this.backend.restore?.(saved);
   }
 
   mismatch(state: unknown): string | null {
@@ -148,6 +154,13 @@ export class VirtioBlk implements VirtioDevice {
     }
     if (saved.readOnly !== here.readOnly) {
       return `disk ${name(here)} was ${saved.readOnly ? "read-only" : "writable"} when the snapshot was taken`;
+    }
+    // A disk with state of its own (an overlay of the guest's writes) must get it back, and only such a disk.
+    const hasState = (state as VirtioBlkState).backend !== undefined;
+    if (hasState !== (this.backend.restore !== undefined)) {
+      return hasState
+        ? `the snapshot holds writes to disk ${name(here)} that only a snapshot=on disk can take back`
+        : `disk ${name(here)} is snapshot=on but the snapshot holds no overlay for it`;
     }
     return null;
   }
