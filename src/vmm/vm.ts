@@ -135,9 +135,12 @@ export class Vm extends EventEmitter {
         resolve();
       });
     });
+    let forwarding = false;
     this.on("newListener", (event) => {
-      // "console" events are the stream's output for listeners; adding one starts the flow.
-      if (event === "console" && this.listenerCount("console") === 0) this.console.on("data", (chunk: Buffer) => this.emit("console", chunk));
+      // "console" events are the stream's output; the first listener starts the flow.
+      if (event !== "console" || forwarding) return;
+      forwarding = true;
+      this.console.on("data", (chunk: Buffer) => this.emit("console", chunk));
     });
   }
 

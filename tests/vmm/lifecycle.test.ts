@@ -22,6 +22,8 @@ test("states and events: created → running → stopped, the console output and
   const exits: number[] = [];
   vm.on("state", (s: VmState) => states.push(s));
   vm.on("exit", (code: number) => exits.push(code));
+  let consoleEvents = "";
+  vm.on("console", (chunk: Buffer) => (consoleEvents += chunk.toString("latin1")));
   const log = new ConsoleLog(vm);
   assert.equal(vm.state, "created");
   await vm.start();
@@ -30,6 +32,7 @@ test("states and events: created → running → stopped, the console output and
   assert.equal(log.text, "hello");
   assert.deepEqual(states, ["running", "stopped"]);
   assert.deepEqual(exits, [3]);
+  assert.equal(consoleEvents, "hello", "console events carry the same output as the stream");
   await assert.rejects(vm.start(), VmStateError);
 });
 
