@@ -16,7 +16,7 @@ import { PAGE_SIZE, PAGE_USED } from "../machine/ram-pages.ts";
 import { buildMachine } from "./build.ts";
 import { ByteRing } from "./byte-ring.ts";
 import type { ReplyValue, Request, WorkerEvent, WorkerInit } from "./messages.ts";
-import { captureImage, restoreImage, restoreSnapshot, saveSnapshot } from "./snapshot.ts";
+import { captureImage, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError } from "./snapshot.ts";
 
 /** Guest input is handed to the UART in chunks this size, and only while its queue is shorter. */
 const INPUT_CHUNK = 4096;
@@ -116,7 +116,7 @@ function finish(event: WorkerEvent | null): never {
   gdb?.close();
   if (machine) {
     closeDrives(machine);
-    machine.bus.pages.detach(); // closes a snapshot file that restore kept open for lazy pages
+    machine.close(); // a snapshot file that a lazy restore kept open
   }
   if (event !== null) post(event);
   process.exit(0);
@@ -136,7 +136,11 @@ function closeDrives(vm: VirtMachine): void {
 function start(): void {
   machine.run().then(
     (code) => finish({ kind: "exit", code }),
-    (e: Error) => finish({ kind: "crash", reason: `internal error: ${e?.stack ?? String(e)}` }),
+    (e: Error) =>
+      finish({
+        kind: "crash",
+        reason: e instanceof SnapshotError ? `guest RAM could not be loaded: ${e.message}` : `internal error: ${e?.stack ?? String(e)}`,
+      }),
   );
 }
 

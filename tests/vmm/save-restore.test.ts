@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SnapshotError } from "../../src/vmm/snapshot.ts";
-import { Vm } from "../../src/vmm/vm.ts";
+import { Vm, VmCrashedError } from "../../src/vmm/vm.ts";
 import { ConsoleLog } from "./console-log.ts";
 import { bareMetalConfig } from "./runaway-programs.ts";
 
@@ -73,4 +73,29 @@ test("a truncated or corrupt snapshot is one SnapshotError and no VM", async () 
     await assert.rejects(Vm.restore(corrupt), SnapshotError, `a flipped byte at ${offset}`);
   }
   await assert.rejects(Vm.restore(join(tmp, "missing.snap")), SnapshotError);
+});
+
+test("a RAM page that fails its checksum when the restored guest touches it crashes that VM alone, with the reason", async () => {
+  const vm = await Vm.create(await bareMetalConfig("counter"));
+  const log = new ConsoleLog(vm);
+  await vm.start();
+  await log.waitFor("?");
+  const file = join(tmp, "page.snap");
+  const info = await vm.save(file);
+  await vm.stop();
+  // Stored pages end the file, lowest RAM page first: the first is the program's code.
+  const bytes = readFileSync(file);
+  bytes[bytes.length - info.ramPages * 4096 + 16] ^= 0xff;
+  writeFileSync(file, bytes);
+  const healthy = await Vm.create(await bareMetalConfig("echo"));
+  const healthyLog = new ConsoleLog(healthy);
+  await healthy.start();
+  await healthyLog.waitFor(">");
+
+  const restored = await Vm.restore(file); // lazy: the page is read when first touched
+  await assert.rejects(restored.waitForExit(), (e: Error) => e instanceof VmCrashedError && /guest RAM could not be loaded/.test(e.message));
+  assert.equal(restored.state, "crashed");
+  assert.match(restored.crashReason ?? "", /guest RAM could not be loaded/);
+  await healthyLog.ask("a", "b");
+  await healthy.stop();
 });
