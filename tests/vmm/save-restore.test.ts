@@ -33,6 +33,9 @@ test("save writes the running VM to a file; Vm.restore continues where it was sa
   assert.equal(vm.state, "running", "save leaves a running VM running");
   assert.ok(info.bytes > 0 && info.ramPages > 0, JSON.stringify(info));
   assert.equal(await count(log), 3);
+  await assert.rejects(vm.save(join(tmp, "no-such-dir", "x.snap")), /no-such-dir/, "a save that cannot write is an error");
+  assert.equal(vm.state, "running");
+  assert.equal(await count(log), 4, "and the VM carries on");
   await vm.stop();
 
   const restored = await Vm.restore(file);
