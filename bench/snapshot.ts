@@ -7,8 +7,9 @@
  * Boots once, runs a shell command, pauses, then measures N times (default 5):
  * - save: a full snapshot (time, file size, pages stored vs RAM in use),
  *   and a diff against it after one more shell command;
- * - restore-to-running: the restoreSnapshot call on a machine built with
- *   boot: false (wall and CPU time), then until the guest echoes a key typed
+ * - restore-to-running: building a machine with boot: false (devices, a
+ *   fresh 256 MiB memory), then the restoreSnapshot call on it (wall and
+ *   CPU time), then until the guest echoes a key typed
  *   at its shell (an interrupt, the kernel's tty layer and the shell all
  *   ran), and until it answers `echo hi`;
  * - fork: captureImage (time, image size), and restoreImage to the echo;
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     const file = join(dir, "guest.tvsnap");
     const diffFile = join(dir, "guest-diff.tvsnap");
 
+    const build: number[] = [], buildCpu: number[] = [];
     const save: number[] = [], diffSave: number[] = [], restore: number[] = [], restoreCpu: number[] = [];
     const toEcho: number[] = [], toEchoCpu: number[] = [], forkToEchoCpu: number[] = [], toShell: number[] = [], pagesRead: number[] = [], capture: number[] = [];
     const forkRestore: number[] = [], forkToEcho: number[] = [];
@@ -89,7 +91,12 @@ async function main(): Promise<void> {
       size = info.bytes;
       stored = info.ramPages;
 
+      collect();
+      const b0 = process.cpuUsage();
+      const built = performance.now();
       const guest = new LinuxGuest(files, { boot: false });
+      build.push(performance.now() - built);
+      buildCpu.push(cpuMs(b0));
       collect();
       const c0 = process.cpuUsage();
       const t0 = performance.now();
@@ -139,6 +146,8 @@ async function main(): Promise<void> {
       ["full snapshot size, MiB", `${(size / MiB).toFixed(1)} (${stored} pages stored)`],
       ["save diff (after one command), ms", fmt(diffSave)],
       ["diff size, MiB", `${(diffSize / MiB).toFixed(2)} (${diffStored} pages stored)`],
+      ["building the machine to restore into (boot: false), ms", fmt(build, 1)],
+      ["building the machine to restore into (boot: false), CPU ms", fmt(buildCpu, 1)],
       ["restoreSnapshot call, ms", fmt(restore, 2)],
       ["restoreSnapshot call, CPU ms", fmt(restoreCpu, 2)],
       ["restore to the shell echoing a key, ms", fmt(toEcho, 2)],

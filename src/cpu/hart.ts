@@ -200,7 +200,7 @@ export class Hart {
     if (!ok) throw badState(`hart ${this.hartId}`, state);
     this.w.fill(0, 0, HART_STATE_SIZE / 4);
     for (let i = 0; i < SAVED_WORDS; i++) this.w[i] = state.words[i];
-    // An extension the snapshot does not know keeps its reset state.
+    // An extension the snapshot does not know keeps the state it has (a machine built to restore into: its reset state).
     for (const [name, module] of this.extensions) if (name in state.ext) module.restore(state.ext[name]);
     this.exc = -1;
     this.batchDone = 0;

@@ -53,6 +53,9 @@ const FW_DYNAMIC_VERSION = 2;
 const FW_DYNAMIC_NEXT_MODE_S = 1;
 const FW_DYNAMIC_INFO_SIZE = 48;
 
+const RESTORED_REBOOT_NOTE =
+  "\r\ntypevisor: the guest asked for a reboot; a machine restored from a snapshot powers off instead\r\n";
+
 export interface ImageFile {
   /** For error messages (a path). */
   name: string;
@@ -271,11 +274,13 @@ export class VirtMachine {
    * count, firmware, devices or disks), or null. Touches nothing.
    */
   mismatch(state: MachineState): string | null {
+    if (this.running && !this.isPaused) return "the machine is running: pause it first";
     if (state?.v !== 1) return "the machine state has an unknown version";
     if (state.ramSize !== this.ramSize) return `the snapshot has ${state.ramSize} bytes of RAM, this machine ${this.ramSize}`;
     if (!Array.isArray(state.harts) || state.harts.length !== this.harts.length) {
       return `the snapshot has ${state.harts?.length} harts, this machine ${this.harts.length}`;
     }
+    if (!Array.isArray(state.stopped) || state.stopped.length !== this.harts.length) return "the snapshot's hart list is malformed";
     if (state.firmware !== this.options.firmware.kind) {
       return `the snapshot was taken with firmware "${state.firmware}", this machine has "${this.options.firmware.kind}"`;
     }
@@ -304,7 +309,6 @@ export class VirtMachine {
   restore(state: MachineState): void {
     const why = this.mismatch(state);
     if (why !== null) throw new Error(why);
-    if (this.running && !this.isPaused) throw new Error("pause the machine before restoring into it");
     this.exitRequest = null;
     this.clock.restore(state.clock);
     this.harts.forEach((h, i) => h.restore(state.harts[i]));
@@ -450,6 +454,13 @@ export class VirtMachine {
         if (request.kind === "poweroff") {
           this.debugger?.poweredOff(request.code);
           return request.code;
+        }
+        if (this.options.boot === false) {
+          // Built for a restore, it may lack the images a boot needs: stop rather than hang.
+          this.debugger?.poweredOff(0);
+          for (const b of new TextEncoder().encode(RESTORED_REBOOT_NOTE)) this.serialOut(b);
+          this.flushSerial();
+          return 0;
         }
         this.onReset?.();
         this.reset();

@@ -85,6 +85,21 @@ export function readSnapshotConfig(path: string): unknown {
 }
 
 /**
+ * Reads every RAM page of a snapshot (and its parents) against its CRC: the
+ * check a lazy restore makes page by page, all at once. Throws SnapshotError.
+ */
+export function verifySnapshot(path: string): void {
+  const file = openSnapshot(path);
+  try {
+    const reader = new SnapshotPages(file);
+    const page = new Uint8Array(PAGE_SIZE);
+    for (let p = 0; p < file.header.pageCount; p++) reader.read(p, page, 0);
+  } finally {
+    closeSnapshot(file);
+  }
+}
+
+/**
  * Makes `machine` (built from the snapshot's config with `boot: false`, not
  * running) the saved machine. Everything is checked first — files, parents,
  * that the machine and its disks match — and a SnapshotError leaves the

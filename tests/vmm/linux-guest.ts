@@ -68,16 +68,25 @@ export class LinuxGuest {
     });
   }
 
+  private static readonly live = new Set<LinuxGuest>();
+
   start(): this {
     this.running = this.machine.run();
+    LinuxGuest.live.add(this);
     return this;
   }
 
   /** Ends the machine's run and lets go of its files. */
   async stop(): Promise<void> {
+    LinuxGuest.live.delete(this);
     this.machine.quit(0);
     await this.running;
     this.machine.close();
+  }
+
+  /** Stops every guest still running (after a failed test). */
+  static async stopAll(): Promise<void> {
+    await Promise.allSettled([...LinuxGuest.live].map((g) => g.stop()));
   }
 
   /** Resolves with the console text from `from` once `pattern` appears in it. */

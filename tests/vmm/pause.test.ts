@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { VirtMachine } from "../../src/machine/virt-machine.ts";
 import { program } from "../cli/programs.ts";
+import { captureImage, restoreImage } from "../../src/vmm/snapshot.ts";
 
 async function timerMachine() {
   const bytes = readFileSync(await program("timer"));
@@ -64,4 +65,32 @@ test("boot: false builds the board with no images loaded and nothing running", a
   await sleep(30);
   machine.quit(2);
   assert.equal(await running, 2);
+});
+
+test("save() and a restore refuse a machine that is running", async () => {
+  const { machine } = await timerMachine();
+  const running = machine.run();
+  assert.throws(() => machine.save(), /pause the machine/);
+  await machine.pause();
+  const state = machine.save();
+  machine.resume();
+  assert.match(machine.mismatch(state) ?? "", /running: pause it first/);
+  await machine.pause();
+  assert.equal(machine.mismatch(state), null);
+  machine.quit(0);
+  await running;
+});
+
+test("a restored machine that the guest asks to reboot powers off with a note instead of hanging", async () => {
+  const bytes = readFileSync(await program("reset"));
+  const source = new VirtMachine({ firmware: { kind: "none" }, kernel: { name: "reset", bytes } });
+  let out = "";
+  const copy = new VirtMachine({
+    firmware: { kind: "none" },
+    boot: false,
+    serial: { write: (d) => (out += Buffer.from(d).toString("latin1")) },
+  });
+  restoreImage(captureImage(source, null), copy);
+  assert.equal(await copy.run(), 0);
+  assert.match(out, /^1[^]*asked for a reboot; a machine restored from a snapshot powers off instead/);
 });

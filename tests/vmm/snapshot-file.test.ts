@@ -13,7 +13,8 @@ import { RawFileBackend } from "../../src/backends/block/raw-file.ts";
 import { VirtioBlk } from "../../src/devices/virtio/index.ts";
 import { crc32 } from "../../src/vmm/crc32.ts";
 import {
-  captureImage, readSnapshotConfig, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError, type MachineImage,
+  captureImage, readSnapshotConfig, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError, verifySnapshot,
+  type MachineImage,
 } from "../../src/vmm/snapshot.ts";
 import { exactProgram } from "./programs.ts";
 
@@ -144,11 +145,13 @@ test("a snapshot restored onto another disk, or one of another size, is refused"
   );
 });
 
-test("a corrupt RAM page is found when the guest first touches it: run() fails with a SnapshotError", async () => {
+test("a corrupt RAM page is found by verifySnapshot, or when the guest first touches it: run() fails with a SnapshotError", async () => {
   const path = broken("bad-page.tvsnap", (b) => {
     const pages = section(b, 3);
     for (let i = 0; i < 4096 * 8; i++) b[pages + i] ^= 0xff; // the first stored pages: the program's
   });
+  verifySnapshot(good);
+  assert.throws(() => verifySnapshot(path), (e) => e instanceof SnapshotError && /RAM page \d+ is corrupt/.test(e.message));
   const target = new Guest(bytes, { boot: false });
   restoreSnapshot(path, target.machine); // lazy: pages are not read yet
   target.start();
