@@ -3,7 +3,7 @@
  * whose machine runs in its own worker thread (docs/vmm.md, docs/library.md).
  */
 export { Vm, VmStateError, VmCrashedError, GdbListenError, DEFAULT_RESOURCE_LIMITS } from "./vmm/vm.ts";
-export type { VmState, VmOptions } from "./vmm/vm.ts";
+export type { VmState, VmOptions, RestoreOptions } from "./vmm/vm.ts";
 export type { VmStats } from "./vmm/messages.ts";
 export { validateVmConfig, ConfigError } from "./vmm/config.ts";
 export type { VmConfig, DriveConfig, NicConfig } from "./vmm/config.ts";

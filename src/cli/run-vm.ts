@@ -15,7 +15,8 @@ export type RunSource = { config: VmConfig } | { restore: string };
 export async function runOnTerminal(source: RunSource, options: VmOptions = {}): Promise<number> {
   let vm: Vm;
   try {
-    vm = "restore" in source ? await Vm.restore(source.restore, options) : await Vm.create(source.config, options);
+    // From the command line a damaged snapshot is refused up front, never found half-way through a session.
+    vm = "restore" in source ? await Vm.restore(source.restore, { ...options, verify: true }) : await Vm.create(source.config, options);
   } catch (e) {
     if (e instanceof GdbListenError) throw new CliError(`--gdb tcp::${options.gdb?.port}: ${e.message}`);
     if ("restore" in source) throw new CliError(`--restore ${source.restore}: ${(e as Error).message}`);

@@ -20,7 +20,7 @@ import type { ResourceLimits, Worker } from "node:worker_threads";
 import { ByteRing } from "./byte-ring.ts";
 import { validateVmConfig, type VmConfig } from "./config.ts";
 import type { GdbOptions, MachineSource, ReplyValue, Request, VmStats, WorkerEvent, WorkerInit } from "./messages.ts";
-import { readSnapshotConfig, type MachineImage, type SnapshotInfo } from "./snapshot.ts";
+import { readSnapshotConfig, verifySnapshot, type MachineImage, type SnapshotInfo } from "./snapshot.ts";
 import { VmConsole } from "./vm-console.ts";
 import { prewarm, takeWorker } from "./worker-pool.ts";
 
@@ -34,6 +34,11 @@ export interface VmOptions {
   resourceLimits?: ResourceLimits;
   /** Serve the GDB remote protocol from the worker (typevisor run -s / --gdb). */
   gdb?: GdbOptions;
+}
+
+export interface RestoreOptions extends VmOptions {
+  /** Check every RAM page of the snapshot before restoring (slower; the default checks each page at first touch). */
+  verify?: boolean;
 }
 
 export const DEFAULT_RESOURCE_LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
@@ -85,10 +90,16 @@ export class Vm extends EventEmitter {
     return Vm.launch(validateVmConfig(config), { kind: "boot" }, options);
   }
 
-  /** Resumes the VM saved in `file` (vm.save); resolves once it runs again. SnapshotError for a bad file. */
-  static async restore(file: string, options: VmOptions = {}): Promise<Vm> {
+  /**
+   * Resumes the VM saved in `file` (vm.save); resolves once it runs again.
+   * SnapshotError for a bad file. RAM pages are read (and checked) when the
+   * guest first touches them, so a page damaged after the save crashes the
+   * VM then; `verify: true` reads and checks every page first instead.
+   */
+  static async restore(file: string, options: RestoreOptions = {}): Promise<Vm> {
     const path = resolve(file);
     const config = validateVmConfig(readSnapshotConfig(path));
+    if (options.verify === true) verifySnapshot(path);
     const vm = await Vm.launch(config, { kind: "snapshot", path }, options);
     await vm.start();
     return vm;

@@ -95,6 +95,7 @@ test("a RAM page that fails its checksum when the restored guest touches it cras
   await healthy.start();
   await healthyLog.waitFor(">");
 
+  await assert.rejects(Vm.restore(file, { verify: true }), SnapshotError, "verify: every page is checked before anything runs");
   const restored = await Vm.restore(file); // lazy: the page is read when first touched
   await assert.rejects(restored.waitForExit(), (e: Error) => e instanceof VmCrashedError && /guest RAM could not be loaded/.test(e.message));
   assert.equal(restored.state, "crashed");
