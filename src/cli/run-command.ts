@@ -6,14 +6,11 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { MAX_HARTS } from "../cpu/layout.ts";
-import { GdbStub } from "../debug/gdb-stub.ts";
-import { VirtMachineTarget } from "../machine/gdb-target.ts";
-import type { VirtMachine } from "../machine/virt-machine.ts";
 import { buildMachine } from "../vmm/build.ts";
 import { CliError } from "./cli-error.ts";
 import { withDefaultGuest } from "./default-guest-run.ts";
 import { planRun, type RunFlags } from "./run-config.ts";
-import { Terminal } from "./terminal.ts";
+import { runOnTerminal } from "./run-vm.ts";
 
 export type { RunFlags } from "./run-config.ts";
 
@@ -52,6 +49,7 @@ export function registerRunCommand(program: Command): void {
     .option("--gdb <tcp::PORT>", "serve the GDB remote protocol on 127.0.0.1:PORT (see docs/debugging.md)")
     .option("-s", "shorthand for --gdb tcp::1234")
     .option("-S", "do not start the harts until gdb says continue")
+    .option("--restore <FILE>", "resume the VM saved in FILE (the monitor's save FILE) where it was")
     .option("-M, --machine <TYPE>", "the board: only virt")
     .option("--nographic", "accepted for QEMU habits: the console is always this terminal")
     .addHelpText("after", DEFAULT_GUEST_HELP)
@@ -64,17 +62,24 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** Runs the machine the flags describe; resolves to the process exit status. */
-export async function runCommand(flags: RunFlags): Promise<number> {
+/** Flags that describe a machine: a restored VM takes its machine from the snapshot instead. */
+const MACHINE_FLAGS = ["kernel", "initrd", "bios", "append", "dumpdtb", "net", "rng", "snapshot", "icount"] as const;
+
+/** Runs the machine the flags describe (or the snapshot --restore names); resolves to the process exit status. */
+export async function runCommand(flags: RunFlags & { restore?: string }): Promise<number> {
   const plan = planRun(flags);
+  const gdb = plan.gdbPort === null ? undefined : { port: plan.gdbPort, waitForDebugger: flags.S === true };
+  if (flags.restore !== undefined) {
+    const extra: string[] = MACHINE_FLAGS.filter((name) => flags[name] !== undefined);
+    if (flags.drive.length > 0) extra.push("drive");
+    if (extra.length > 0) {
+      throw new CliError(`--restore ${flags.restore}: the snapshot defines the machine; drop ${extra.map((f) => `--${f}`).join(", ")}`);
+    }
+    return runOnTerminal({ restore: flags.restore }, { gdb });
+  }
   const config = plan.defaultGuest ? await withDefaultGuest(plan.config, flags.snapshot === true) : plan.config;
-
-  let terminal: Terminal | null = null;
-  const machine = buildMachine(config, {
-    serial: { write: (data) => terminal?.sink.write(data), backpressure: () => terminal?.sink.backpressure?.() ?? null },
-  });
-
   if (flags.dumpdtb !== undefined) {
+    const machine = buildMachine(config);
     try {
       writeFileSync(flags.dumpdtb, machine.dtb);
     } catch (e) {
@@ -82,28 +87,5 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     }
     return 0;
   }
-
-  const gdb = plan.gdbPort === null ? null : await startGdbStub(machine, plan.gdbPort, flags.S === true);
-  terminal = new Terminal(machine);
-  terminal.start();
-  try {
-    const code = await machine.run();
-    // As QEMU's exit(code): the OS keeps the low 8 bits.
-    return code & 0xff;
-  } finally {
-    gdb?.close();
-    terminal.stop();
-    await terminal.flush();
-  }
-}
-
-/** A GDB stub for the machine's harts on 127.0.0.1:port; `hold`: -S. */
-async function startGdbStub(machine: VirtMachine, port: number, hold: boolean): Promise<GdbStub> {
-  const stub = new GdbStub(new VirtMachineTarget(machine, hold));
-  try {
-    await stub.listen(port);
-  } catch (e) {
-    throw new CliError(`--gdb tcp::${port}: cannot listen on 127.0.0.1:${port}: ${(e as Error).message}`);
-  }
-  return stub;
+  return runOnTerminal({ config }, { gdb });
 }

@@ -148,6 +148,8 @@ export class VirtMachine {
 
   /** A GDB stub's hold on the harts (gdb-target.ts), when one is attached. */
   debugger: MachineDebugger | null = null;
+  /** Called when the guest resets the board (a reboot), before the board resets. */
+  onReset: (() => void) | null = null;
   private exitRequest: ExitRequest | null = null;
   private readonly options: VirtMachineOptions;
   private readonly serial: SerialSink | null;
@@ -382,6 +384,13 @@ export class VirtMachine {
     this.unpark = null;
   }
 
+  /** Host input bytes not yet taken by the guest: a feeder waits while this is large (back-pressure). */
+  get inputBacklog(): number {
+    let bytes = -this.inputPos;
+    for (const chunk of this.input) bytes += chunk.length;
+    return bytes;
+  }
+
   /** Host → guest serial input (keyboard, pipe); delivered as the UART has room. */
   sendInput(data: Uint8Array): void {
     if (data.length === 0) return;
@@ -455,6 +464,7 @@ export class VirtMachine {
           this.flushSerial();
           return 0;
         }
+        this.onReset?.();
         this.reset();
         continue;
       }

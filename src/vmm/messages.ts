@@ -1,0 +1,66 @@
+/**
+ * What the host thread and a VM's worker say to each other. Everything here
+ * is structured-cloneable: plain data, SharedArrayBuffers (the console rings,
+ * a fork image's RAM), never live objects.
+ */
+import type { VmConfig } from "./config.ts";
+import type { MachineImage, SnapshotInfo } from "./snapshot.ts";
+
+/** How the worker gets its machine: booted fresh, from a snapshot file, or from a fork image. */
+export type MachineSource =
+  | { kind: "boot" }
+  | { kind: "snapshot"; path: string }
+  | { kind: "image"; image: MachineImage; mac?: string };
+
+/** A GDB stub served from inside the worker (typevisor run -s / --gdb). */
+export interface GdbOptions {
+  port: number;
+  /** -S: the harts wait for the debugger's continue. */
+  waitForDebugger: boolean;
+}
+
+/** The first message to a worker: which VM it runs. */
+export interface WorkerInit {
+  config: VmConfig;
+  source: MachineSource;
+  /** Guest → host console bytes (ByteRing). */
+  consoleOut: SharedArrayBuffer;
+  /** Host → guest console bytes (ByteRing). */
+  consoleIn: SharedArrayBuffer;
+  gdb?: GdbOptions;
+}
+
+/** Host → worker requests; each gets one `reply` with the same id. */
+export type Request =
+  | { kind: "start"; id: number }
+  | { kind: "pause"; id: number }
+  | { kind: "resume"; id: number }
+  | { kind: "save"; id: number; path: string; parent?: string }
+  | { kind: "capture"; id: number }
+  | { kind: "stats"; id: number }
+  | { kind: "stop"; id: number };
+
+/** What one VM costs its host, as its worker sees it. */
+export interface VmStats {
+  /** Guest RAM pages written or loaded non-zero since power-on or restore, in bytes: RAM the guest has touched. */
+  ramUsedBytes: number;
+  /** The worker's JavaScript heap in use. */
+  heapUsedBytes: number;
+}
+
+export type ReplyValue = null | SnapshotInfo | MachineImage | VmStats;
+
+/** Worker → host. */
+export type WorkerEvent =
+  /** The machine is built (or restored) and waits for `start`. */
+  | { kind: "ready" }
+  /** Building the machine failed: a user error (bad image, bad snapshot); the worker ends. */
+  | { kind: "build-failed"; message: string; gdb: boolean }
+  | { kind: "reply"; id: number; ok: true; value: ReplyValue }
+  | { kind: "reply"; id: number; ok: false; message: string }
+  /** The guest powered off (finisher or SBI shutdown) with this exit code; the worker ends. */
+  | { kind: "exit"; code: number }
+  /** The guest asked for a reset; the board rebooted. */
+  | { kind: "reboot" }
+  /** An internal error in the machine; the worker ends. */
+  | { kind: "crash"; reason: string };
