@@ -1,0 +1,41 @@
+/** A node:net socket as the host end of a guest TCP connection. */
+import type { Socket } from "node:net";
+import type { TcpConnection, TcpHostSide } from "./tcp-connection.ts";
+
+export class SocketHostSide implements TcpHostSide {
+  constructor(readonly socket: Socket) {}
+
+  write(data: Uint8Array): void {
+    this.socket.write(Buffer.from(data)); // a copy: `data` is a view of guest RAM
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  get queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+}
+
+/** Routes a connected socket's events to its connection. */
+export function bridgeSocket(socket: Socket, conn: TcpConnection): void {
+  socket.setNoDelay(true);
+  socket.on("data", (chunk: Buffer) => conn.hostData(chunk));
+  socket.on("end", () => conn.hostEnd());
+  socket.on("drain", () => conn.hostDrained());
+  socket.on("error", () => {}); // 'close' follows with hadError set
+  socket.on("close", (hadError: boolean) => conn.hostClosed(hadError));
+}
