@@ -8,6 +8,7 @@ import { openDrive, parseDriveSpec } from "../backends/block/index.ts";
 import { MAX_HARTS } from "../cpu/layout.ts";
 import { LoopbackEthernetBackend } from "../backends/net/loopback.ts";
 import { NullEthernetBackend } from "../backends/net/null.ts";
+import { isUserNetSpec, openUserNet } from "../backends/net/user/index.ts";
 import type { EthernetBackend } from "../backends/net/ethernet-backend.ts";
 import { VirtioBlk, VirtioNet, VirtioRng, type VirtioDevice } from "../devices/virtio/index.ts";
 import { wantsDefaultGuest, withDefaultGuest } from "./default-guest-run.ts";
@@ -55,7 +56,7 @@ export function registerRunCommand(program: Command): void {
     .option("--dumpdtb <FILE>", "write the device tree blob to FILE and exit")
     .option("--drive <SPEC>", "virtio-blk disk: file=PATH,format=raw[,readonly=on] (repeatable)", collect, [])
     .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
-    .option("--net <none|null|loopback>", "virtio-net NIC backend (default: none; null gives the guest an idle eth0)")
+    .option("--net <none|null|loopback|user[,...]>", "virtio-net NIC backend (default: none; null gives the guest an idle eth0; user[,hostfwd=tcp::2222-:22,...] is NAT as QEMU's -netdev user, see docs/network.md)")
     .option("--rng", "attach a virtio-rng device fed from the host's randomness")
     .option("--gdb <tcp::PORT>", "serve the GDB remote protocol on 127.0.0.1:PORT (see docs/debugging.md)")
     .option("-s", "shorthand for --gdb tcp::1234")
@@ -84,13 +85,14 @@ function positiveInteger(option: string, text: string, max = Number.MAX_SAFE_INT
   return n;
 }
 
-function netBackend(kind: string): EthernetBackend | null {
+async function netBackend(kind: string): Promise<EthernetBackend | null> {
+  if (isUserNetSpec(kind)) return openUserNet(kind).catch((e: Error) => Promise.reject(new CliError(e.message)));
   switch (kind) {
     case "none": return null;
     case "null": return new NullEthernetBackend();
     case "loopback": return new LoopbackEthernetBackend();
   }
-  throw new CliError(`--net ${kind}: expected none, null or loopback`);
+  throw new CliError(`--net ${kind}: expected none, null, loopback or user[,option=value...]`);
 }
 
 function firmwareFrom(flags: RunFlags): Firmware {
@@ -121,7 +123,7 @@ export async function runCommand(givenFlags: RunFlags): Promise<number> {
     if (spec.serial !== undefined) blk.serial = spec.serial;
     return new VirtioBlk(blk);
   });
-  const net = netBackend(flags.net ?? "none");
+  const net = await netBackend(flags.net ?? "none");
   if (net !== null) virtio.push(new VirtioNet({ backend: net }));
   if (flags.rng) virtio.push(new VirtioRng());
 
@@ -155,6 +157,7 @@ export async function runCommand(givenFlags: RunFlags): Promise<number> {
     // As QEMU's exit(code): the OS keeps the low 8 bits.
     return code & 0xff;
   } finally {
+    net?.close?.();
     gdb?.close();
     terminal.stop();
     await terminal.flush();

@@ -10,4 +10,6 @@ export interface EthernetBackend {
   send(frame: Uint8Array): void;
   /** Registers the one receiver of frames for the guest. */
   onReceive(receiver: (frame: Uint8Array) => void): void;
+  /** Releases host resources (sockets, timers) when the VM is done with the NIC. */
+  close?(): void;
 }

@@ -72,6 +72,7 @@ export class PortForwards {
       this.tcp.accept(socket, this.guestAddress(fwd), fwd.guestPort);
     });
     this.servers.push(server);
+    server.unref(); // a listener alone never keeps the process up (the VM's run loop does)
     return new Promise((resolve, reject) => {
       server.once("error", (e) => reject(bindError(fwd, e)));
       server.listen(fwd.hostPort, fwd.hostAddress, () => resolve((server.address() as { port: number }).port));
@@ -81,6 +82,7 @@ export class PortForwards {
   private listenUdp(fwd: HostForward): Promise<number> {
     const socket = createSocket("udp4");
     this.udpSockets.push(socket);
+    socket.unref();
     socket.on("message", (msg, rinfo) => {
       const port = this.peerPort(socket, rinfo.address, rinfo.port);
       this.udpLink.sendUdp(this.gateway, port, this.guestAddress(fwd), fwd.guestPort, msg);
