@@ -13,8 +13,9 @@ export class SocketHostSide implements TcpHostSide {
     this.socket.end();
   }
 
+  /** Closes with a RST, so the host peer sees the reset the guest sent. */
   destroy(): void {
-    this.socket.destroy();
+    this.socket.resetAndDestroy();
   }
 
   pause(): void {
