@@ -127,7 +127,7 @@ function derive(network: Ipv4, prefix: number, given: Partial<Record<"host" | "d
 
 /** "[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport", as QEMU's hostfwd=. */
 export function parseHostForward(text: string, config: UserNetConfig): HostForward {
-  const m = /^(?:(tcp|udp):)?([^:]*):(\d+)-([^:]*):(\d+)$/.exec(text);
+  const m = /^(tcp|udp)?:([^:]*):(\d+)-([^:]*):(\d+)$/.exec(text);
   const bad = (why: string) => new UserNetOptionError(`--net user: hostfwd=${text}: ${why}`);
   if (!m) throw bad("expected [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, e.g. tcp::2222-:22");
   const hostPort = Number(m[3]);

@@ -72,17 +72,18 @@ export class PortForwards {
       this.tcp.accept(socket, this.guestAddress(fwd), fwd.guestPort);
     });
     this.servers.push(server);
-    server.unref(); // a listener alone never keeps the process up (the VM's run loop does)
     return new Promise((resolve, reject) => {
       server.once("error", (e) => reject(bindError(fwd, e)));
-      server.listen(fwd.hostPort, fwd.hostAddress, () => resolve((server.address() as { port: number }).port));
+      server.listen(fwd.hostPort, fwd.hostAddress, () => {
+        server.unref(); // a listener alone never keeps the process up (the VM's run loop does)
+        resolve((server.address() as { port: number }).port);
+      });
     });
   }
 
   private listenUdp(fwd: HostForward): Promise<number> {
     const socket = createSocket("udp4");
     this.udpSockets.push(socket);
-    socket.unref();
     socket.on("message", (msg, rinfo) => {
       const port = this.peerPort(socket, rinfo.address, rinfo.port);
       this.udpLink.sendUdp(this.gateway, port, this.guestAddress(fwd), fwd.guestPort, msg);
@@ -91,6 +92,7 @@ export class PortForwards {
       socket.once("error", (e) => reject(bindError(fwd, e)));
       socket.bind(fwd.hostPort, fwd.hostAddress, () => {
         socket.on("error", () => {});
+        socket.unref();
         resolve(socket.address().port);
       });
     });
