@@ -203,3 +203,27 @@ test("TCP: three duplicate ACKs make the gateway resend the first unacknowledged
   }
 });
 
+
+test("TCP: delayed ACK — two in-order segments get one ACK at once, a lone segment its ACK when the turn ends", async () => {
+  const sim = new GuestSim();
+  const { server: srv, port } = await server(() => {});
+  try {
+    const g = new GuestTcp(sim, 40010, HOST_IP, port);
+    await g.connect();
+    await sim.quiet(20);
+    g.write(Buffer.from("one"));
+    assert.equal(sim.pending().length, 0, "no ACK yet for the first segment");
+    g.write(Buffer.from("two"));
+    assert.equal(sim.pending().length, 1, "the second segment is acknowledged at once");
+    const both = await sim.next(g.fromPeer);
+    assert.equal(both.tcp!.ack, g.seq);
+    g.write(Buffer.from("three"));
+    assert.equal(sim.pending().length, 0);
+    await new Promise((r) => process.nextTick(r));
+    const lone = await sim.next(g.fromPeer, "the delayed ACK");
+    assert.equal(lone.tcp!.ack, g.seq);
+  } finally {
+    sim.close();
+    srv.close();
+  }
+});

@@ -3,9 +3,23 @@ import type { Socket } from "node:net";
 import type { TcpConnection, TcpHostSide } from "./tcp-connection.ts";
 
 export class SocketHostSide implements TcpHostSide {
+  private corked = false;
+
   constructor(readonly socket: Socket) {}
 
+  /**
+   * Segments the guest sends in one turn of the run loop leave in one
+   * writev: the socket is corked until the turn ends.
+   */
   write(data: Uint8Array): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(Buffer.from(data)); // a copy: `data` is a view of guest RAM
   }
 
