@@ -25,6 +25,7 @@ import { PortForwards, type BoundForward } from "./port-forwards.ts";
 import { defaultUserNetConfig, type UserNetConfig } from "./options.ts";
 
 const MTU = 1500;
+const MAX_GUEST_ADDRESSES = 1024;
 const UDP_OFFSET = ETH_HEADER + IPV4_HEADER;
 
 export interface UserNetOptions {
@@ -50,7 +51,10 @@ export class UserNetBackend implements EthernetBackend {
   private receiver: ((frame: Uint8Array) => void) | null = null;
   private readonly out = new Uint8Array(65536 + 64);
   private readonly ourMac: Uint8Array;
+  /** The MAC of the last guest frame: where frames go when their address has no entry in `macOf`. */
   private guestMac: Uint8Array | null = null;
+  /** Guest address → MAC, for several guests behind a switch (bounded: cleared when full). */
+  private readonly macOf = new Map<Ipv4, Uint8Array>();
   private ipId = 0;
   private closed = false;
 
@@ -118,6 +122,7 @@ export class UserNetBackend implements EthernetBackend {
   private arp(frame: Uint8Array): boolean {
     const p = parseArp(frame);
     if (p === null) return false;
+    if (this.inNet(p.senderIp)) this.learnMac(p.senderIp, p.senderMac);
     if (!isArpRequest(p) || (p.targetIp !== this.config.host && p.targetIp !== this.config.dns)) return false;
     const mac = gatewayMac(p.targetIp);
     writeArpReply(this.out, p, mac);
@@ -136,6 +141,7 @@ export class UserNetBackend implements EthernetBackend {
       const data = frame.subarray(udp.data, udp.data + udp.dataLength);
       if (udp.dstPort === DHCP_SERVER_PORT) return this.dhcpRequest(frame, udp.data, udp.dataLength);
       if (!this.inNet(src)) return false;
+      this.learnMac(src, sourceMac(frame));
       if (dst === this.config.dns) {
         if (udp.dstPort !== DNS_PORT || this.config.restrict) return false;
         const copy = data.slice();
@@ -145,6 +151,7 @@ export class UserNetBackend implements EthernetBackend {
       return this.udp.send(src, udp.srcPort, dst, udp.dstPort, data);
     }
     if (!this.inNet(src)) return false;
+    this.learnMac(src, sourceMac(frame));
     if (ip.protocol === PROTO_TCP) {
       const seg = parseTcp(frame, ip.payload, ip.payloadLength, src, dst);
       if (seg === null) return false;
@@ -187,8 +194,16 @@ export class UserNetBackend implements EthernetBackend {
   private sendIpv4(src: Ipv4, dst: Ipv4, protocol: number, length: number): void {
     if (this.closed) return;
     writeIpv4Header(this.out, src, dst, protocol, length, this.ipId++);
-    writeEthernetHeader(this.out, this.guestMac ?? BROADCAST_MAC, this.ourMac, ETHERTYPE_IPV4);
+    writeEthernetHeader(this.out, this.macOf.get(dst) ?? this.guestMac ?? BROADCAST_MAC, this.ourMac, ETHERTYPE_IPV4);
     this.emit(UDP_OFFSET + length);
+  }
+
+  private learnMac(ip: Ipv4, mac: Uint8Array): void {
+    if ((mac[0] & 1) !== 0) return;
+    const known = this.macOf.get(ip);
+    if (known !== undefined && known.every((b, i) => b === mac[i])) return;
+    if (this.macOf.size >= MAX_GUEST_ADDRESSES) this.macOf.clear();
+    this.macOf.set(ip, mac.slice());
   }
 
   private emit(length: number): void {
