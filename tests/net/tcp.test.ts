@@ -97,6 +97,12 @@ test("TCP: the host closes first; the gateway waits in TIME-WAIT and re-acknowle
     g.segment(FIN | ACK, undefined, (g.seq - 1) >>> 0); // as if that ACK was lost
     const again = await sim.next(g.fromPeer, "the ACK again");
     assert.equal(again.tcp!.ack, g.seq);
+    // A new SYN from the same port ends the TIME-WAIT and opens a new connection.
+    const reuse = new GuestTcp(sim, 40002, HOST_IP, port);
+    reuse.seq = (g.seq + 100000) >>> 0;
+    const synAck = await reuse.connect();
+    assert.equal(synAck.flags, SYN | ACK);
+    assert.notEqual(sim.net.tcp.connections.values().next().value, conn);
   } finally {
     sim.close();
     srv.close();

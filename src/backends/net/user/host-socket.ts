@@ -27,9 +27,14 @@ export class SocketHostSide implements TcpHostSide {
     this.socket.end();
   }
 
-  /** Closes with a RST, so the host peer sees the reset the guest sent. */
+  /**
+   * Closes with a RST, so the host peer sees the reset the guest sent. A
+   * socket whose end() is already under way is destroyed plainly: Node 20's
+   * resetAndDestroy then spins the event loop (seen in tests/net/tcp.test.ts).
+   */
   destroy(): void {
-    this.socket.resetAndDestroy();
+    if (this.socket.writableEnded) this.socket.destroy();
+    else this.socket.resetAndDestroy();
   }
 
   pause(): void {

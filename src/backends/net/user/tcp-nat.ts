@@ -45,8 +45,13 @@ export class TcpNat {
     const key = keyOf(ends);
     const existing = this.connections.get(key);
     if (existing !== undefined) {
-      existing.segment(frame, seg);
-      return;
+      if (existing.state !== "time-wait" || (seg.flags & (SYN | ACK | RST)) !== SYN) {
+        existing.segment(frame, seg);
+        return;
+      }
+      // The guest reuses the port of a connection in TIME-WAIT: end that one, start afresh.
+      existing.abort();
+      this.connections.delete(key);
     }
     if (seg.flags & RST) return;
     if ((seg.flags & (SYN | ACK)) !== SYN) {
