@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { MAX_HARTS } from "../cpu/layout.ts";
-import { buildMachine } from "../vmm/build.ts";
+import { buildMachine, closeBackends } from "../vmm/build.ts";
 import { CliError } from "./cli-error.ts";
 import { withDefaultGuest } from "./default-guest-run.ts";
 import { planRun, type RunFlags } from "./run-config.ts";
@@ -44,7 +44,7 @@ export function registerRunCommand(program: Command): void {
     .option("--device <SPEC>", "QEMU style: virtio-blk-device,drive=ID (a --drive ...,if=none,id=ID) or virtio-rng-device (repeatable)", collect, [])
     .option("--snapshot", "write to no disk image: every drive's writes go to memory and are discarded at exit")
     .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
-    .option("--net <none|null|loopback>", "virtio-net NIC backend (default: none, null for the default guest)")
+    .option("--net <none|null|loopback|user[,...]>", "virtio-net NIC backend (default: none; null for the default guest: an idle eth0; user[,hostfwd=tcp::2222-:22,...] is NAT as QEMU's -netdev user, see docs/network.md)")
     .option("--rng", "attach a virtio-rng device fed from the host's randomness")
     .option("--gdb <tcp::PORT>", "serve the GDB remote protocol on 127.0.0.1:PORT (see docs/debugging.md)")
     .option("-s", "shorthand for --gdb tcp::1234")
@@ -84,6 +84,8 @@ export async function runCommand(flags: RunFlags & { restore?: string }): Promis
       writeFileSync(flags.dumpdtb, machine.dtb);
     } catch (e) {
       throw new CliError(`--dumpdtb ${flags.dumpdtb}: ${(e as Error).message}`);
+    } finally {
+      closeBackends(machine);
     }
     return 0;
   }

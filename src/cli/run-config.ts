@@ -22,7 +22,7 @@ export interface RunFlags {
   /** Every drive writes to a throw-away overlay (QEMU -snapshot). */
   snapshot?: boolean;
   icount?: string;
-  /** virtio-net backend: none, null (a NIC with no traffic) or loopback. */
+  /** virtio-net backend: none, null (a NIC with no traffic), loopback, or user[,options] (NAT). */
   net?: string;
   /** Attach a virtio-rng fed from the host's randomness. */
   rng?: boolean;
@@ -141,7 +141,10 @@ export function planRun(flags: RunFlags): RunPlan {
 
   const net = flags.net ?? (defaultGuest ? "null" : "none");
   if (net === "null" || net === "loopback") input.nics = [{ backend: net }];
-  else if (net !== "none") problems.push(`--net ${net}: expected none, null or loopback`);
+  else if (net === "user" || net.startsWith("user,")) {
+    input.nics = [net === "user" ? { backend: "user" } : { backend: "user", options: net.slice("user,".length) }];
+    labels["nics[0]"] = `--net ${net}`;
+  } else if (net !== "none") problems.push(`--net ${net}: expected none, null, loopback or user[,option=value...]`);
   input.rng = rng;
 
   if (flags.icount !== undefined) {

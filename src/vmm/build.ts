@@ -13,7 +13,9 @@ import { NullEthernetBackend } from "../backends/net/null.ts";
 import { VirtioBlk, VirtioNet, VirtioRng, type VirtioDevice } from "../devices/virtio/index.ts";
 import { LoadError } from "../loader/load-error.ts";
 import { VirtMachine, type Firmware, type ImageFile, type SerialSink, type VirtMachineOptions } from "../machine/virt-machine.ts";
-import type { NicConfig, VmConfig } from "./config.ts";
+import { userNetSpec, type NicConfig, type VmConfig } from "./config.ts";
+import { UserNetBackend } from "../backends/net/user/user-net.ts";
+import { parseUserNetSpec } from "../backends/net/user/options.ts";
 
 export interface BuildOptions {
   serial?: SerialSink;
@@ -73,5 +75,34 @@ function readImage(path: string): ImageFile {
 }
 
 function ethernet(nic: NicConfig): EthernetBackend {
-  return nic.backend === "loopback" ? new LoopbackEthernetBackend() : new NullEthernetBackend();
+  switch (nic.backend) {
+    case "loopback": return new LoopbackEthernetBackend();
+    // Its port forwards are bound by whoever runs the machine (await ready()).
+    case "user": return new UserNetBackend(parseUserNetSpec(userNetSpec(nic.options)));
+    default: return new NullEthernetBackend();
+  }
+}
+
+/** Waits until every NIC's host side is set up (a user NIC's port forwards bound). */
+export async function backendsReady(machine: VirtMachine): Promise<void> {
+  for (const slot of machine.virtio.populated()) {
+    const device = slot.transport?.device;
+    if (device instanceof VirtioNet) await device.backend.ready?.();
+  }
+}
+
+/**
+ * Flushes and closes every drive and NIC backend of a machine. Worker threads
+ * share the process's file descriptors: a drive left open would outlive its VM.
+ */
+export function closeBackends(machine: VirtMachine): void {
+  for (const slot of machine.virtio.populated()) {
+    const device = slot.transport?.device;
+    if (device instanceof VirtioBlk) {
+      device.backend.flush();
+      device.backend.close();
+    } else if (device instanceof VirtioNet) {
+      device.backend.close?.();
+    }
+  }
 }

@@ -5,6 +5,7 @@
  * files named exist and can be opened as asked) before anything is built,
  * and reports every problem at once, named in the caller's terms.
  */
+import { parseUserNetSpec } from "../backends/net/user/options.ts";
 import { CACHE_MODES, IMAGE_FORMATS, type CacheMode, type ImageFormat } from "../backends/block/open-image.ts";
 import { accessSync, constants, statSync } from "node:fs";
 import { MAX_HARTS, RAM_OFFSET } from "../cpu/layout.ts";
@@ -45,9 +46,12 @@ export interface DriveConfig {
 }
 
 export interface NicConfig {
-  backend: "null" | "loopback";
+  /** null: a NIC with no traffic; loopback: frames come back; user: NAT as QEMU's -netdev user. */
+  backend: "null" | "loopback" | "user";
   /** "52:54:00:12:34:56" */
   mac?: string;
+  /** user only: QEMU's -netdev user options, e.g. "hostfwd=tcp::2222-:22,restrict=on" (docs/network.md). */
+  options?: string;
 }
 
 /** A config that cannot be run; the message names every bad field. */
@@ -77,7 +81,7 @@ export interface ValidateOptions {
 
 const TOP_FIELDS = ["name", "memory", "harts", "firmware", "kernel", "initrd", "append", "drives", "nics", "rng", "icount"];
 const DRIVE_FIELDS = ["file", "format", "readonly", "serial", "snapshot", "discard", "cache"];
-const NIC_FIELDS = ["backend", "mac"];
+const NIC_FIELDS = ["backend", "mac", "options"];
 /** Records a problem with a field (`value`: what was given, shown when the field has no label). */
 type Report = (field: string, message: string, value?: string) => void;
 
@@ -238,18 +242,35 @@ function driveConfig(item: unknown, field: string, report: Report): DriveConfig 
 function nicConfig(item: unknown, field: string, report: Report): NicConfig | null {
   let problems = 0;
   const bad: Report = (f, m) => (problems++, report(f, m));
-  if (!isObject(item) || (item.backend !== "null" && item.backend !== "loopback")) {
-    bad(field, `expected a NIC {backend: "null" or "loopback", mac?}, got ${describe(isObject(item) ? item.backend : item)}`);
+  if (!isObject(item) || (item.backend !== "null" && item.backend !== "loopback" && item.backend !== "user")) {
+    bad(field, `expected a NIC {backend: "null", "loopback" or "user", mac?, options?}, got ${describe(isObject(item) ? item.backend : item)}`);
     return null;
   }
   for (const key of Object.keys(item)) if (!NIC_FIELDS.includes(key)) bad(field, `unknown option "${key}" (known: ${NIC_FIELDS.join(", ")})`);
   if (item.mac !== undefined && (typeof item.mac !== "string" || !MAC.test(item.mac))) {
     bad(field, `mac ${describe(item.mac)}: expected six hex pairs like 52:54:00:12:34:56`);
   }
+  if (item.options !== undefined) {
+    if (item.backend !== "user" || typeof item.options !== "string") {
+      bad(field, `options ${describe(item.options)}: only a user NIC takes options, as a string`);
+    } else {
+      try {
+        parseUserNetSpec(userNetSpec(item.options));
+      } catch (e) {
+        bad(field, (e as Error).message.replace(/^--net [^:]*: /, ""));
+      }
+    }
+  }
   if (problems > 0) return null;
   const nic: NicConfig = { backend: item.backend };
   if (item.mac !== undefined) nic.mac = item.mac as string;
+  if (item.options !== undefined && item.options !== "") nic.options = item.options as string;
   return nic;
+}
+
+/** The `--net` spec of a user NIC with these options. */
+export function userNetSpec(options: string | undefined): string {
+  return options === undefined || options === "" ? "user" : `user,${options}`;
 }
 
 /** What is wrong with using `path` as an image (for writing too when `write`), or null. */

@@ -11,9 +11,8 @@ import { parentPort } from "node:worker_threads";
 import { GdbStub } from "../debug/gdb-stub.ts";
 import { VirtMachineTarget } from "../machine/gdb-target.ts";
 import { MIN_RAM_SIZE, VirtMachine, type SerialSink } from "../machine/virt-machine.ts";
-import { VirtioBlk } from "../devices/virtio/blk.ts";
 import { PAGE_SIZE, PAGE_USED } from "../machine/ram-pages.ts";
-import { buildMachine } from "./build.ts";
+import { backendsReady, buildMachine, closeBackends } from "./build.ts";
 import { ByteRing } from "./byte-ring.ts";
 import type { ReplyValue, Request, WorkerEvent, WorkerInit } from "./messages.ts";
 import { captureImage, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError } from "./snapshot.ts";
@@ -87,6 +86,11 @@ async function build(): Promise<void> {
     if (source.kind === "snapshot") restoreSnapshot(source.path, machine);
     else restoreImage(source.image, machine, source.mac === undefined ? undefined : { mac: source.mac });
   }
+  try {
+    await backendsReady(machine);
+  } catch (e) {
+    finish({ kind: "build-failed", gdb: false, message: (e as Error).message });
+  }
   if (init.gdb) {
     gdb = new GdbStub(new VirtMachineTarget(machine, init.gdb.waitForDebugger));
     try {
@@ -115,23 +119,13 @@ function finish(event: WorkerEvent | null): never {
   drainOverflow();
   gdb?.close();
   if (machine) {
-    closeDrives(machine);
+    closeBackends(machine);
     machine.close(); // a snapshot file that a lazy restore kept open
   }
   if (event !== null) post(event);
   process.exit(0);
 }
 
-/** Worker threads share the process's file descriptors: a drive left open would outlive its VM. */
-function closeDrives(vm: VirtMachine): void {
-  for (const slot of vm.virtio.slots) {
-    const device = slot.transport?.device;
-    if (device instanceof VirtioBlk) {
-      device.backend.flush();
-      device.backend.close();
-    }
-  }
-}
 
 function start(): void {
   machine.run().then(

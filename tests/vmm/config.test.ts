@@ -68,7 +68,7 @@ test("names every bad field at once", () => {
   assert.match(found[3], /^kernel ".*nope": no such file$/);
   assert.match(found[4], /^drives\[0\]: format "vmdk" is not one of raw, qcow2 \(or absent: probed\)/);
   assert.match(found[5], /^drives\[1\]: .*gone\.img: no such file/);
-  assert.match(found[6], /^nics\[0\]: expected a NIC \{backend: "null" or "loopback", mac\?\}, got "tap"/);
+  assert.match(found[6], /^nics\[0\]: expected a NIC \{backend: "null", "loopback" or "user", mac\?, options\?\}, got "tap"/);
   assert.match(found[7], /^icount: expected a whole number of instructions per tick \(1 or more\), got 0/);
 });
 
@@ -106,4 +106,11 @@ test("at most eight virtio devices", () => {
   const drives = Array.from({ length: 8 }, () => ({ file: disk, readonly: true }));
   assert.match(problems({ kernel, drives, rng: true })[0], /^drives: 9 virtio devices .* 8 slots/);
   assert.match(problems(null)[0], /a VM config must be an object, got null/);
+});
+
+test("a user NIC takes QEMU's -netdev user options, checked up front", () => {
+  const nics = [{ backend: "user", options: "hostfwd=tcp::2222-:22,restrict=on" }, { backend: "user" }];
+  assert.deepEqual(validateVmConfig({ kernel, nics }).nics, nics);
+  assert.match(problems({ kernel, nics: [{ backend: "user", options: "hostfwd=tcp::x-:22" }] })[0], /^nics\[0\]: .*hostfwd/);
+  assert.match(problems({ kernel, nics: [{ backend: "null", options: "restrict=on" }] })[0], /^nics\[0\]: options "restrict=on": only a user NIC takes options/);
 });

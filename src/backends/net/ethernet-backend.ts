@@ -10,4 +10,8 @@ export interface EthernetBackend {
   send(frame: Uint8Array): void;
   /** Registers the one receiver of frames for the guest. */
   onReceive(receiver: (frame: Uint8Array) => void): void;
+  /** Resolves once the host side is set up (listening sockets bound); rejects with a one-line reason. */
+  ready?(): Promise<void>;
+  /** Releases host resources (sockets, timers) when the VM is done with the NIC. */
+  close?(): void;
 }

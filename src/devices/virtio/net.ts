@@ -59,7 +59,7 @@ export class VirtioNet implements VirtioDevice {
   private linkUp: boolean;
   /** Received frames waiting for guest buffers (copies, oldest first). */
   private pending: Uint8Array[] = [];
-  private readonly backend: EthernetBackend;
+  readonly backend: EthernetBackend;
   private readonly txScratch = new Uint8Array(MAX_FRAME);
   private readonly rxHeader = new Uint8Array(NET_HDR_SIZE);
 
