@@ -11,6 +11,7 @@
  * ecall and a `retry` that the scheduler calls until it completes.
  */
 import * as fs from "node:fs";
+import { escapeText } from "../util/escape-text.ts";
 import { performance } from "node:perf_hooks";
 import { Hart } from "../cpu/hart.ts";
 import { MCOUNTEREN, MSTATUS, PC, PRIV, RES_VALID, SATP, SCOUNTEREN, X } from "../cpu/hart-state.ts";
@@ -544,7 +545,7 @@ export class ProcessVm {
     const what = SIGNAL_DESCRIPTIONS[info.signo] ?? signalName(info.signo);
     // Like Linux, say nothing about children (their parent sees the status); the program itself gets a line.
     if (p === this.initial) this.diag(
-      `typevisor: ${p.comm}[${p.pid}]: ${what} (${signalName(info.signo)}) at pc 0x${getPc(this.regsOf(t)).toString(16)}` +
+      `typevisor: ${escapeText(p.comm)}[${p.pid}]: ${what} (${signalName(info.signo)}) at pc 0x${getPc(this.regsOf(t)).toString(16)}` +
         (info.addr !== undefined ? `, address 0x${info.addr.toString(16)}` : ""),
     );
   }
@@ -736,7 +737,7 @@ export class ProcessVm {
       t.savedSigmask = null;
       const ok = pushSignalFrame(this.regsOf(t), p.space, info, action, savedMask, t.altstack, p.sigreturn);
       if (!ok) {
-        this.diag(`typevisor: ${p.comm}[${p.pid}]: cannot push a frame for ${signalName(info.signo)}: bad stack`);
+        this.diag(`typevisor: ${escapeText(p.comm)}[${p.pid}]: cannot push a frame for ${signalName(info.signo)}: bad stack`);
         this.killProcess(p, SIGSEGV);
         return;
       }

@@ -76,7 +76,7 @@ function nextTimedEvent(files: Array<OpenFile | null>): number {
 }
 
 /** Runs `attempt` (I/O on `files`) now; if it would block, parks the thread to retry it. */
-function blocking(vm: ProcessVm, t: Thread, attempt: () => number, ...files: OpenFile[]): number {
+export function blocking(vm: ProcessVm, t: Thread, attempt: () => number, ...files: OpenFile[]): number {
   const r = attempt();
   if (r !== WOULD_BLOCK) return r;
   const wait: Blocked = {
@@ -108,7 +108,7 @@ function readTo(t: Thread, f: OpenFile, va: number, n: number, pos: number | nul
   return done;
 }
 
-function writeFrom(vm: ProcessVm, t: Thread, f: OpenFile, data: Uint8Array, pos: number | null): number {
+export function writeFrom(vm: ProcessVm, t: Thread, f: OpenFile, data: Uint8Array, pos: number | null): number {
   const r = pos === null ? f.write(data) : f.pwrite(data, pos);
   if (r === -ERRNO.EPIPE && f.epipeRaisesSigpipe) {
     vm.sendToThread(t, { signo: SIGPIPE, code: 0, pid: t.process.pid, uid: vm.creds.uid });
@@ -355,7 +355,7 @@ function fcntl(t: Thread, fd: number, cmd: number, arg: number): number {
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
-      if (arg < 0 || arg >= 1024) return EINVAL;
+      if (arg < 0 || arg >= fds.limit) return EINVAL;
       return fds.install(f, cmd === F_DUPFD_CLOEXEC, arg);
     case F_GETFD:
       return fds.isCloexec(fd) ? FD_CLOEXEC : 0;
@@ -391,7 +391,7 @@ function pollEvents(f: OpenFile | null, events: number): number {
 }
 
 function ppoll(vm: ProcessVm, t: Thread, fdsVa: number, nfds: number, tmoVa: number, maskVa: number, maskSize: number): number {
-  if (nfds > 1024) return EINVAL;
+  if (nfds > t.process.fds.limit) return EINVAL;
   const sp = t.process.space;
   const raw = sp.read(fdsVa, nfds * 8);
   if (raw === null) return EFAULT;
@@ -611,39 +611,6 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
     return f.seek(a.s64(1), a.i[2]);
   },
 
-  sendfile: (vm, t, a) => {
-    const out = fileOf(t, a.i[0]);
-    const inp = fileOf(t, a.i[1]);
-    if (out === null || inp === null || !out.canWrite() || !inp.canRead()) return EBADF;
-    const n = Math.min(count(a, 3), IO_CHUNK);
-    const offVa = a.u[2];
-    let pos: number | null = null;
-    if (offVa !== 0) {
-      const o = t.process.space.readU64(offVa);
-      if (o === null) return EFAULT;
-      pos = o;
-    }
-    const attempt = (): number => {
-      // Read no more than the output takes now: what is read and not written would be lost.
-      let want = n;
-      if (out instanceof PipeEnd && out.pipe.readers > 0) {
-        const room = PIPE_CAPACITY - out.pipe.length;
-        if (room === 0) return out.flags & O_NONBLOCK ? -ERRNO.EAGAIN : WOULD_BLOCK;
-        want = Math.min(want, room);
-      }
-      const buf = new Uint8Array(want);
-      const r = pos === null ? inp.read(buf) : inp.pread(buf, pos);
-      if (r === WOULD_BLOCK || r <= 0) return r;
-      const w = writeFrom(vm, t, out, buf.subarray(0, r), null);
-      const written = w === WOULD_BLOCK || w < 0 ? 0 : w;
-      if (pos === null && written < r && inp instanceof HostFile && inp.seekable) inp.seek(BigInt(written - r), 1);
-      if (w === WOULD_BLOCK || w < 0) return w;
-      if (pos !== null && !t.process.space.writeU64(offVa, pos + w)) return EFAULT;
-      return w;
-    };
-    return blocking(vm, t, attempt, inp, out);
-  },
-
   fstat: (_vm, t, a) => {
     const f = fileOf(t, a.i[0]);
     if (f === null) return EBADF;
@@ -820,7 +787,7 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
     const f = fileOf(t, oldfd);
     if (f === null) return EBADF;
     if (oldfd === newfd || (flags & ~O_CLOEXEC) !== 0) return EINVAL;
-    if (newfd < 0 || newfd >= 1024) return EBADF;
+    if (newfd < 0 || newfd >= t.process.fds.limit) return EBADF;
     t.process.fds.placeAt(newfd, f, (flags & O_CLOEXEC) !== 0);
     return newfd;
   },
