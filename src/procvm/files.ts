@@ -468,6 +468,9 @@ export class Pipe {
   readonly ctimeNs = process.hrtime.bigint();
   /** Moves on every read, write and close of either end (edge-triggered epoll). */
   version = 0;
+  /** Opens of each end so far (a FIFO's open waits for the other count to move: r_counter / w_counter). */
+  readerOpens = 0;
+  writerOpens = 0;
 
   get room(): number {
     return PIPE_CAPACITY - this.length;
@@ -509,8 +512,13 @@ export class PipeEnd extends OpenFile {
     flags: number,
   ) {
     super((flags & ~O_ACCMODE) | (reader ? O_RDONLY : O_WRONLY), `pipe:[${pipe.ino}]`);
-    if (reader) pipe.readers++;
-    else pipe.writers++;
+    if (reader) {
+      pipe.readers++;
+      pipe.readerOpens++;
+    } else {
+      pipe.writers++;
+      pipe.writerOpens++;
+    }
   }
 
   read(buf: Uint8Array): number {

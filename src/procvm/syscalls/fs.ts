@@ -3,16 +3,21 @@
  * (node:fs) or to in-memory pipes, through the process's fd table.
  */
 import * as fs from "node:fs";
+import * as nodePath from "node:path";
 import { performance } from "node:perf_hooks";
 import { ERRNO } from "../abi.ts";
 import type { ProcessVm, SyscallArgs } from "../kernel.ts";
 import {
   FdTable, HostFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_TRUNC,
-  O_WRONLY, OpenFile, PIPE_CAPACITY, POLLERR, POLLHUP, POLLNVAL, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
+  O_PATH, O_WRONLY, OpenFile, PIPE_CAPACITY, S_IFIFO, POLLERR, POLLHUP, POLLNVAL, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
 } from "../files.ts";
-import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "../paths.ts";
+import {
+  AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, closeDirectoryHandle, directoryRemoved,
+  openDirectoryHandle,
+} from "../paths.ts";
 import type { Blocked, Thread } from "../process.ts";
 import { SIGPIPE } from "../signals.ts";
+import { FifoEnd, makeHostFifo } from "../fifo.ts";
 import { MemoryFile } from "../memory-file.ts";
 import { procFile } from "../proc-fs.ts";
 import { guestTermios, setGuestTermios } from "../terminal.ts";
@@ -57,6 +62,7 @@ const FIONBIO = 0x5421;
 const FIONCLEX = 0x5450;
 const FIOCLEX = 0x5451;
 
+const PATH_MAX = 4096;
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 
@@ -199,6 +205,8 @@ function openAt(vm: ProcessVm, t: Thread, dirfd: number, pathVa: number, flags: 
     const keep = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
     return p.fds.install(new MemoryFile(synthetic, keep, hostPath), (flags & O_CLOEXEC) !== 0);
   }
+  const st = host(() => fs.statSync(hostPath, { bigint: true, throwIfNoEntry: false }));
+  if (typeof st === "object" && st !== undefined && st.isFIFO() && (flags & O_PATH) === 0) return openFifo(vm, t, hostPath, st, flags);
   const hostFlags = flags & ~O_CLOEXEC;
   const fd = host(() => fs.openSync(hostPath, hostFlags, mode & ~p.umask & 0o7777));
   if (isErr(fd)) return fd;
@@ -207,6 +215,29 @@ function openAt(vm: ProcessVm, t: Thread, dirfd: number, pathVa: number, flags: 
   const gfd = p.fds.install(file, (flags & O_CLOEXEC) !== 0);
   if (gfd < 0) file.release();
   return gfd;
+}
+
+/** Opens a FIFO (fifo.ts): now, or once the other end has been opened. */
+function openFifo(vm: ProcessVm, t: Thread, hostPath: string, st: fs.BigIntStats, flags: number): number {
+  const fds = t.process.fds;
+  const cloexec = (flags & O_CLOEXEC) !== 0;
+  const install = (end: OpenFile): number => {
+    const fd = fds.install(end, cloexec);
+    if (fd < 0 && end.refs === 0) end.release();
+    return fd;
+  };
+  const r = vm.fifos.open(hostPath, st, flags);
+  if (typeof r === "number") return r;
+  if (r instanceof FifoEnd) return install(r);
+  return vm.block(t, {
+    retry: () => {
+      const end = r.wait();
+      return end === null ? WOULD_BLOCK : install(end);
+    },
+    deadline: Infinity,
+    restartable: true,
+    cancel: r.cancel,
+  });
 }
 
 const DT_TYPES: Array<[(d: fs.Dirent) => boolean, number]> = [
@@ -378,7 +409,7 @@ function fcntl(t: Thread, fd: number, cmd: number, arg: number): number {
     case F_SETOWN:
       return 0;
     case F_GETPIPE_SZ:
-      return f instanceof PipeEnd ? 65536 : EINVAL;
+      return f instanceof PipeEnd || f instanceof FifoEnd ? 65536 : EINVAL;
     default:
       return EINVAL;
   }
@@ -669,6 +700,7 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
   mknodat: (vm, t, a) => {
     const p = resolved(vm, t, a.i[0], a.u[1]);
     if (typeof p === "number") return p;
+    if ((a.i[2] & S_IFMT) === S_IFIFO) return makeHostFifo(p, a.i[2] & ~t.process.umask & 0o7777);
     if ((a.i[2] & S_IFMT) !== 0o100000 && (a.i[2] & S_IFMT) !== 0) return -ERRNO.EPERM;
     return host(() => (fs.closeSync(fs.openSync(p, "wx", a.i[2] & ~t.process.umask & 0o7777)), 0)) as number;
   },
@@ -824,21 +856,25 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
   ioctl: (vm, t, a) => ioctl(vm, t, a.i[0], a.i[1] >>> 0, a.u[2]),
 
   getcwd: (_vm, t, a) => {
+    if (directoryRemoved(t.process.cwdHandle)) return -ERRNO.ENOENT;
     const cwd = new TextEncoder().encode(t.process.cwd + "\0");
+    if (cwd.length > PATH_MAX) return -ERRNO.ENAMETOOLONG;
     if (a.u[1] < cwd.length) return -ERRNO.ERANGE;
     return put(t, a.u[0], cwd) < 0 ? EFAULT : cwd.length;
   },
 
   chdir: (vm, t, a) => {
-    const p = resolved(vm, t, AT_FDCWD, a.u[0]);
+    const path = pathArg(t, a.u[0]);
+    if (typeof path === "number") return path;
+    const p = vm.paths.resolveAt(t.process, AT_FDCWD, path);
     if (typeof p === "number") return p;
-    return chdirTo(t, p);
+    return chdirTo(t, p, path.startsWith("/") ? p : nodePath.posix.resolve(t.process.cwd, path));
   },
 
   fchdir: (_vm, t, a) => {
     const f = fileOf(t, a.i[0]);
     if (f === null) return EBADF;
-    return chdirTo(t, f.path);
+    return chdirTo(t, f.hostFd >= 0 ? `/proc/self/fd/${f.hostFd}` : f.path, f.path);
   },
 
   umask: (_vm, t, a) => {
@@ -851,11 +887,14 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
   pselect6: (vm, t, a) => pselect6(vm, t, a),
 };
 
-function chdirTo(t: Thread, p: string): number {
-  const st = host(() => fs.statSync(p));
-  if (typeof st === "number") return st;
-  if (!(st as fs.Stats).isDirectory()) return -ERRNO.ENOTDIR;
-  t.process.cwd = p.length > 1 ? p.replace(/\/+$/, "") : p;
+/** Makes `hostPath` the cwd: a new host handle on it, and `shown` (absolute) for getcwd and /proc/self/cwd. */
+function chdirTo(t: Thread, hostPath: string, shown: string): number {
+  const handle = openDirectoryHandle(hostPath);
+  if (handle < 0) return handle;
+  const p = t.process;
+  closeDirectoryHandle(p.cwdHandle);
+  p.cwdHandle = handle;
+  p.cwd = shown.length > 1 ? shown.replace(/\/+$/, "") : shown;
   return 0;
 }
 

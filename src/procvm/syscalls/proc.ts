@@ -9,6 +9,7 @@ import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SIGCHLD, defaultAction, encodeSigin
 import type { SyscallHandler } from "./table.ts";
 import { EFAULT, EINVAL, StructWriter, pathArg, put, stringArray } from "./util.ts";
 import { hostNofileLimit } from "../host-limits.ts";
+import { dupDirectoryHandle } from "../paths.ts";
 
 const CLONE_VM = 0x100;
 const CLONE_FS = 0x200;
@@ -72,7 +73,7 @@ function clone(vm: ProcessVm, t: Thread, req: CloneRequest): number {
     vm.invalidateTlb();
     vm.sliceRunner?.spaceForked(p.space, space);
   }
-  const child = new Process(vm.allocPid(), space, p.fds.clone(), p.cwd);
+  const child = new Process(vm.allocPid(), space, p.fds.clone(), p.cwd, dupDirectoryHandle(p.cwdHandle));
   const parent = (flags & CLONE_PARENT) !== 0 && p.parent !== null ? p.parent : p;
   child.parent = parent;
   parent.children.add(child);

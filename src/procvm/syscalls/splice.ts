@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import { ERRNO } from "../abi.ts";
 import type { ProcessVm, SyscallArgs } from "../kernel.ts";
 import { HostFile, hostErrno, O_APPEND, O_NONBLOCK, OpenFile, PipeEnd, S_IFDIR, S_IFMT, S_IFREG, WOULD_BLOCK, type Pipe } from "../files.ts";
+import { FifoEnd } from "../fifo.ts";
 import { MemoryFile } from "../memory-file.ts";
 import type { Thread } from "../process.ts";
 import { SIGPIPE } from "../signals.ts";
@@ -28,7 +29,7 @@ const MAX_RW = 0x7ffff000;
 const STEP = 1 << 20;
 
 function pipeOf(f: OpenFile): Pipe | null {
-  return f instanceof PipeEnd ? f.pipe : null;
+  return f instanceof PipeEnd || f instanceof FifoEnd ? f.pipe : null;
 }
 
 /** FMODE_PREAD / FMODE_PWRITE: a file with a position of its own. */
