@@ -1,0 +1,65 @@
+/**
+ * Busybox's own testsuite (busybox-suite.ts) against the default guest's
+ * riscv64 busybox, under qemu-riscv64 and under `typevisor exec`: every
+ * test that passes under qemu-riscv64 must pass under typevisor, but for
+ * the known differences listed below with their reasons (each must still
+ * differ, so the list cannot go stale).
+ *
+ * `npm test` runs a representative subset of applets (SUBSET);
+ * `npm run test:busybox-suite` runs all of them (see docs/testing.md for
+ * how long each takes).
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { test } from "node:test";
+import { prepareSuite, runSuite } from "./busybox-suite.ts";
+import { requireTools, riscvBusybox, scratchDir } from "./helpers.ts";
+
+/**
+ * Applets whose tests run in `npm test` (about 150 tests): archives with
+ * links and modes (tar, cpio), directory walks (find), processes and /proc
+ * (pidof, xargs), text (sort, printf, echo, od, wc, cat, tee). sed, awk and
+ * grep alone have 200 tests more: the full run has them.
+ */
+const SUBSET = ["cat", "cpio", "echo", "find", "od", "pidof", "printf", "sort", "tar", "tee", "wc", "xargs"];
+
+/** Tests that pass under qemu-riscv64 and not under typevisor, and why. */
+const KNOWN_DIFFERENCES: Record<string, string> = {};
+
+test("busybox's testsuite: every test that passes under qemu-riscv64 passes under typevisor exec", async (t) => {
+  requireTools("qemu");
+  // TYPEVISOR_BUSYBOX_SUITE: "all", or applet names to run instead of SUBSET.
+  const chosen = process.env.TYPEVISOR_BUSYBOX_SUITE?.trim() ?? "";
+  const all = chosen === "all";
+  const applets = all ? [] : chosen !== "" ? chosen.split(/\s+/) : SUBSET;
+  const prepared = prepareSuite();
+  const busybox = await riscvBusybox();
+  const work = scratchDir();
+  try {
+    const [q, v] = await Promise.all([
+      runSuite("qemu", prepared, busybox, applets, work),
+      runSuite("typevisor", prepared, busybox, applets, work),
+    ]);
+    const count = (r: typeof q, o: string) => [...r.results.values()].filter((x) => x === o).length;
+    t.diagnostic(`${all ? "all applets" : `${applets.length} applets`}: qemu-riscv64 ${count(q, "PASS")} pass / ${count(q, "FAIL")} fail in ${q.seconds.toFixed(0)} s; typevisor ${count(v, "PASS")} pass / ${count(v, "FAIL")} fail in ${v.seconds.toFixed(0)} s`);
+    assert.ok(count(q, "PASS") >= (all ? 400 : applets === SUBSET ? 100 : 1), `the suite ran under qemu-riscv64:\n${q.log.slice(-3000)}`);
+    const regressions: string[] = [];
+    for (const [name, outcome] of q.results) {
+      if (outcome !== "PASS" || v.results.get(name) === "PASS" || name in KNOWN_DIFFERENCES) continue;
+      regressions.push(`${name}: ${v.results.get(name) ?? "not run"}`);
+    }
+    const excerpt = (name: string) => {
+      const at = v.log.indexOf(`FAIL: ${name}`);
+      return at < 0 ? "" : v.log.slice(Math.max(0, at - 1500), at + 200);
+    };
+    assert.deepEqual(regressions, [], `passed under qemu-riscv64, not under typevisor:\n${regressions.map(excerpt).join("\n----\n")}`);
+    for (const [name, why] of Object.entries(KNOWN_DIFFERENCES)) {
+      if (!q.results.has(name)) continue; // not in this run's applets
+      assert.ok(q.results.get(name) === "PASS" && v.results.get(name) !== "PASS", `known difference no longer differs: ${name} (${why})`);
+    }
+    const better = [...v.results].filter(([n, o]) => o === "PASS" && q.results.get(n) === "FAIL").map(([n]) => n);
+    if (better.length > 0) t.diagnostic(`pass under typevisor only (qemu-user's own faults): ${better.join("; ")}`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
