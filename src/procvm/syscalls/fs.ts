@@ -8,8 +8,8 @@ import { performance } from "node:perf_hooks";
 import { ERRNO } from "../abi.ts";
 import type { ProcessVm, SyscallArgs } from "../kernel.ts";
 import {
-  FdTable, HostFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_TRUNC,
-  O_PATH, O_WRONLY, OpenFile, PIPE_CAPACITY, S_IFIFO, POLLERR, POLLHUP, POLLNVAL, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
+  FdTable, HostFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_TRUNC,
+  O_PATH, O_WRONLY, OpenFile, S_IFIFO, POLLERR, POLLHUP, POLLNVAL, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
 } from "../files.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, closeDirectoryHandle, directoryRemoved,
@@ -206,7 +206,9 @@ function openAt(vm: ProcessVm, t: Thread, dirfd: number, pathVa: number, flags: 
     return p.fds.install(new MemoryFile(synthetic, keep, hostPath), (flags & O_CLOEXEC) !== 0);
   }
   const st = host(() => fs.statSync(hostPath, { bigint: true, throwIfNoEntry: false }));
-  if (typeof st === "object" && st !== undefined && st.isFIFO() && (flags & O_PATH) === 0) return openFifo(vm, t, hostPath, st, flags);
+  // A FIFO joins the VM's pipe for it; O_PATH, O_DIRECTORY (ENOTDIR) and O_CREAT|O_EXCL (EEXIST) fail or succeed on the host at once.
+  const hostDecides = (flags & (O_PATH | O_DIRECTORY)) !== 0 || (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
+  if (typeof st === "object" && st !== undefined && st.isFIFO() && !hostDecides) return openFifo(vm, t, hostPath, st, flags);
   const hostFlags = flags & ~O_CLOEXEC;
   const fd = host(() => fs.openSync(hostPath, hostFlags, mode & ~p.umask & 0o7777));
   if (isErr(fd)) return fd;
@@ -245,7 +247,7 @@ const DT_TYPES: Array<[(d: fs.Dirent) => boolean, number]> = [
   [(d) => d.isBlockDevice(), 6], [(d) => d.isFile(), 8], [(d) => d.isSymbolicLink(), 10], [(d) => d.isSocket(), 12],
 ];
 
-function loadDirectory(f: HostFile): number {
+function loadDirectory(vm: ProcessVm, f: HostFile): number {
   const entries: Array<{ name: string; ino: bigint; type: number }> = [];
   const ino = (p: string) => {
     try {
@@ -271,17 +273,24 @@ function loadDirectory(f: HostFile): number {
     const type = DT_TYPES.find(([test]) => test(d))?.[1] ?? 0;
     entries.push({ name: d.name, ino: ino(`${f.path}/${d.name}`), type });
   }
+  // /proc lists the guest's processes too (their /proc/<pid> files are the VM's: proc-fs.ts), so pidof and ps find them.
+  if (f.path === "/proc") {
+    const listed = new Set(entries.map((e) => e.name));
+    for (const p of vm.processes.values()) {
+      if (p.alive && !listed.has(String(p.pid))) entries.push({ name: String(p.pid), ino: BigInt(p.pid), type: 4 });
+    }
+  }
   f.dirEntries = entries;
   f.dirIndex = 0;
   return 0;
 }
 
-function getdents64(t: Thread, fd: number, va: number, size: number): number {
+function getdents64(vm: ProcessVm, t: Thread, fd: number, va: number, size: number): number {
   const f = fileOf(t, fd);
   if (f === null) return EBADF;
   if (!(f instanceof HostFile) || !f.isDirectory) return -ERRNO.ENOTDIR;
   if (f.dirEntries === null) {
-    const r = loadDirectory(f);
+    const r = loadDirectory(vm, f);
     if (r < 0) return r;
   }
   const out = new Uint8Array(Math.min(size, 1 << 20));
@@ -659,7 +668,7 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
     return typeof s === "number" ? s : put(t, a.u[4], encodeStatx(s));
   },
 
-  getdents64: (_vm, t, a) => getdents64(t, a.i[0], a.u[1], a.u[2]),
+  getdents64: (vm, t, a) => getdents64(vm, t, a.i[0], a.u[1], a.u[2]),
 
   readlinkat: (vm, t, a) => {
     const path = pathArg(t, a.u[1]);
