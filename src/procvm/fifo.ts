@@ -115,6 +115,8 @@ export class Fifos {
   }
 }
 
+const HOST_MKFIFO = ["/usr/bin/mkfifo", "/bin/mkfifo"];
+
 /** Host strerror texts from mkfifo(1), back to errnos. */
 const MKFIFO_ERRORS: Array<[RegExp, number]> = [
   [/File exists/, ERRNO.EEXIST], [/No such file/, ERRNO.ENOENT], [/Permission denied/, ERRNO.EACCES],
@@ -124,7 +126,10 @@ const MKFIFO_ERRORS: Array<[RegExp, number]> = [
 
 /** Makes a host FIFO with exactly `mode` (node has no mkfifo: coreutils' mkfifo does it): 0 or a negated errno. */
 export function makeHostFifo(path: string, mode: number): number {
-  const r = spawnSync("mkfifo", ["-m", (mode & 0o7777).toString(8), "--", path], { encoding: "utf8" });
+  // The host's own mkfifo, by absolute path: typevisor's PATH may well list the guest's (riscv64) programs first.
+  const tool = HOST_MKFIFO.find((p) => fs.existsSync(p));
+  if (tool === undefined) return -ERRNO.EPERM;
+  const r = spawnSync(tool, ["-m", (mode & 0o7777).toString(8), "--", path], { encoding: "utf8", env: { LC_ALL: "C" } });
   if (r.error !== undefined) return -ERRNO.EIO;
   if (r.status === 0) return 0;
   const known = MKFIFO_ERRORS.find(([text]) => text.test(r.stderr));
