@@ -9,6 +9,7 @@ import { registerExecCommand } from "./exec-command.ts";
 import { qemuStyleArgs } from "./qemu-args.ts";
 import { registerImgCommand } from "./img-command.ts";
 import { registerRunCommand } from "./run-command.ts";
+import { escapeText } from "../util/escape-text.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -17,7 +18,11 @@ const program = new Command("typevisor")
   .version(version, "-V, --version", "print the version")
   .showHelpAfterError(false)
   .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(`typevisor: ${text.replace(/^error: /, "")}`) });
+  // One line, with the user's bytes escaped (an option value may hold control characters).
+  .configureOutput({
+    outputError: (text, write) =>
+      write(`typevisor: ${escapeText(text.replace(/^error: /, "").replace(/\n$/, "").replaceAll("\n(", " ("))}\n`),
+  });
 
 registerRunCommand(program);
 registerExecCommand(program);
@@ -34,7 +39,8 @@ try {
     process.exitCode = e.exitCode;
   } else {
     const err = e as Error;
-    process.stderr.write(`typevisor: ${err?.message ?? String(e)}\n`);
+    // Messages quote paths, ELF contents and option values: escaped, so they stay one harmless line.
+    process.stderr.write(`typevisor: ${escapeText(err?.message ?? String(e))}\n`);
     if (process.env.TYPEVISOR_DEBUG) process.stderr.write(`${err?.stack ?? ""}\n`);
     process.exitCode = 1;
   }

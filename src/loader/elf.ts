@@ -166,7 +166,8 @@ export function parseElf(bytes: Uint8Array, options: ParseOptions = {}): ElfFile
       if (interpreter !== null) fail("more than one PT_INTERP segment");
       const raw = bytes.subarray(ph.offset, ph.offset + ph.filesz);
       const nul = raw.indexOf(0);
-      if (nul <= 0) fail("PT_INTERP is empty or not NUL-terminated");
+      // QEMU's words, with the bytes quoted raw: whoever prints the message escapes it (escapeText).
+      if (nul <= 0) fail(`Invalid PT_INTERP entry "${new TextDecoder().decode(raw.subarray(0, 256))}"`);
       interpreter = new TextDecoder().decode(raw.subarray(0, nul));
     }
     programHeaders.push(ph);

@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import * as tty from "node:tty";
 import { ERRNO } from "./abi.ts";
+import { hostNofileLimit } from "./host-limits.ts";
 import { takeSignalCharacters } from "./terminal.ts";
 
 /** Not an errno: "nothing yet, block and retry". */
@@ -53,7 +54,6 @@ export const POLLRDHUP = 0x2000;
 
 export const PIPE_BUF = 4096;
 export const PIPE_CAPACITY = 65536;
-export const MAX_FDS = 1024;
 
 /** The Linux errno for a host error thrown by node:fs, negated. */
 export function hostErrno(e: unknown): number {
@@ -468,6 +468,41 @@ export class Pipe {
   readonly ctimeNs = process.hrtime.bigint();
   /** Moves on every read, write and close of either end (edge-triggered epoll). */
   version = 0;
+  /** Opens of each end so far (a FIFO's open waits for the other count to move: r_counter / w_counter). */
+  readerOpens = 0;
+  writerOpens = 0;
+
+  get room(): number {
+    return PIPE_CAPACITY - this.length;
+  }
+
+  /** Copies the first `n` buffered bytes (at most what is there) without taking them: splice and tee. */
+  peek(n: number): Uint8Array {
+    n = Math.min(n, this.length);
+    const out = new Uint8Array(n);
+    const first = Math.min(n, PIPE_CAPACITY - this.head);
+    out.set(this.buf.subarray(this.head, this.head + first), 0);
+    if (n > first) out.set(this.buf.subarray(0, n - first), first);
+    return out;
+  }
+
+  /** Drops the first `n` buffered bytes (after a peek). */
+  consume(n: number): void {
+    this.head = (this.head + n) % PIPE_CAPACITY;
+    this.length -= n;
+    this.version++;
+    if (this.length === 0) this.head = 0;
+  }
+
+  /** Appends `data`, which must fit (data.length <= room). */
+  push(data: Uint8Array): void {
+    const tail = (this.head + this.length) % PIPE_CAPACITY;
+    const first = Math.min(data.length, PIPE_CAPACITY - tail);
+    this.buf.set(data.subarray(0, first), tail);
+    if (data.length > first) this.buf.set(data.subarray(first), 0);
+    this.length += data.length;
+    this.version++;
+  }
 }
 
 export class PipeEnd extends OpenFile {
@@ -477,8 +512,13 @@ export class PipeEnd extends OpenFile {
     flags: number,
   ) {
     super((flags & ~O_ACCMODE) | (reader ? O_RDONLY : O_WRONLY), `pipe:[${pipe.ino}]`);
-    if (reader) pipe.readers++;
-    else pipe.writers++;
+    if (reader) {
+      pipe.readers++;
+      pipe.readerOpens++;
+    } else {
+      pipe.writers++;
+      pipe.writerOpens++;
+    }
   }
 
   read(buf: Uint8Array): number {
@@ -489,15 +529,10 @@ export class PipeEnd extends OpenFile {
       if (p.writers === 0) return 0;
       return this.flags & O_NONBLOCK ? -ERRNO.EAGAIN : WOULD_BLOCK;
     }
-    const n = Math.min(buf.length, p.length);
-    const first = Math.min(n, PIPE_CAPACITY - p.head);
-    buf.set(p.buf.subarray(p.head, p.head + first), 0);
-    if (n > first) buf.set(p.buf.subarray(0, n - first), first);
-    p.head = (p.head + n) % PIPE_CAPACITY;
-    p.length -= n;
-    p.version++;
-    if (p.length === 0) p.head = 0;
-    return n;
+    const data = p.peek(buf.length);
+    buf.set(data);
+    p.consume(data.length);
+    return data.length;
   }
 
   /**
@@ -515,12 +550,7 @@ export class PipeEnd extends OpenFile {
       return this.flags & O_NONBLOCK ? -ERRNO.EAGAIN : WOULD_BLOCK;
     }
     const n = Math.min(room, data.length);
-    const tail = (p.head + p.length) % PIPE_CAPACITY;
-    const first = Math.min(n, PIPE_CAPACITY - tail);
-    p.buf.set(data.subarray(0, first), tail);
-    if (n > first) p.buf.set(data.subarray(first, n), 0);
-    p.length += n;
-    p.version++;
+    p.push(data.subarray(0, n));
     return n;
   }
 
@@ -571,6 +601,8 @@ export class PipeEnd extends OpenFile {
 export class FdTable {
   private readonly files: Array<OpenFile | null> = [];
   private readonly cloexec: boolean[] = [];
+  /** RLIMIT_NOFILE's soft limit: fds from here on are refused (EMFILE). */
+  limit = hostNofileLimit().soft;
 
   get(fd: number): OpenFile | null {
     return fd >= 0 && fd < this.files.length ? this.files[fd] : null;
@@ -588,7 +620,7 @@ export class FdTable {
   install(file: OpenFile, cloexec: boolean, min = 0): number {
     let fd = min;
     while (fd < this.files.length && this.files[fd] !== null) fd++;
-    if (fd >= MAX_FDS) return -ERRNO.EMFILE;
+    if (fd >= this.limit) return -ERRNO.EMFILE;
     this.placeAt(fd, file, cloexec);
     return fd;
   }
@@ -615,6 +647,7 @@ export class FdTable {
   /** A copy for fork: same open file descriptions. */
   clone(): FdTable {
     const t = new FdTable();
+    t.limit = this.limit;
     this.files.forEach((f, fd) => {
       if (f !== null) t.placeAt(fd, f, this.cloexec[fd] === true);
     });

@@ -11,6 +11,8 @@
  * ecall and a `retry` that the scheduler calls until it completes.
  */
 import * as fs from "node:fs";
+import { escapeText } from "../util/escape-text.ts";
+import { Fifos } from "./fifo.ts";
 import { performance } from "node:perf_hooks";
 import { Hart } from "../cpu/hart.ts";
 import { MCOUNTEREN, MSTATUS, PC, PRIV, RES_VALID, SATP, SCOUNTEREN, X } from "../cpu/hart-state.ts";
@@ -23,7 +25,7 @@ import { ExecError, execImage, type ExecFiles } from "./exec-image.ts";
 import { FdTable, HostFile, O_RDONLY, O_WRONLY, WOULD_BLOCK, hostSleep } from "./files.ts";
 import { PAGE_SIZE, PhysPages, OutOfGuestMemory } from "./phys-pages.ts";
 import { CONTEXT_WORDS, Process, Thread, type Blocked } from "./process.ts";
-import { Paths } from "./paths.ts";
+import { Paths, closeDirectoryHandle, openDirectoryHandle } from "./paths.ts";
 import {
   BUS_ADRALN, BUS_ADRERR, CLD_DUMPED, CLD_EXITED, CLD_KILLED, ILL_ILLOPC, SA_NOCLDWAIT, SA_NODEFER, SA_RESETHAND, SA_RESTART,
   SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGCHLD, SIGALRM, SIGILL, SIGKILL, SIGNAL_DESCRIPTIONS, SIGSEGV, SIGTRAP, SIG_DFL,
@@ -120,6 +122,8 @@ export class ProcessVm {
   readonly hart: Hart;
   readonly phys: PhysPages;
   readonly paths: Paths;
+  /** Named pipes open in this VM, by host inode. */
+  readonly fifos = new Fifos();
   readonly processes = new Map<number, Process>();
   /** Every live thread, in round-robin order. */
   readonly threads: Thread[] = [];
@@ -220,7 +224,7 @@ export class ProcessVm {
       }
       fds.placeAt(fd, new HostFile(fd, fd === 0 ? O_RDONLY : O_WRONLY, `/dev/fd/${fd}`, false), false);
     }
-    const p = new Process(this.allocPid(), image.space, fds, process.cwd());
+    const p = new Process(this.allocPid(), image.space, fds, process.cwd(), Math.max(-1, openDirectoryHandle(process.cwd())));
     // The guest's umask is applied by us; the host's must not mask a second time.
     p.umask = process.umask(0);
     p.exePath = image.hostPath;
@@ -544,7 +548,7 @@ export class ProcessVm {
     const what = SIGNAL_DESCRIPTIONS[info.signo] ?? signalName(info.signo);
     // Like Linux, say nothing about children (their parent sees the status); the program itself gets a line.
     if (p === this.initial) this.diag(
-      `typevisor: ${p.comm}[${p.pid}]: ${what} (${signalName(info.signo)}) at pc 0x${getPc(this.regsOf(t)).toString(16)}` +
+      `typevisor: ${escapeText(p.comm)}[${p.pid}]: ${what} (${signalName(info.signo)}) at pc 0x${getPc(this.regsOf(t)).toString(16)}` +
         (info.addr !== undefined ? `, address 0x${info.addr.toString(16)}` : ""),
     );
   }
@@ -736,7 +740,7 @@ export class ProcessVm {
       t.savedSigmask = null;
       const ok = pushSignalFrame(this.regsOf(t), p.space, info, action, savedMask, t.altstack, p.sigreturn);
       if (!ok) {
-        this.diag(`typevisor: ${p.comm}[${p.pid}]: cannot push a frame for ${signalName(info.signo)}: bad stack`);
+        this.diag(`typevisor: ${escapeText(p.comm)}[${p.pid}]: cannot push a frame for ${signalName(info.signo)}: bad stack`);
         this.killProcess(p, SIGSEGV);
         return;
       }
@@ -790,6 +794,8 @@ export class ProcessVm {
     p.exited = true;
     p.waitStatus = waitStatus;
     p.fds.closeAll();
+    closeDirectoryHandle(p.cwdHandle);
+    p.cwdHandle = -1;
     this.releaseSpace(p.space);
     p.vforkDone = true;
     for (const c of p.children) {

@@ -11,7 +11,7 @@
 import * as fs from "node:fs";
 import * as nodePath from "node:path";
 import { ERRNO } from "./abi.ts";
-import { HostFile } from "./files.ts";
+import { HostFile, hostErrno } from "./files.ts";
 import type { Process } from "./process.ts";
 
 export const AT_FDCWD = -100;
@@ -76,14 +76,62 @@ export class Paths {
     }
     if (path.startsWith("/")) return this.host(nodePath.posix.normalize(path), proc);
     let base: string;
-    if (dirfd === AT_FDCWD) base = proc.cwd;
-    else {
+    let handle: number;
+    if (dirfd === AT_FDCWD) {
+      base = proc.cwd;
+      handle = proc.cwdHandle;
+    } else {
       const f = proc.fds.get(dirfd);
       if (f === null) return -ERRNO.EBADF;
       if (!(f instanceof HostFile) || !f.isDirectory) return -ERRNO.ENOTDIR;
       base = f.path;
+      handle = f.hostFd;
     }
+    // Linux limits each call's own path, not the directory's absolute one, and a
+    // removed cwd still serves "." : reach such paths through the directory's host fd.
+    const throughHandle = base.startsWith(HANDLE_PREFIX) || (dirfd === AT_FDCWD && directoryRemoved(handle));
+    if (handle >= 0 && throughHandle) return `${HANDLE_PREFIX}${handle}/${path}`;
     const joined = nodePath.posix.join(base, path);
+    if (handle >= 0 && joined.length >= PATH_MAX) return `${HANDLE_PREFIX}${handle}/${path}`;
     return path.endsWith("/") && !joined.endsWith("/") ? joined + "/" : joined;
+  }
+}
+
+const PATH_MAX = 4096;
+/** Host paths through a directory's host fd: the kernel resolves the rest relative to it. */
+const HANDLE_PREFIX = "/proc/self/fd/";
+const O_PATH = 0o10000000;
+const O_DIRECTORY = 0o200000;
+
+/** A host O_PATH handle on a directory (a process's cwd), or a negated errno (ENOTDIR, ENOENT...). */
+export function openDirectoryHandle(hostPath: string): number {
+  try {
+    return fs.openSync(hostPath, O_PATH | O_DIRECTORY);
+  } catch (e) {
+    return hostErrno(e);
+  }
+}
+
+export function closeDirectoryHandle(fd: number): void {
+  if (fd < 0) return;
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+/** A second handle on the same directory (fork's child). */
+export function dupDirectoryHandle(fd: number): number {
+  return fd < 0 ? -1 : Math.max(-1, openDirectoryHandle(`${HANDLE_PREFIX}${fd}`));
+}
+
+/** Whether the directory behind `fd` has been removed (Linux keeps serving "." with nlink 0). */
+export function directoryRemoved(fd: number): boolean {
+  if (fd < 0) return false;
+  try {
+    return fs.fstatSync(fd).nlink === 0;
+  } catch {
+    return false;
   }
 }

@@ -104,6 +104,8 @@ export class Process {
     public space: AddressSpace,
     public fds: FdTable,
     public cwd: string,
+    /** A host O_PATH fd on the cwd (paths.ts resolves through it when `cwd` will not do); -1 if none. */
+    public cwdHandle = -1,
   ) {
     this.pgid = pid;
     this.sid = pid;

@@ -7,19 +7,28 @@ import { SYSCALL_NAMES, errnoName } from "./abi.ts";
 import type { ProcessVm, SyscallArgs } from "./kernel.ts";
 import { NO_RETURN } from "./kernel.ts";
 import { WOULD_BLOCK } from "./files.ts";
+import { AT_FDCWD } from "./paths.ts";
 import type { Thread } from "./process.ts";
+import { escapeBytes } from "../util/escape-text.ts";
 
-/** Argument kinds per call: s = C string, b = buffer (length in the next argument), d = int, x = hex. */
-const SIGNATURES: Record<string, string> = {
-  openat: "dsxx", close: "d", read: "dbd", write: "dbd", pread64: "dbdd", pwrite64: "dbdd", lseek: "ddd",
-  readv: "dxd", writev: "dxd", fstat: "dx", fstatat: "dsxx", statx: "dsxxx", getdents64: "dxd",
-  readlinkat: "dsxd", faccessat: "dsx", faccessat2: "dsxx", mkdirat: "dsx", unlinkat: "dsx",
-  renameat2: "dsdsx", symlinkat: "sds", linkat: "dsdsx", fchmodat: "dsx", fchownat: "dsddx", chdir: "s",
+/**
+ * Argument kinds per call: s = C string, b = buffer (length in the next
+ * argument), d = int, f = a directory fd (AT_FDCWD by name), x = hex.
+ * Every *at call names its dirfd arguments with f.
+ */
+export const SIGNATURES: Record<string, string> = {
+  openat: "fsxx", openat2: "fsxd", close: "d", read: "dbd", write: "dbd", pread64: "dbdd", pwrite64: "dbdd", lseek: "ddd",
+  readv: "dxd", writev: "dxd", fstat: "dx", fstatat: "fsxx", statx: "fsxxx", getdents64: "dxd",
+  readlinkat: "fsxd", faccessat: "fsx", faccessat2: "fsxx", mkdirat: "fsx", mknodat: "fsxx", unlinkat: "fsx",
+  renameat: "fsfs", renameat2: "fsfsx", symlinkat: "sfs", linkat: "fsfsx", fchmodat: "fsx", fchownat: "fsddx",
+  execveat: "fsxxx", open_tree: "fsx", move_mount: "fsfsx", mount_setattr: "fsxxx",
+  fspick: "fsx", inotify_add_watch: "dsx", chdir: "s", fchdir: "d", getcwd: "xd",
+  splice: "dxdxdx", tee: "dddx", sendfile: "ddxd", copy_file_range: "dxdxdx",
   execve: "sxx", fcntl: "ddx", dup: "d", dup3: "ddx", pipe2: "xx", ioctl: "dxx", exit: "d", exit_group: "d",
   kill: "dd", tgkill: "ddd", wait4: "dxxx", clone: "xxxxx", mmap: "xxxxdx", munmap: "xx", mprotect: "xxx",
-  brk: "x", futex: "xddxxx", rt_sigaction: "dxxd", rt_sigprocmask: "dxxd", nanosleep: "xx", utimensat: "dsxx",
-  clock_nanosleep: "ddxx", clock_gettime: "dx", uname: "x",
-  truncate: "sd", epoll_create1: "x", epoll_ctl: "dddx", epoll_pwait: "dxddxd", epoll_pwait2: "dxdxxd",
+  brk: "x", futex: "xddxxx", rt_sigaction: "dxxd", rt_sigprocmask: "dxxd", nanosleep: "xx",
+  clock_nanosleep: "ddxx", clock_gettime: "dx", uname: "x", utimensat: "fsxx",
+  truncate: "sd", prlimit64: "ddxx", getrlimit: "dx", setrlimit: "dx", epoll_create1: "x", epoll_ctl: "dddx", epoll_pwait: "dxddxd", epoll_pwait2: "dxdxxd",
   eventfd2: "dx", timerfd_create: "dx", timerfd_settime: "dxxx", timerfd_gettime: "dx", signalfd4: "dxdx",
   ppoll: "xdxxd", pselect6: "dxxxxx", close_range: "ddx",
   socket: "dxd", socketpair: "dxdx", bind: "dxd", listen: "dd", accept: "dxx", accept4: "dxxx", connect: "dxd",
@@ -27,6 +36,11 @@ const SIGNATURES: Record<string, string> = {
   getsockopt: "dddxx", shutdown: "dd", sendmsg: "dxx", recvmsg: "dxx",
   timer_create: "dxx", timer_settime: "dxxx", timer_gettime: "dx", timer_delete: "d", statfs: "sx", fstatfs: "dx",
 };
+
+/** Argument n in hex, exact in all 64 bits (a.u is a double: 2^64 - 100 would print as 0x10000000000000000). */
+function hex(a: SyscallArgs, n: number): string {
+  return `0x${((BigInt(a.hi[n] >>> 0) << 32n) | BigInt(a.i[n] >>> 0)).toString(16)}`;
+}
 
 function preview(bytes: Uint8Array | null): string {
   if (bytes === null) return "?";
@@ -49,20 +63,23 @@ export function formatSyscall(vm: ProcessVm, t: Thread, nr: number, a: SyscallAr
     switch (sig[i]) {
       case "s": {
         const s = a.u[i] === 0 ? null : space.readCString(a.u[i], 4096);
-        args.push(s === null ? `0x${a.u[i].toString(16)}` : JSON.stringify(new TextDecoder().decode(s)));
+        args.push(s === null ? hex(a, i) : `"${escapeBytes(s).replace(/["]/g, '\\"')}"`);
         break;
       }
       case "b": {
         const len = Math.min(a.u[i + 1], 64);
         const shown = name === "read" || name === "pread64" ? (result > 0 ? Math.min(result, len) : 0) : len;
-        args.push(shown > 0 ? preview(space.read(a.u[i], shown)) : `0x${a.u[i].toString(16)}`);
+        args.push(shown > 0 ? preview(space.read(a.u[i], shown)) : hex(a, i));
         break;
       }
       case "d":
         args.push(String(a.i[i]));
         break;
+      case "f":
+        args.push(a.i[i] === AT_FDCWD ? "AT_FDCWD" : String(a.i[i]));
+        break;
       default:
-        args.push(`0x${a.u[i].toString(16)}`);
+        args.push(hex(a, i));
     }
   }
   let res: string;

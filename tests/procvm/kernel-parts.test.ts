@@ -70,8 +70,12 @@ test("fd table: lowest free fd, dup2 semantics, close-on-exec, EMFILE", () => {
   t.closeOnExec();
   assert.deepEqual(t.fds(), [0, 1]);
   assert.equal(file.refs, 2);
+  t.limit = 1024; // RLIMIT_NOFILE's soft limit (the host's by default)
   for (let i = 2; i < 1024; i++) t.install(file, false);
   assert.equal(t.install(file, false), -ERRNO.EMFILE);
+  const forked = t.clone();
+  assert.equal(forked.limit, 1024, "a fork keeps the limit");
+  forked.closeAll();
   t.closeAll();
   assert.equal(file.refs, 0);
 });

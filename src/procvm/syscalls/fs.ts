@@ -3,16 +3,21 @@
  * (node:fs) or to in-memory pipes, through the process's fd table.
  */
 import * as fs from "node:fs";
+import * as nodePath from "node:path";
 import { performance } from "node:perf_hooks";
 import { ERRNO } from "../abi.ts";
 import type { ProcessVm, SyscallArgs } from "../kernel.ts";
 import {
-  FdTable, HostFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_TRUNC,
-  O_WRONLY, OpenFile, PIPE_CAPACITY, POLLERR, POLLHUP, POLLNVAL, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
+  FdTable, HostFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_TRUNC,
+  O_PATH, O_WRONLY, OpenFile, S_IFIFO, POLLERR, POLLHUP, POLLNVAL, Pipe, PipeEnd, S_IFDIR, S_IFMT, WOULD_BLOCK, hostErrno, statFromHost, type FileStat,
 } from "../files.ts";
-import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "../paths.ts";
+import {
+  AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, closeDirectoryHandle, directoryRemoved,
+  openDirectoryHandle,
+} from "../paths.ts";
 import type { Blocked, Thread } from "../process.ts";
 import { SIGPIPE } from "../signals.ts";
+import { FifoEnd, makeHostFifo } from "../fifo.ts";
 import { MemoryFile } from "../memory-file.ts";
 import { procFile } from "../proc-fs.ts";
 import { guestTermios, setGuestTermios } from "../terminal.ts";
@@ -57,6 +62,7 @@ const FIONBIO = 0x5421;
 const FIONCLEX = 0x5450;
 const FIOCLEX = 0x5451;
 
+const PATH_MAX = 4096;
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 
@@ -76,7 +82,7 @@ function nextTimedEvent(files: Array<OpenFile | null>): number {
 }
 
 /** Runs `attempt` (I/O on `files`) now; if it would block, parks the thread to retry it. */
-function blocking(vm: ProcessVm, t: Thread, attempt: () => number, ...files: OpenFile[]): number {
+export function blocking(vm: ProcessVm, t: Thread, attempt: () => number, ...files: OpenFile[]): number {
   const r = attempt();
   if (r !== WOULD_BLOCK) return r;
   const wait: Blocked = {
@@ -108,7 +114,7 @@ function readTo(t: Thread, f: OpenFile, va: number, n: number, pos: number | nul
   return done;
 }
 
-function writeFrom(vm: ProcessVm, t: Thread, f: OpenFile, data: Uint8Array, pos: number | null): number {
+export function writeFrom(vm: ProcessVm, t: Thread, f: OpenFile, data: Uint8Array, pos: number | null): number {
   const r = pos === null ? f.write(data) : f.pwrite(data, pos);
   if (r === -ERRNO.EPIPE && f.epipeRaisesSigpipe) {
     vm.sendToThread(t, { signo: SIGPIPE, code: 0, pid: t.process.pid, uid: vm.creds.uid });
@@ -199,6 +205,10 @@ function openAt(vm: ProcessVm, t: Thread, dirfd: number, pathVa: number, flags: 
     const keep = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
     return p.fds.install(new MemoryFile(synthetic, keep, hostPath), (flags & O_CLOEXEC) !== 0);
   }
+  const st = host(() => fs.statSync(hostPath, { bigint: true, throwIfNoEntry: false }));
+  // A FIFO joins the VM's pipe for it; O_PATH, O_DIRECTORY (ENOTDIR) and O_CREAT|O_EXCL (EEXIST) fail or succeed on the host at once.
+  const hostDecides = (flags & (O_PATH | O_DIRECTORY)) !== 0 || (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
+  if (typeof st === "object" && st !== undefined && st.isFIFO() && !hostDecides) return openFifo(vm, t, hostPath, st, flags);
   const hostFlags = flags & ~O_CLOEXEC;
   const fd = host(() => fs.openSync(hostPath, hostFlags, mode & ~p.umask & 0o7777));
   if (isErr(fd)) return fd;
@@ -209,12 +219,35 @@ function openAt(vm: ProcessVm, t: Thread, dirfd: number, pathVa: number, flags: 
   return gfd;
 }
 
+/** Opens a FIFO (fifo.ts): now, or once the other end has been opened. */
+function openFifo(vm: ProcessVm, t: Thread, hostPath: string, st: fs.BigIntStats, flags: number): number {
+  const fds = t.process.fds;
+  const cloexec = (flags & O_CLOEXEC) !== 0;
+  const install = (end: OpenFile): number => {
+    const fd = fds.install(end, cloexec);
+    if (fd < 0 && end.refs === 0) end.release();
+    return fd;
+  };
+  const r = vm.fifos.open(hostPath, st, flags);
+  if (typeof r === "number") return r;
+  if (r instanceof FifoEnd) return install(r);
+  return vm.block(t, {
+    retry: () => {
+      const end = r.wait();
+      return end === null ? WOULD_BLOCK : install(end);
+    },
+    deadline: Infinity,
+    restartable: true,
+    cancel: r.cancel,
+  });
+}
+
 const DT_TYPES: Array<[(d: fs.Dirent) => boolean, number]> = [
   [(d) => d.isFIFO(), 1], [(d) => d.isCharacterDevice(), 2], [(d) => d.isDirectory(), 4],
   [(d) => d.isBlockDevice(), 6], [(d) => d.isFile(), 8], [(d) => d.isSymbolicLink(), 10], [(d) => d.isSocket(), 12],
 ];
 
-function loadDirectory(f: HostFile): number {
+function loadDirectory(vm: ProcessVm, f: HostFile): number {
   const entries: Array<{ name: string; ino: bigint; type: number }> = [];
   const ino = (p: string) => {
     try {
@@ -240,17 +273,24 @@ function loadDirectory(f: HostFile): number {
     const type = DT_TYPES.find(([test]) => test(d))?.[1] ?? 0;
     entries.push({ name: d.name, ino: ino(`${f.path}/${d.name}`), type });
   }
+  // /proc lists the guest's processes too (their /proc/<pid> files are the VM's: proc-fs.ts), so pidof and ps find them.
+  if (f.path === "/proc") {
+    const listed = new Set(entries.map((e) => e.name));
+    for (const p of vm.processes.values()) {
+      if (p.alive && !listed.has(String(p.pid))) entries.push({ name: String(p.pid), ino: BigInt(p.pid), type: 4 });
+    }
+  }
   f.dirEntries = entries;
   f.dirIndex = 0;
   return 0;
 }
 
-function getdents64(t: Thread, fd: number, va: number, size: number): number {
+function getdents64(vm: ProcessVm, t: Thread, fd: number, va: number, size: number): number {
   const f = fileOf(t, fd);
   if (f === null) return EBADF;
   if (!(f instanceof HostFile) || !f.isDirectory) return -ERRNO.ENOTDIR;
   if (f.dirEntries === null) {
-    const r = loadDirectory(f);
+    const r = loadDirectory(vm, f);
     if (r < 0) return r;
   }
   const out = new Uint8Array(Math.min(size, 1 << 20));
@@ -355,7 +395,7 @@ function fcntl(t: Thread, fd: number, cmd: number, arg: number): number {
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
-      if (arg < 0 || arg >= 1024) return EINVAL;
+      if (arg < 0 || arg >= fds.limit) return EINVAL;
       return fds.install(f, cmd === F_DUPFD_CLOEXEC, arg);
     case F_GETFD:
       return fds.isCloexec(fd) ? FD_CLOEXEC : 0;
@@ -378,7 +418,7 @@ function fcntl(t: Thread, fd: number, cmd: number, arg: number): number {
     case F_SETOWN:
       return 0;
     case F_GETPIPE_SZ:
-      return f instanceof PipeEnd ? 65536 : EINVAL;
+      return f instanceof PipeEnd || f instanceof FifoEnd ? 65536 : EINVAL;
     default:
       return EINVAL;
   }
@@ -391,7 +431,7 @@ function pollEvents(f: OpenFile | null, events: number): number {
 }
 
 function ppoll(vm: ProcessVm, t: Thread, fdsVa: number, nfds: number, tmoVa: number, maskVa: number, maskSize: number): number {
-  if (nfds > 1024) return EINVAL;
+  if (nfds > t.process.fds.limit) return EINVAL;
   const sp = t.process.space;
   const raw = sp.read(fdsVa, nfds * 8);
   if (raw === null) return EFAULT;
@@ -611,39 +651,6 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
     return f.seek(a.s64(1), a.i[2]);
   },
 
-  sendfile: (vm, t, a) => {
-    const out = fileOf(t, a.i[0]);
-    const inp = fileOf(t, a.i[1]);
-    if (out === null || inp === null || !out.canWrite() || !inp.canRead()) return EBADF;
-    const n = Math.min(count(a, 3), IO_CHUNK);
-    const offVa = a.u[2];
-    let pos: number | null = null;
-    if (offVa !== 0) {
-      const o = t.process.space.readU64(offVa);
-      if (o === null) return EFAULT;
-      pos = o;
-    }
-    const attempt = (): number => {
-      // Read no more than the output takes now: what is read and not written would be lost.
-      let want = n;
-      if (out instanceof PipeEnd && out.pipe.readers > 0) {
-        const room = PIPE_CAPACITY - out.pipe.length;
-        if (room === 0) return out.flags & O_NONBLOCK ? -ERRNO.EAGAIN : WOULD_BLOCK;
-        want = Math.min(want, room);
-      }
-      const buf = new Uint8Array(want);
-      const r = pos === null ? inp.read(buf) : inp.pread(buf, pos);
-      if (r === WOULD_BLOCK || r <= 0) return r;
-      const w = writeFrom(vm, t, out, buf.subarray(0, r), null);
-      const written = w === WOULD_BLOCK || w < 0 ? 0 : w;
-      if (pos === null && written < r && inp instanceof HostFile && inp.seekable) inp.seek(BigInt(written - r), 1);
-      if (w === WOULD_BLOCK || w < 0) return w;
-      if (pos !== null && !t.process.space.writeU64(offVa, pos + w)) return EFAULT;
-      return w;
-    };
-    return blocking(vm, t, attempt, inp, out);
-  },
-
   fstat: (_vm, t, a) => {
     const f = fileOf(t, a.i[0]);
     if (f === null) return EBADF;
@@ -661,7 +668,7 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
     return typeof s === "number" ? s : put(t, a.u[4], encodeStatx(s));
   },
 
-  getdents64: (_vm, t, a) => getdents64(t, a.i[0], a.u[1], a.u[2]),
+  getdents64: (vm, t, a) => getdents64(vm, t, a.i[0], a.u[1], a.u[2]),
 
   readlinkat: (vm, t, a) => {
     const path = pathArg(t, a.u[1]);
@@ -702,6 +709,7 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
   mknodat: (vm, t, a) => {
     const p = resolved(vm, t, a.i[0], a.u[1]);
     if (typeof p === "number") return p;
+    if ((a.i[2] & S_IFMT) === S_IFIFO) return makeHostFifo(p, a.i[2] & ~t.process.umask & 0o7777);
     if ((a.i[2] & S_IFMT) !== 0o100000 && (a.i[2] & S_IFMT) !== 0) return -ERRNO.EPERM;
     return host(() => (fs.closeSync(fs.openSync(p, "wx", a.i[2] & ~t.process.umask & 0o7777)), 0)) as number;
   },
@@ -820,7 +828,7 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
     const f = fileOf(t, oldfd);
     if (f === null) return EBADF;
     if (oldfd === newfd || (flags & ~O_CLOEXEC) !== 0) return EINVAL;
-    if (newfd < 0 || newfd >= 1024) return EBADF;
+    if (newfd < 0 || newfd >= t.process.fds.limit) return EBADF;
     t.process.fds.placeAt(newfd, f, (flags & O_CLOEXEC) !== 0);
     return newfd;
   },
@@ -857,21 +865,25 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
   ioctl: (vm, t, a) => ioctl(vm, t, a.i[0], a.i[1] >>> 0, a.u[2]),
 
   getcwd: (_vm, t, a) => {
+    if (directoryRemoved(t.process.cwdHandle)) return -ERRNO.ENOENT;
     const cwd = new TextEncoder().encode(t.process.cwd + "\0");
+    if (cwd.length > PATH_MAX) return -ERRNO.ENAMETOOLONG;
     if (a.u[1] < cwd.length) return -ERRNO.ERANGE;
     return put(t, a.u[0], cwd) < 0 ? EFAULT : cwd.length;
   },
 
   chdir: (vm, t, a) => {
-    const p = resolved(vm, t, AT_FDCWD, a.u[0]);
+    const path = pathArg(t, a.u[0]);
+    if (typeof path === "number") return path;
+    const p = vm.paths.resolveAt(t.process, AT_FDCWD, path);
     if (typeof p === "number") return p;
-    return chdirTo(t, p);
+    return chdirTo(t, p, path.startsWith("/") ? p : nodePath.posix.resolve(t.process.cwd, path));
   },
 
   fchdir: (_vm, t, a) => {
     const f = fileOf(t, a.i[0]);
     if (f === null) return EBADF;
-    return chdirTo(t, f.path);
+    return chdirTo(t, f.hostFd >= 0 ? `/proc/self/fd/${f.hostFd}` : f.path, f.path);
   },
 
   umask: (_vm, t, a) => {
@@ -884,11 +896,14 @@ export const fsSyscalls: Record<string, SyscallHandler> = {
   pselect6: (vm, t, a) => pselect6(vm, t, a),
 };
 
-function chdirTo(t: Thread, p: string): number {
-  const st = host(() => fs.statSync(p));
-  if (typeof st === "number") return st;
-  if (!(st as fs.Stats).isDirectory()) return -ERRNO.ENOTDIR;
-  t.process.cwd = p.length > 1 ? p.replace(/\/+$/, "") : p;
+/** Makes `hostPath` the cwd: a new host handle on it, and `shown` (absolute) for getcwd and /proc/self/cwd. */
+function chdirTo(t: Thread, hostPath: string, shown: string): number {
+  const handle = openDirectoryHandle(hostPath);
+  if (handle < 0) return handle;
+  const p = t.process;
+  closeDirectoryHandle(p.cwdHandle);
+  p.cwdHandle = handle;
+  p.cwd = shown.length > 1 ? shown.replace(/\/+$/, "") : shown;
   return 0;
 }
 

@@ -8,6 +8,8 @@ import { Process, Thread } from "../process.ts";
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SIGCHLD, defaultAction, encodeSiginfo } from "../signals.ts";
 import type { SyscallHandler } from "./table.ts";
 import { EFAULT, EINVAL, StructWriter, pathArg, put, stringArray } from "./util.ts";
+import { hostNofileLimit } from "../host-limits.ts";
+import { dupDirectoryHandle } from "../paths.ts";
 
 const CLONE_VM = 0x100;
 const CLONE_FS = 0x200;
@@ -71,7 +73,7 @@ function clone(vm: ProcessVm, t: Thread, req: CloneRequest): number {
     vm.invalidateTlb();
     vm.sliceRunner?.spaceForked(p.space, space);
   }
-  const child = new Process(vm.allocPid(), space, p.fds.clone(), p.cwd);
+  const child = new Process(vm.allocPid(), space, p.fds.clone(), p.cwd, dupDirectoryHandle(p.cwdHandle));
   const parent = (flags & CLONE_PARENT) !== 0 && p.parent !== null ? p.parent : p;
   child.parent = parent;
   parent.children.add(child);
@@ -176,7 +178,7 @@ function rlimit(p: Process, resource: number): [bigint, bigint] {
   switch (resource) {
     case RLIMIT_STACK: return [8n << 20n, RLIM_INFINITY];
     case RLIMIT_CORE: return [0n, RLIM_INFINITY];
-    case RLIMIT_NOFILE: return [1024n, 1024n];
+    case RLIMIT_NOFILE: return [BigInt(p.fds.limit), BigInt(hostNofileLimit().hard)];
     default: return [RLIM_INFINITY, RLIM_INFINITY];
   }
 }
@@ -194,7 +196,11 @@ function prlimit(vm: ProcessVm, t: Thread, pid: number, resource: number, newVa:
     const hard = dv.getBigUint64(8, true);
     if (soft > hard) return EINVAL;
     if (hard > old[1] && vm.creds.euid !== 0) return -ERRNO.EPERM;
-    if (resource === RLIMIT_NOFILE && hard > 1024n) return -ERRNO.EPERM;
+    if (resource === RLIMIT_NOFILE) {
+      // Every guest file may need a host fd: the host's hard limit is the ceiling (Linux's is fs.nr_open).
+      if (hard > BigInt(hostNofileLimit().hard)) return -ERRNO.EPERM;
+      target.fds.limit = Number(soft);
+    }
     target.rlimits.set(resource, [soft, hard]);
   }
   if (oldVa !== 0 && put(t, oldVa, new StructWriter(16).u64(0, old[0]).u64(8, old[1]).bytes) < 0) return EFAULT;

@@ -12,6 +12,7 @@ import { mmSyscalls } from "./mm.ts";
 import { netSyscalls } from "./net.ts";
 import { procSyscalls } from "./proc.ts";
 import { signalSyscalls } from "./signal.ts";
+import { spliceSyscalls } from "./splice.ts";
 import { statfsSyscalls } from "./statfs.ts";
 import { timeSyscalls } from "./time.ts";
 import { timerSyscalls } from "./timers.ts";
@@ -32,6 +33,7 @@ const byName: Record<string, SyscallHandler> = {
   ...netSyscalls,
   ...eventSyscalls,
   ...statfsSyscalls,
+  ...spliceSyscalls,
   ...timerSyscalls,
 };
 
