@@ -126,10 +126,11 @@ read_last_build_times() {
 	mapfile -t LAST_STEP_SECONDS < <(sed -n '/"stepSeconds"/,/}/s/^ *"[^"]*": *\([0-9]*\),\{0,1\}$/\1/p' "$newest")
 }
 # "about 7m left" from the last build's later steps, or nothing without one.
+# (A manifest records every step but the last, which writes it.)
 estimate_from_step() {
-	local i total=0
-	((${#LAST_STEP_SECONDS[@]} == STEP_COUNT)) || return 0
-	for ((i = $1; i < STEP_COUNT; i++)); do total=$((total + LAST_STEP_SECONDS[i])); done
+	local i total=0 recorded=${#LAST_STEP_SECONDS[@]}
+	((recorded == STEP_COUNT - 1)) || return 0
+	for ((i = $1; i < recorded; i++)); do total=$((total + LAST_STEP_SECONDS[i])); done
 	printf ' (about %s left, going by the last build here)' "$(duration "$total")"
 }
 step() {

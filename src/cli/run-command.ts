@@ -16,8 +16,9 @@ export type { RunFlags } from "./run-config.ts";
 
 const DEFAULT_GUEST_HELP = `
 With no --kernel (and no --bios or --dumpdtb), run boots the default guest:
-Linux 6.1 with a busybox shell on this console, virtio-rng and an idle
-virtio-net NIC, and its own ext4 data disk (/dev/vda) mounted at /data,
+Linux 6.1 with a busybox shell on this console, virtio-rng, a virtio-net
+NIC on user-mode NAT (--net user: DHCP gives it 10.0.2.15, the host is
+10.0.2.2), and its own ext4 data disk (/dev/vda) mounted at /data,
 kept across runs in ~/.cache/typevisor/disks (TYPEVISOR_DATA_DISK moves it).
 The first run builds the guest from Debian packages (about 10 minutes);
 later runs start in seconds. Other flags (-m, --smp, --drive, -snapshot,
@@ -44,7 +45,7 @@ export function registerRunCommand(program: Command): void {
     .option("--device <SPEC>", "QEMU style: virtio-blk-device,drive=ID (a --drive ...,if=none,id=ID) or virtio-rng-device (repeatable)", collect, [])
     .option("--snapshot", "write to no disk image: every drive's writes go to memory and are discarded at exit")
     .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
-    .option("--net <none|null|loopback|user[,...]>", "virtio-net NIC backend (default: none; null for the default guest: an idle eth0; user[,hostfwd=tcp::2222-:22,...] is NAT as QEMU's -netdev user, see docs/network.md)")
+    .option("--net <none|null|loopback|user[,...]>", "virtio-net NIC backend (default: none, user for the default guest; null: an idle eth0; user[,hostfwd=tcp::2222-:22,...] is NAT as QEMU's -netdev user, see docs/network.md)")
     .option("--rng", "attach a virtio-rng device fed from the host's randomness")
     .option("--gdb <tcp::PORT>", "serve the GDB remote protocol on 127.0.0.1:PORT (see docs/debugging.md)")
     .option("-s", "shorthand for --gdb tcp::1234")

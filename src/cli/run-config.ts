@@ -139,7 +139,8 @@ export function planRun(flags: RunFlags): RunPlan {
   for (const [id, { text }] of detached) problems.push(`--drive ${text}: if=none, but no --device virtio-blk-device,drive=${id} attaches it`);
   input.drives = drives;
 
-  const net = flags.net ?? (defaultGuest ? "null" : "none");
+  // As QEMU: the default guest gets a user-mode NAT NIC (its /init asks DHCP for an address).
+  const net = flags.net ?? (defaultGuest ? "user" : "none");
   if (net === "null" || net === "loopback") input.nics = [{ backend: net }];
   else if (net === "user" || net.startsWith("user,")) {
     input.nics = [net === "user" ? { backend: "user" } : { backend: "user", options: net.slice("user,".length) }];

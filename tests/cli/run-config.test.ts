@@ -56,3 +56,13 @@ test("-device mistakes are named", () => {
     /another drive already has id=d0/,
   );
 });
+
+test("the default guest gets a user-mode NAT NIC unless --net says otherwise; a user NIC keeps its options", () => {
+  const plan = planRun(flags({ kernel: undefined }));
+  assert.equal(plan.defaultGuest, true);
+  assert.deepEqual(plan.config.nics, [{ backend: "user" }]);
+  assert.deepEqual(planRun(flags({ kernel: undefined, net: "null" })).config.nics, [{ backend: "null" }]);
+  assert.deepEqual(planRun(flags({ net: "user,hostfwd=tcp::2222-:22" })).config.nics, [{ backend: "user", options: "hostfwd=tcp::2222-:22" }]);
+  assert.deepEqual(planRun(flags({})).config.nics, [], "a kernel of one's own gets no NIC unless asked, as before");
+  assert.throws(() => planRun(flags({ net: "user,bogus=1" })), /--net user,bogus=1: .*bogus/);
+});
