@@ -6,6 +6,8 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,6 +59,24 @@ test("typevisor run with no arguments boots the default guest, its data disk at 
   const second = await bootDefault(disk);
   assert.equal((await second.check("cat /data/note.txt")).trim(), "kept-across-runs");
   await powerOff(second);
+});
+
+test("the default guest is on user-mode NAT: init gets 10.0.2.15 by DHCP, and the host answers at 10.0.2.2", async () => {
+  const server = createServer((_req, res) => res.end("hello from the host\n"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const vm = await bootDefault(join(tmp, "net-data.ext4"));
+    // udhcpc runs in the background from /init: wait for its lease.
+    const addr = await vm.check("for i in $(seq 1 100); do ip -4 addr show eth0 | grep -q 10.0.2.15 && break; sleep 0.1; done; ip -4 addr show eth0");
+    assert.match(addr, /inet 10\.0\.2\.15\/24/);
+    assert.match(await vm.check("ip route"), /default via 10\.0\.2\.2 dev eth0/);
+    assert.match(await vm.check("cat /etc/resolv.conf"), /nameserver 10\.0\.2\.3/);
+    assert.equal((await vm.check(`wget -q -O - http://10.0.2.2:${port}/`)).trim(), "hello from the host");
+    await powerOff(vm);
+  } finally {
+    server.close();
+  }
 });
 
 test("-snapshot: the guest writes to its disks, and no image file changes", async () => {
