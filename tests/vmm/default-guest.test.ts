@@ -47,9 +47,12 @@ test("Linux: a background job keeps counting across save and restore; forks are 
   await check(rshell, "echo original > /tmp/who");
   assert.equal(await check(cshell, "cat /tmp/who"), "copy");
   assert.equal(await check(rshell, "cat /tmp/who"), "original");
-  const hwrng = "head -c 16 /dev/hwrng | od -An -tx1 | tr -d ' \\n'";
+  // The guest's virtio-rng driver and hwrng core buffer a few hundred bytes
+  // ahead, and that buffer was copied by the fork; past it each copy's bytes
+  // come from its own device, fed by the host.
+  const hwrng = "head -c 4096 /dev/hwrng | md5sum";
   const [a, b] = [await check(rshell, hwrng), await check(cshell, hwrng)];
-  assert.match(a, /^[0-9a-f]{32}$/);
+  assert.match(a, /^[0-9a-f]{32} /);
   assert.notEqual(a, b, "each copy's virtio-rng serves its own host entropy");
   assert.ok(Number(await check(cshell, "cat /tmp/count")) >= later, "the copy's job counts on too");
   await Promise.all([restored.stop(), copy.stop()]);
