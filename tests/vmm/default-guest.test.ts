@@ -42,6 +42,14 @@ test("Linux: a background job keeps counting across save and restore; forks are 
   assert.equal(await check(rshell, "cat /data/hello.txt"), "hello from the Typevisor data disk");
 
   const copy = await restored.fork();
+  try {
+    await forkedCopiesAreIndependent(rshell, copy, later);
+  } finally {
+    await Promise.all([restored.stop(), copy.stop()]);
+  }
+});
+
+async function forkedCopiesAreIndependent(rshell: GuestShell, copy: Vm, later: number): Promise<void> {
   const cshell = new GuestShell(copy);
   await check(cshell, "echo copy > /tmp/who");
   await check(rshell, "echo original > /tmp/who");
@@ -55,5 +63,4 @@ test("Linux: a background job keeps counting across save and restore; forks are 
   assert.match(a, /^[0-9a-f]{32} /);
   assert.notEqual(a, b, "each copy's virtio-rng serves its own host entropy");
   assert.ok(Number(await check(cshell, "cat /tmp/count")) >= later, "the copy's job counts on too");
-  await Promise.all([restored.stop(), copy.stop()]);
-});
+}
