@@ -73,22 +73,29 @@ export class SnapshotOverlayBackend implements BlockBackend {
   }
 
   readAt(position: number, dst: Uint8Array, offset: number, length: number): boolean {
-    if (!this.inside(position, length)) return false;
-    let done = 0;
-    while (done < length) {
-      const at = position + done;
-      const index = Math.floor(at / CHUNK);
-      const within = at - index * CHUNK;
-      const n = Math.min(length - done, CHUNK - within);
+    return this.eachChunk(position, length, (index, within, n, done) => {
       const chunk = this.chunks.get(index);
-      if (chunk) dst.set(chunk.subarray(within, within + n), offset + done);
-      else if (!this.base.readAt(at, dst, offset + done, n)) return false;
-      done += n;
-    }
-    return true;
+      if (!chunk) return this.base.readAt(position + done, dst, offset + done, n);
+      dst.set(chunk.subarray(within, within + n), offset + done);
+      return true;
+    });
   }
 
   writeAt(position: number, src: Uint8Array, offset: number, length: number): boolean {
+    return this.eachChunk(position, length, (index, within, n, done) => {
+      const chunk = this.chunk(index);
+      if (chunk === null) return false;
+      chunk.set(src.subarray(offset + done, offset + done + n), within);
+      return true;
+    });
+  }
+
+  /**
+   * Calls `part` for each chunk piece of [position, position + length): the
+   * chunk's index, the offset within it, the piece's length and the bytes
+   * before it. False when the range is outside the disk or a part fails.
+   */
+  private eachChunk(position: number, length: number, part: (index: number, within: number, n: number, done: number) => boolean): boolean {
     if (!this.inside(position, length)) return false;
     let done = 0;
     while (done < length) {
@@ -96,9 +103,7 @@ export class SnapshotOverlayBackend implements BlockBackend {
       const index = Math.floor(at / CHUNK);
       const within = at - index * CHUNK;
       const n = Math.min(length - done, CHUNK - within);
-      const chunk = this.chunk(index);
-      if (chunk === null) return false;
-      chunk.set(src.subarray(offset + done, offset + done + n), within);
+      if (!part(index, within, n, done)) return false;
       done += n;
     }
     return true;
