@@ -22,7 +22,7 @@ import { RawClient, freePort, gdbBatch, start, symbolAddress } from "./helpers.t
 /** tests/debug/programs/gdb-breakpoints.c, static, -g -O0 (cached by content). */
 function breakpointsProgram(): string {
   const src = path.join(path.dirname(fileURLToPath(import.meta.url)), "programs", "gdb-breakpoints.c");
-  const hash = createHash("sha256").update(fs.readFileSync(src)).digest("hex").slice(0, 16);
+  const hash = createHash("sha256").update(path.resolve(src)).update(fs.readFileSync(src)).digest("hex").slice(0, 16); // debug info names the path
   const out = path.join(CACHE_DIR, `gdb-breakpoints-${hash}`);
   if (!fs.existsSync(out)) {
     fs.mkdirSync(CACHE_DIR, { recursive: true });

@@ -96,7 +96,7 @@ for (const linkage of ["static", "dynamic"] as const) {
 /** tests/debug/programs/gdb-signals.c, static, -g -O0 (cached by content). */
 function signalsProgram(): string {
   const src = path.join(path.dirname(fileURLToPath(import.meta.url)), "programs", "gdb-signals.c");
-  const hash = createHash("sha256").update(fs.readFileSync(src)).digest("hex").slice(0, 16);
+  const hash = createHash("sha256").update(path.resolve(src)).update(fs.readFileSync(src)).digest("hex").slice(0, 16); // debug info names the path
   const out = path.join(CACHE_DIR, `gdb-signals-${hash}`);
   if (!fs.existsSync(out)) {
     fs.mkdirSync(CACHE_DIR, { recursive: true });

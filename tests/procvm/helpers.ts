@@ -63,7 +63,8 @@ const cacheDir = path.join(CACHE_DIR, "procvm");
 function sourceHash(src: string, flags: string[]): string {
   const hash = createHash("sha256");
   const text = fs.readFileSync(src, "utf8");
-  hash.update(text).update(flags.join(" "));
+  // The path too: debug info names it (a checkout elsewhere must not reuse this build).
+  hash.update(path.resolve(src)).update(text).update(flags.join(" "));
   for (const m of text.matchAll(/^#include "([^"]+)"/gm)) hash.update(fs.readFileSync(path.join(path.dirname(src), m[1])));
   return hash.digest("hex").slice(0, 16);
 }
@@ -106,7 +107,7 @@ export function compileNative(name: string): string {
 export function compileGo(name: string): string {
   const dir = path.join(PROGRAMS, name);
   const sources = fs.readdirSync(dir).filter((f) => f.endsWith(".go")).sort();
-  const hash = createHash("sha256");
+  const hash = createHash("sha256").update(path.resolve(dir));
   for (const f of sources) hash.update(f).update(fs.readFileSync(path.join(dir, f)));
   fs.mkdirSync(cacheDir, { recursive: true });
   const out = path.join(cacheDir, `${name}-go-${hash.digest("hex").slice(0, 16)}`);

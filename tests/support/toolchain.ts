@@ -83,7 +83,8 @@ function hashInputs(req: BuildRequest, version: string, linkScript: string): str
   h.update("\0" + BASE_FLAGS.join(" ") + "\0" + (req.flags ?? []).join(" "));
   h.update("\0" + readFileSync(linkScript));
   for (const s of req.sources) {
-    if (typeof s === "string") h.update("\0file " + basename(s) + "\0" + readFileSync(s));
+    // The whole path: debug info names it, and a debugger test reads the source through it.
+    if (typeof s === "string") h.update("\0file " + resolve(s) + "\0" + readFileSync(s));
     else h.update("\0text " + s.name + "\0" + s.text);
   }
   for (const dir of req.includeDirs ?? []) {
