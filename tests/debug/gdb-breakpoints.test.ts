@@ -9,29 +9,16 @@
  * own shadow copies: `m` over a patch, `M` under one, and the hit count.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CC, TYPEVISOR, requireTools } from "../procvm/helpers.ts";
-import { CACHE_DIR } from "../support/toolchain.ts";
+import { CC, TYPEVISOR, buildCachedC, requireTools } from "../procvm/helpers.ts";
 import { RawClient, freePort, gdbBatch, start, symbolAddress } from "./helpers.ts";
 
 /** tests/debug/programs/gdb-breakpoints.c, static, -g -O0 (cached by content). */
 function breakpointsProgram(): string {
   const src = path.join(path.dirname(fileURLToPath(import.meta.url)), "programs", "gdb-breakpoints.c");
-  const hash = createHash("sha256").update(path.resolve(src)).update(fs.readFileSync(src)).digest("hex").slice(0, 16); // debug info names the path
-  const out = path.join(CACHE_DIR, `gdb-breakpoints-${hash}`);
-  if (!fs.existsSync(out)) {
-    fs.mkdirSync(CACHE_DIR, { recursive: true });
-    const tmp = `${out}.${process.pid}.tmp`;
-    const r = spawnSync(CC, ["-static", "-g", "-O0", "-Wall", "-o", tmp, src], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`compiling gdb-breakpoints.c: ${r.stderr}`);
-    fs.renameSync(tmp, out);
-  }
-  return out;
+  return buildCachedC(src, CC, "debug", ["-static", "-g", "-O0", "-Wall"]);
 }
 
 async function debugSession(runner: "typevisor" | "qemu", prog: string, commands: string[], progArgs: string[]) {

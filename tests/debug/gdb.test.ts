@@ -9,14 +9,10 @@
  * (0x03) stopping a spinning program, memory writes, detach and kill.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CC, SYSROOT, TYPEVISOR, compile, requireTools } from "../procvm/helpers.ts";
-import { CACHE_DIR } from "../support/toolchain.ts";
+import { CC, SYSROOT, TYPEVISOR, buildCachedC, compile, requireTools } from "../procvm/helpers.ts";
 import { RawClient, freePort, gdbBatch, start, symbolAddress } from "./helpers.ts";
 
 /** Runs the debuggee under `runner` (typevisor or qemu) with -g, and gdb's batch script against it. */
@@ -96,16 +92,7 @@ for (const linkage of ["static", "dynamic"] as const) {
 /** tests/debug/programs/gdb-signals.c, static, -g -O0 (cached by content). */
 function signalsProgram(): string {
   const src = path.join(path.dirname(fileURLToPath(import.meta.url)), "programs", "gdb-signals.c");
-  const hash = createHash("sha256").update(path.resolve(src)).update(fs.readFileSync(src)).digest("hex").slice(0, 16); // debug info names the path
-  const out = path.join(CACHE_DIR, `gdb-signals-${hash}`);
-  if (!fs.existsSync(out)) {
-    fs.mkdirSync(CACHE_DIR, { recursive: true });
-    const tmp = `${out}.${process.pid}.tmp`;
-    const r = spawnSync(CC, ["-static", "-g", "-O0", "-Wall", "-o", tmp, src], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`compiling gdb-signals.c: ${r.stderr}`);
-    fs.renameSync(tmp, out);
-  }
-  return out;
+  return buildCachedC(src, CC, "debug", ["-static", "-g", "-O0", "-Wall"]);
 }
 
 /** Both sessions' gdb output, normalized, with stack addresses (argv=…) masked: the two stubs place the stack apart. */

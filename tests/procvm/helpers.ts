@@ -69,9 +69,13 @@ function sourceHash(src: string, flags: string[]): string {
   return hash.digest("hex").slice(0, 16);
 }
 
-/** Builds `programs/<name>.c` with `compiler` into the cache (keyed by source, headers and flags); returns the path. */
-function buildC(name: string, compiler: string, tag: string, flags: string[], libs: string[]): string {
-  const src = path.join(PROGRAMS, `${name}.c`);
+/**
+ * Builds one C source with `compiler` into the cache (keyed by its path, text,
+ * local headers and flags); returns the binary path. Parallel test files may
+ * build the same program: the rename makes the result appear whole.
+ */
+export function buildCachedC(src: string, compiler: string, tag: string, flags: string[], libs: string[] = []): string {
+  const name = path.basename(src, ".c");
   fs.mkdirSync(cacheDir, { recursive: true });
   const out = path.join(cacheDir, `${name}-${tag}-${sourceHash(src, [compiler, ...flags])}`);
   if (!fs.existsSync(out)) {
@@ -86,7 +90,7 @@ function buildC(name: string, compiler: string, tag: string, flags: string[], li
 /** Compiles `programs/<name>.c` for riscv64 (static or dynamic); returns the binary path. */
 export function compile(name: string, linkage: "static" | "dynamic", extra: string[] = []): string {
   const flags = ["-O2", "-Wall", ...(linkage === "static" ? ["-static"] : []), ...extra];
-  return buildC(name, CC, linkage, flags, ["-lpthread"]);
+  return buildCachedC(path.join(PROGRAMS, `${name}.c`), CC, linkage, flags, ["-lpthread"]);
 }
 
 /**
@@ -95,7 +99,7 @@ export function compile(name: string, linkage: "static" | "dynamic", extra: stri
  */
 export function compileNative(name: string): string {
   if (!hasCommand("gcc")) throw new Error("gcc is missing: install the Debian package gcc (apt-get install gcc)");
-  return buildC(name, "gcc", "native", ["-O2", "-Wall"], []);
+  return buildCachedC(path.join(PROGRAMS, `${name}.c`), "gcc", "native", ["-O2", "-Wall"]);
 }
 
 /**
