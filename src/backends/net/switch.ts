@@ -83,7 +83,7 @@ export class EthernetSwitch {
   attach(backend: EthernetBackend, name?: string): SwitchPort {
     const port = this.addPort(name);
     port.onReceive((frame) => backend.send(frame));
-    backend.onReceive((frame) => this.forward(port, frame));
+    backend.onReceive((frame) => port.send(frame));
     this.attached.set(port, backend);
     return port;
   }
