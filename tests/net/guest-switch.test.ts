@@ -137,10 +137,12 @@ test("two typevisor guests and a QEMU guest on `typevisor switch --uplink user`:
     assert.equal(await a.check(`wget -q -O - http://10.0.2.2:${httpPort}/`), "hello through the uplink\n");
     assert.equal(await q.check(`wget -q -O - http://10.0.2.2:${httpPort}/`), "hello through the uplink\n");
 
+    console.log("hostile peers on the switch's socket");
     await hostilePeers();
     assert.equal(sw.exitCode, null, "the switch is still running");
     assert.match((await a.run(`ping -c 2 ${ipB}`)).output, /2 packets transmitted, 2 packets received/, "the guests still talk");
 
+    console.log("guest A powers off");
     a.type("poweroff");
     assert.deepEqual(await a.exited(), { code: 0, signal: null });
     const dump = execFileSync("tcpdump", ["-n", "-r", pcap], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });

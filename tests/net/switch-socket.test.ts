@@ -16,7 +16,7 @@ import { MAX_QUEUED_BYTES } from "../../src/backends/net/stream-link.ts";
 import { MAX_SOCKET_PORTS } from "../../src/backends/net/switch-socket.ts";
 import { SwitchClientBackend } from "../../src/backends/net/switch-client.ts";
 import { openSwitch, type VirtualSwitch } from "../../src/backends/net/virtual-switch.ts";
-import { put32, get32 } from "../../src/backends/net/user/bytes.ts";
+import { get32 } from "../../src/backends/net/user/bytes.ts";
 import { GuestSim, parseReceived } from "./guest-sim.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-switch-socket-"));
@@ -130,18 +130,7 @@ test("the NAT uplink leases per MAC, and frees a VM's lease when it leaves the s
   const sw = await openSwitch({ path: socketPath(), uplink: "user" });
   const builder = new GuestSim();
   builder.close();
-  const discover = (n: number): Uint8Array => {
-    const m = new Uint8Array(300);
-    m.set([1, 1, 6], 0);
-    put32(m, 4, 100 + n);
-    m[10] = 0x80;
-    m.set(mac(n), 28);
-    put32(m, 236, 0x63825363);
-    m.set([53, 1, 1, 255], 240);
-    const f = builder.udpFrame(0, 68, 0xffffffff, 67, m, BROADCAST);
-    f.set(mac(n), 6);
-    return f;
-  };
+  const discover = (n: number): Uint8Array => builder.dhcpDiscover(mac(n), 100 + n);
   const offerTo = (frames: Uint8Array[], n: number): number | undefined => {
     for (const f of frames) {
       const r = parseReceived(f);

@@ -9,6 +9,7 @@
  * Writes made in one turn of the event loop leave in one `writev`.
  */
 import type { Socket } from "node:net";
+import { TurnCork } from "./turn-cork.ts";
 import { StreamFrameDecoder, StreamFramingError, encodeStreamFrame } from "./stream-framing.ts";
 
 export const MAX_QUEUED_BYTES = 512 * 1024;
@@ -27,7 +28,7 @@ export class StreamLink {
   /** Why the link ended, once it has: "closed by peer", or what went wrong. */
   endReason: string | null = null;
   private readonly decoder: StreamFrameDecoder;
-  private corked = false;
+  private readonly cork: TurnCork;
   private readonly closeHandlers: ((reason: string) => void)[] = [];
 
   constructor(
@@ -39,6 +40,7 @@ export class StreamLink {
       this.stats.bytesIn += frame.length;
       onFrame(frame);
     });
+    this.cork = new TurnCork(socket);
     socket.setNoDelay?.(true);
     socket.on("data", (chunk: Buffer) => {
       if (this.endReason !== null) return;
@@ -59,14 +61,7 @@ export class StreamLink {
       this.stats.dropped++;
       return false;
     }
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.cork.hold();
     this.socket.write(encodeStreamFrame(frame));
     this.stats.framesOut++;
     this.stats.bytesOut += frame.length;
