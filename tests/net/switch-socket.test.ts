@@ -6,13 +6,13 @@
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
 import { MAX_STREAM_FRAME, StreamFrameDecoder, StreamFramingError, encodeStreamFrame } from "../../src/backends/net/stream-framing.ts";
-import { MAX_QUEUED_BYTES } from "../../src/backends/net/stream-link.ts";
+import { MAX_QUEUED_BYTES, StreamLink } from "../../src/backends/net/stream-link.ts";
 import { MAX_SOCKET_PORTS } from "../../src/backends/net/switch-socket.ts";
 import { SwitchClientBackend } from "../../src/backends/net/switch-client.ts";
 import { openSwitch, type VirtualSwitch } from "../../src/backends/net/virtual-switch.ts";
@@ -218,5 +218,31 @@ test("hostile peers: a bad length ends only that connection; a peer that never r
     deaf.socket.destroy();
   } finally {
     await sw.close();
+  }
+});
+
+test("a receiver that throws loses that frame only: the rest of the chunk keeps its framing and the link stays up", async () => {
+  const path = socketPath();
+  const server = createServer();
+  server.listen(path);
+  await once(server, "listening");
+  const accepted = once(server, "connection");
+  const client = connect(path);
+  const [socket] = (await accepted) as [Socket];
+  const tags: number[] = [];
+  const link = new StreamLink(socket, (f) => {
+    if (f[14] === 2) throw new Error("a bug in whoever receives");
+    tags.push(f[14]);
+  });
+  try {
+    client.write(Buffer.concat([1, 2, 3].map((t) => encodeStreamFrame(frame(BROADCAST, mac(1), t)))));
+    await until(() => tags.length === 2, "the frames around the failing one arrived");
+    assert.deepEqual(tags, [1, 3]);
+    assert.equal(link.stats.internalErrors, 1);
+    assert.equal(link.endReason, null);
+  } finally {
+    link.end();
+    client.destroy();
+    server.close();
   }
 });

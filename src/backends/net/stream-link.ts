@@ -21,10 +21,12 @@ export interface LinkStats {
   bytesOut: number;
   /** Frames not sent because the peer's queue was full (or the link closed). */
   dropped: number;
+  /** Exceptions from handling a received frame: a bug if ever non-zero. */
+  internalErrors: number;
 }
 
 export class StreamLink {
-  readonly stats: LinkStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0 };
+  readonly stats: LinkStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, internalErrors: 0 };
   /** Why the link ended, once it has: "closed by peer", or what went wrong. */
   endReason: string | null = null;
   private readonly decoder: StreamFrameDecoder;
@@ -38,7 +40,12 @@ export class StreamLink {
     this.decoder = new StreamFrameDecoder((frame) => {
       this.stats.framesIn++;
       this.stats.bytesIn += frame.length;
-      onFrame(frame);
+      // Caught per frame: an exception must not cut the chunk short (the stream would lose its framing) nor crash the switch.
+      try {
+        onFrame(frame);
+      } catch {
+        this.stats.internalErrors++;
+      }
     });
     this.cork = new TurnCork(socket);
     socket.setNoDelay?.(true);
@@ -47,8 +54,7 @@ export class StreamLink {
       try {
         this.decoder.push(chunk);
       } catch (e) {
-        if (!(e instanceof StreamFramingError)) throw e;
-        this.end(`bad framing: ${e.message}`);
+        this.end(`bad framing: ${(e as StreamFramingError).message}`);
       }
     });
     socket.on("error", (e) => this.end(e.message));
