@@ -13,3 +13,7 @@ export { GuestShell } from "./vmm/guest-shell.ts";
 export type { ShellResult } from "./vmm/guest-shell.ts";
 export { defaultGuestConfig, DEFAULT_GUEST_READY_MARKER } from "./guest/default-guest-config.ts";
 export type { DefaultGuestOptions } from "./guest/default-guest-config.ts";
+export { openSwitch, VirtualSwitch } from "./backends/net/virtual-switch.ts";
+export type { SwitchOptions, SwitchPortInfo } from "./backends/net/virtual-switch.ts";
+export type { SwitchPort, PortStats } from "./backends/net/switch.ts";
+export type { EthernetBackend } from "./backends/net/ethernet-backend.ts";

@@ -9,6 +9,7 @@ import { registerExecCommand } from "./exec-command.ts";
 import { qemuStyleArgs } from "./qemu-args.ts";
 import { registerImgCommand } from "./img-command.ts";
 import { registerRunCommand } from "./run-command.ts";
+import { registerSwitchCommand } from "./switch-command.ts";
 import { escapeText } from "../util/escape-text.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -27,6 +28,7 @@ const program = new Command("typevisor")
 registerRunCommand(program);
 registerExecCommand(program);
 registerImgCommand(program);
+registerSwitchCommand(program);
 
 const args = qemuStyleArgs(process.argv.slice(2));
 try {

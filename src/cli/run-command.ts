@@ -45,7 +45,11 @@ export function registerRunCommand(program: Command): void {
     .option("--device <SPEC>", "QEMU style: virtio-blk-device,drive=ID (a --drive ...,if=none,id=ID) or virtio-rng-device (repeatable)", collect, [])
     .option("--snapshot", "write to no disk image: every drive's writes go to memory and are discarded at exit")
     .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
-    .option("--net <none|null|loopback|user[,...]>", "virtio-net NIC backend (default: none, user for the default guest; null: an idle eth0; user[,hostfwd=tcp::2222-:22,...] is NAT as QEMU's -netdev user, see docs/network.md)")
+    .option(
+      "--net <none|null|loopback|user[,...]|switch=PATH>",
+      "virtio-net NIC backend (default: none, user for the default guest; null: an idle eth0; user[,hostfwd=tcp::2222-:22,...] is NAT as QEMU's -netdev user; " +
+        "switch=PATH joins the switch `typevisor switch PATH` runs; any of them takes ,mac=MAC and ,dump=FILE.pcap; see docs/network.md)",
+    )
     .option("--rng", "attach a virtio-rng device fed from the host's randomness")
     .option("--gdb <tcp::PORT>", "serve the GDB remote protocol on 127.0.0.1:PORT (see docs/debugging.md)")
     .option("-s", "shorthand for --gdb tcp::1234")

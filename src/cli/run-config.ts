@@ -7,6 +7,7 @@ import { MAX_HARTS } from "../cpu/layout.ts";
 import { ConfigError, validateVmConfig, type DriveConfig, type VmConfig } from "../vmm/config.ts";
 import { CliError } from "./cli-error.ts";
 import { parseSize } from "./size.ts";
+import { nicFromNetFlag } from "./net-flag.ts";
 
 export interface RunFlags {
   bios?: string;
@@ -22,7 +23,7 @@ export interface RunFlags {
   /** Every drive writes to a throw-away overlay (QEMU -snapshot). */
   snapshot?: boolean;
   icount?: string;
-  /** virtio-net backend: none, null (a NIC with no traffic), loopback, or user[,options] (NAT). */
+  /** virtio-net backend: none, null (a NIC with no traffic), loopback, user[,options] (NAT) or switch=PATH; mac= and dump= on any. */
   net?: string;
   /** Attach a virtio-rng fed from the host's randomness. */
   rng?: boolean;
@@ -141,11 +142,12 @@ export function planRun(flags: RunFlags): RunPlan {
 
   // As QEMU: the default guest gets a user-mode NAT NIC (its /init asks DHCP for an address).
   const net = flags.net ?? (defaultGuest ? "user" : "none");
-  if (net === "null" || net === "loopback") input.nics = [{ backend: net }];
-  else if (net === "user" || net.startsWith("user,")) {
-    input.nics = [net === "user" ? { backend: "user" } : { backend: "user", options: net.slice("user,".length) }];
+  const parsed = nicFromNetFlag(net);
+  if ("problem" in parsed) problems.push(parsed.problem);
+  else if (parsed.nic !== null) {
+    input.nics = [parsed.nic];
     labels["nics[0]"] = `--net ${net}`;
-  } else if (net !== "none") problems.push(`--net ${net}: expected none, null, loopback or user[,option=value...]`);
+  }
   input.rng = rng;
 
   if (flags.icount !== undefined) {

@@ -25,6 +25,7 @@ import { KERNEL_ALIGN, kernelAddress, loadKernelImage, loadRaw } from "../loader
 import { LoadError } from "../loader/load-error.ts";
 import { dtbAddress, initrdAddress } from "../loader/placement.ts";
 import { Bus } from "./bus.ts";
+import type { InterruptSink } from "./device.ts";
 import { HostClock, InstructionClock, type ClockState, type MachineClock } from "./clock.ts";
 import { PAGE_DIRTY, PAGE_LOGGED } from "./ram-pages.ts";
 import type { ClintState } from "../devices/clint.ts";
@@ -206,7 +207,14 @@ export class VirtMachine {
     this.uart = new Uart16550(this.plic, (byte) => this.serialOut(byte));
     const rtcTime = clock.deterministic ? () => BigInt(clock.now()) * 100n : hostWallNs();
     this.rtc = new GoldfishRtc(this.plic, rtcTime);
-    this.virtio = new VirtioSlots({ mem: this.bus, sink: this.plic, devices: options.virtio ?? [] });
+    // A virtio interrupt raised by a host event (a frame from a socket) while the harts idle in WFI ends the run loop's sleep at once, not at the next timer tick.
+    const virtioIrqs: InterruptSink = {
+      setIrq: (irq, level) => {
+        this.plic.setIrq(irq, level);
+        if (level) this.wakeUp();
+      },
+    };
+    this.virtio = new VirtioSlots({ mem: this.bus, sink: virtioIrqs, devices: options.virtio ?? [] });
     for (const dev of [this.finisher, this.rtc, this.clint, this.plic, this.uart]) this.bus.addDevice(dev);
     for (const slot of this.virtio.slots) this.bus.addDevice(slot.mmio);
 

@@ -10,6 +10,8 @@ import { openDrive, type BlockBackend } from "../backends/block/index.ts";
 import type { EthernetBackend } from "../backends/net/ethernet-backend.ts";
 import { LoopbackEthernetBackend } from "../backends/net/loopback.ts";
 import { NullEthernetBackend } from "../backends/net/null.ts";
+import { CapturingBackend, PcapWriter } from "../backends/net/pcap.ts";
+import { SwitchClientBackend } from "../backends/net/switch-client.ts";
 import { VirtioBlk, VirtioNet, VirtioRng, type VirtioDevice } from "../devices/virtio/index.ts";
 import { LoadError } from "../loader/load-error.ts";
 import { VirtMachine, type Firmware, type ImageFile, type SerialSink, type VirtMachineOptions } from "../machine/virt-machine.ts";
@@ -34,6 +36,7 @@ export function buildMachine(config: VmConfig, options: BuildOptions = {}): Virt
   const initrd = config.initrd === undefined ? undefined : read(config.initrd);
 
   const disks: BlockBackend[] = [];
+  const nets: EthernetBackend[] = [];
   try {
     const virtio: VirtioDevice[] = [];
     for (const drive of config.drives) {
@@ -42,7 +45,9 @@ export function buildMachine(config: VmConfig, options: BuildOptions = {}): Virt
       virtio.push(new VirtioBlk(drive.serial === undefined ? { backend } : { backend, serial: drive.serial }));
     }
     for (const nic of config.nics) {
-      virtio.push(new VirtioNet(nic.mac === undefined ? { backend: ethernet(nic) } : { backend: ethernet(nic), mac: nic.mac }));
+      const backend = ethernet(nic);
+      nets.push(backend);
+      virtio.push(new VirtioNet(nic.mac === undefined ? { backend } : { backend, mac: nic.mac }));
     }
     if (config.rng) virtio.push(new VirtioRng());
 
@@ -62,6 +67,7 @@ export function buildMachine(config: VmConfig, options: BuildOptions = {}): Virt
     return new VirtMachine(machineOptions);
   } catch (e) {
     for (const disk of disks) disk.close();
+    for (const net of nets) net.close?.();
     throw e;
   }
 }
@@ -75,10 +81,22 @@ function readImage(path: string): ImageFile {
 }
 
 function ethernet(nic: NicConfig): EthernetBackend {
+  const backend = plainEthernet(nic);
+  if (nic.dump === undefined) return backend;
+  try {
+    return new CapturingBackend(backend, new PcapWriter(nic.dump));
+  } catch (e) {
+    backend.close?.();
+    throw e;
+  }
+}
+
+function plainEthernet(nic: NicConfig): EthernetBackend {
   switch (nic.backend) {
     case "loopback": return new LoopbackEthernetBackend();
-    // Its port forwards are bound by whoever runs the machine (await ready()).
+    // Its port forwards are bound, and a switch port connected, by whoever runs the machine (await ready()).
     case "user": return new UserNetBackend(parseUserNetSpec(userNetSpec(nic.options)));
+    case "switch": return new SwitchClientBackend(nic.path as string);
     default: return new NullEthernetBackend();
   }
 }

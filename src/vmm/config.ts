@@ -7,7 +7,8 @@
  */
 import { parseUserNetSpec } from "../backends/net/user/options.ts";
 import { CACHE_MODES, IMAGE_FORMATS, type CacheMode, type ImageFormat } from "../backends/block/open-image.ts";
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { MAX_HARTS, RAM_OFFSET } from "../cpu/layout.ts";
 import { VIRTIO_MMIO_SLOTS } from "../devices/virtio/index.ts";
 import { DEFAULT_RAM_SIZE, MAX_RAM_SIZE, MIN_RAM_SIZE } from "../machine/virt-machine.ts";
@@ -46,12 +47,19 @@ export interface DriveConfig {
 }
 
 export interface NicConfig {
-  /** null: a NIC with no traffic; loopback: frames come back; user: NAT as QEMU's -netdev user. */
-  backend: "null" | "loopback" | "user";
+  /**
+   * null: a NIC with no traffic; loopback: frames come back; user: NAT as
+   * QEMU's -netdev user; switch: a port of the switch listening on `path`.
+   */
+  backend: "null" | "loopback" | "user" | "switch";
   /** "52:54:00:12:34:56" */
   mac?: string;
   /** user only: QEMU's -netdev user options, e.g. "hostfwd=tcp::2222-:22,restrict=on" (docs/network.md). */
   options?: string;
+  /** switch only: the Unix socket of the switch (`typevisor switch PATH`, or openSwitch({path})). */
+  path?: string;
+  /** A pcap file that records every frame the NIC sends and receives (created or truncated). */
+  dump?: string;
 }
 
 /** A config that cannot be run; the message names every bad field. */
@@ -81,7 +89,8 @@ export interface ValidateOptions {
 
 const TOP_FIELDS = ["name", "memory", "harts", "firmware", "kernel", "initrd", "append", "drives", "nics", "rng", "icount"];
 const DRIVE_FIELDS = ["file", "format", "readonly", "serial", "snapshot", "discard", "cache"];
-const NIC_FIELDS = ["backend", "mac", "options"];
+const NIC_FIELDS = ["backend", "mac", "options", "path", "dump"];
+const NIC_BACKENDS: readonly unknown[] = ["null", "loopback", "user", "switch"];
 /** Records a problem with a field (`value`: what was given, shown when the field has no label). */
 type Report = (field: string, message: string, value?: string) => void;
 
@@ -242,8 +251,8 @@ function driveConfig(item: unknown, field: string, report: Report): DriveConfig 
 function nicConfig(item: unknown, field: string, report: Report): NicConfig | null {
   let problems = 0;
   const bad: Report = (f, m) => (problems++, report(f, m));
-  if (!isObject(item) || (item.backend !== "null" && item.backend !== "loopback" && item.backend !== "user")) {
-    bad(field, `expected a NIC {backend: "null", "loopback" or "user", mac?, options?}, got ${describe(isObject(item) ? item.backend : item)}`);
+  if (!isObject(item) || !NIC_BACKENDS.includes(item.backend)) {
+    bad(field, `expected a NIC {backend: "null", "loopback", "user" or "switch", mac?, options?, path?, dump?}, got ${describe(isObject(item) ? item.backend : item)}`);
     return null;
   }
   for (const key of Object.keys(item)) if (!NIC_FIELDS.includes(key)) bad(field, `unknown option "${key}" (known: ${NIC_FIELDS.join(", ")})`);
@@ -261,16 +270,40 @@ function nicConfig(item: unknown, field: string, report: Report): NicConfig | nu
       }
     }
   }
+  if (item.backend === "switch" ? typeof item.path !== "string" || item.path === "" : item.path !== undefined) {
+    bad(field, item.backend === "switch" ? `a switch NIC needs path: the switch's socket (switch=PATH)` : `path ${describe(item.path)}: only a switch NIC takes a path`);
+  }
+  if (item.dump !== undefined) {
+    const problem = typeof item.dump === "string" && item.dump !== "" ? dumpProblem(item.dump) : "must be a file path";
+    if (problem) bad(field, `dump ${describe(item.dump)}: ${problem}`);
+  }
   if (problems > 0) return null;
-  const nic: NicConfig = { backend: item.backend };
+  const nic: NicConfig = { backend: item.backend as NicConfig["backend"] };
   if (item.mac !== undefined) nic.mac = item.mac as string;
   if (item.options !== undefined && item.options !== "") nic.options = item.options as string;
+  if (item.path !== undefined) nic.path = item.path as string;
+  if (item.dump !== undefined) nic.dump = item.dump as string;
   return nic;
 }
 
 /** The `--net` spec of a user NIC with these options. */
 export function userNetSpec(options: string | undefined): string {
   return options === undefined || options === "" ? "user" : `user,${options}`;
+}
+
+/** What is wrong with creating a capture at `path` (its folder must exist and be writable), or null. */
+function dumpProblem(path: string): string | null {
+  const folder = dirname(path);
+  try {
+    if (!statSync(folder).isDirectory()) return `${folder} is not a folder`;
+    accessSync(folder, constants.W_OK);
+    return existsSync(path) && !statSync(path).isFile() ? "not a regular file" : null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return `no folder ${folder}`;
+    if (code === "EACCES" || code === "EPERM" || code === "EROFS") return `${folder} is not writable`;
+    return (e as Error).message;
+  }
 }
 
 /** What is wrong with using `path` as an image (for writing too when `write`), or null. */

@@ -66,3 +66,24 @@ test("the default guest gets a user-mode NAT NIC unless --net says otherwise; a 
   assert.deepEqual(planRun(flags({})).config.nics, [], "a kernel of one's own gets no NIC unless asked, as before");
   assert.throws(() => planRun(flags({ net: "user,bogus=1" })), /--net user,bogus=1: .*bogus/);
 });
+
+test("--net switch=PATH gets its own MAC unless mac= names one; mac= and dump= go on any NIC, not into the NAT's options", () => {
+  const pcap = join(tmp, "x.pcap");
+  const [nic] = planRun(flags({ net: `switch=${tmp}/sw.sock,dump=${pcap}` })).config.nics;
+  assert.equal(nic.backend, "switch");
+  assert.equal(nic.path, `${tmp}/sw.sock`);
+  assert.equal(nic.dump, pcap);
+  assert.match(nic.mac!, /^52:54:00(:[0-9a-f]{2}){3}$/);
+  assert.notEqual(planRun(flags({ net: `switch=${tmp}/sw.sock` })).config.nics[0].mac, nic.mac, "two runs, two MACs");
+  assert.deepEqual(planRun(flags({ net: `switch=${tmp}/sw.sock,mac=52:54:00:00:00:0a` })).config.nics, [
+    { backend: "switch", path: `${tmp}/sw.sock`, mac: "52:54:00:00:00:0a" },
+  ]);
+  assert.deepEqual(planRun(flags({ net: `user,hostfwd=tcp::2222-:22,dump=${pcap},restrict=on` })).config.nics, [
+    { backend: "user", options: "hostfwd=tcp::2222-:22,restrict=on", dump: pcap },
+  ]);
+  assert.deepEqual(planRun(flags({ net: "loopback,mac=02:00:00:00:00:01" })).config.nics, [{ backend: "loopback", mac: "02:00:00:00:00:01" }]);
+  assert.throws(() => planRun(flags({ net: "loopback,hostfwd=tcp::1-:2" })), /--net loopback,hostfwd=tcp::1-:2: unknown option "hostfwd=tcp::1-:2" \(a loopback NIC takes mac= and dump=\)/);
+  assert.throws(() => planRun(flags({ net: "switch=" })), /--net switch=: a switch NIC needs path/);
+  assert.throws(() => planRun(flags({ net: "null,mac=zz" })), /--net null,mac=zz: mac "zz"/);
+  assert.throws(() => planRun(flags({ net: `user,dump=${tmp}/nowhere/x.pcap` })), /--net user,dump=.*: dump ".*x\.pcap": no folder/);
+});

@@ -36,7 +36,7 @@ test("bad -m: not a size, or more than one wasm32 memory holds (said in M and G,
 test("bad --smp, --net, --icount, --gdb, -S, -M", async () => {
   await refused(["--smp", "9"], /--smp 9: the virt board takes 1 to 8 harts, got 9/);
   await refused(["-smp", "x"], /--smp x: expected a whole number from 1 to 8/);
-  await refused(["--net", "tap"], /--net tap: expected none, null, loopback or user\[,option=value...\]/);
+  await refused(["--net", "tap"], /--net tap: expected none, null, loopback, user\[,option=value...\] or switch=PATH/);
   await refused(["--icount", "0"], /--icount 0: expected a whole number of instructions per tick \(1 or more\), got 0/);
   await refused(["--gdb", "tcp::99999"], /--gdb tcp::99999: expected tcp::PORT/);
   await refused(["-S"], /-S waits for a debugger: give -s or --gdb tcp::PORT too/);

@@ -136,6 +136,20 @@ export class GuestSim {
     return this.ipv4Frame(GUEST_IP, dst, PROTO_ICMP, p);
   }
 
+  /** A broadcast DHCPDISCOVER from `mac` (as its Ethernet source too), transaction `xid`. */
+  dhcpDiscover(mac: Uint8Array, xid: number): Uint8Array {
+    const m = new Uint8Array(300);
+    m.set([1, 1, 6], 0);
+    put32(m, 4, xid);
+    m[10] = 0x80; // broadcast the reply
+    m.set(mac, 28);
+    put32(m, 236, 0x63825363);
+    m.set([53, 1, 1, 255], 240);
+    const f = this.udpFrame(0, 68, 0xffffffff, 67, m, Uint8Array.of(255, 255, 255, 255, 255, 255));
+    f.set(mac, 6);
+    return f;
+  }
+
   arpRequest(target: Ipv4, sender = GUEST_IP): Uint8Array {
     const f = new Uint8Array(42);
     f.fill(0xff, 0, 6);

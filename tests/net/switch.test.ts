@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EthernetSwitch, MAX_MAC_ENTRIES, type SwitchPort } from "../../src/backends/net/switch.ts";
 import { UserNetBackend } from "../../src/backends/net/user/user-net.ts";
-import { get32, put32 } from "../../src/backends/net/user/bytes.ts";
+import { get32 } from "../../src/backends/net/user/bytes.ts";
 import { GuestSim, ip, parseReceived } from "./guest-sim.ts";
 
 const mac = (n: number) => Uint8Array.of(0x52, 0x54, 0, 0, 0, n);
@@ -68,14 +68,7 @@ function asGuest(n: number, f: Uint8Array): Uint8Array {
 }
 
 function dhcpDiscover(n: number): Uint8Array {
-  const m = new Uint8Array(300);
-  m.set([1, 1, 6], 0);
-  put32(m, 4, 100 + n);
-  m[10] = 0x80;
-  m.set(mac(n), 28);
-  put32(m, 236, 0x63825363);
-  m.set([53, 1, 1, 255], 240);
-  return asGuest(n, builder.udpFrame(0, 68, 0xffffffff, 67, m, BROADCAST));
+  return builder.dhcpDiscover(mac(n), 100 + n);
 }
 
 test("switch with a user-mode NAT uplink: two guests get their own leases, and late replies reach only the guest that asked", async () => {

@@ -12,6 +12,11 @@ export interface EthernetBackend {
   onReceive(receiver: (frame: Uint8Array) => void): void;
   /** Resolves once the host side is set up (listening sockets bound); rejects with a one-line reason. */
   ready?(): Promise<void>;
+  /**
+   * A station (by MAC) has left the link — its switch port closed: drop
+   * what was kept for it (a NAT frees its DHCP lease).
+   */
+  forgetStation?(mac: Uint8Array): void;
   /** Releases host resources (sockets, timers) when the VM is done with the NIC. */
   close?(): void;
 }

@@ -58,6 +58,11 @@ export class DhcpServer {
     return this.leases.get(mac);
   }
 
+  /** Frees `mac`'s lease (the station left the link), so the pool serves the next one. */
+  release(mac: string): void {
+    this.leases.delete(mac);
+  }
+
   /**
    * Handles one client message (the UDP payload at `start`, `length`
    * bytes); writes the reply into `out` at `at` and describes it, or

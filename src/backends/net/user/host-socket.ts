@@ -1,25 +1,21 @@
 /** A node:net socket as the host end of a guest TCP connection. */
 import type { Socket } from "node:net";
 import type { TcpConnection, TcpHostSide } from "./tcp-connection.ts";
+import { TurnCork } from "../turn-cork.ts";
 
 export class SocketHostSide implements TcpHostSide {
-  private corked = false;
+  private readonly cork: TurnCork;
 
-  constructor(readonly socket: Socket) {}
+  constructor(readonly socket: Socket) {
+    this.cork = new TurnCork(socket);
+  }
 
   /**
    * Segments the guest sends in one turn of the run loop leave in one
    * writev: the socket is corked until the turn ends.
    */
   write(data: Uint8Array): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.cork.hold();
     this.socket.write(Buffer.from(data)); // a copy: `data` is a view of guest RAM
   }
 

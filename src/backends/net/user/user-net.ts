@@ -97,6 +97,12 @@ export class UserNetBackend implements EthernetBackend {
     this.receiver = receiver;
   }
 
+  /** A guest left the switch this NAT is the uplink of: its lease and address mapping go. */
+  forgetStation(mac: Uint8Array): void {
+    this.dhcp.release(Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":"));
+    for (const [ip, known] of this.macOf) if (known.every((b, i) => b === mac[i])) this.macOf.delete(ip);
+  }
+
   send(frame: Uint8Array): void {
     this.stats.framesIn++;
     if (this.closed) return;

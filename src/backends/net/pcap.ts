@@ -1,0 +1,122 @@
+/**
+ * `dump=FILE.pcap`: every frame a NIC sends and receives, in the classic
+ * pcap format (what `tcpdump -r` and Wireshark read): a 24-byte file
+ * header (microsecond timestamps, LINKTYPE_ETHERNET), then per frame a
+ * 16-byte record header and the frame.
+ *
+ * Records are gathered in a 64 KiB buffer and written when it fills, a
+ * second after the first unwritten one, and at close, so capturing costs
+ * one copy per frame and a write now and then, not a system call per frame.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import type { EthernetBackend } from "./ethernet-backend.ts";
+
+const PCAP_MAGIC_US = 0xa1b2c3d4;
+const LINKTYPE_ETHERNET = 1;
+/** Largest frame recorded whole (tcpdump's default snap length). */
+export const PCAP_SNAPLEN = 262144;
+const BUFFER_SIZE = 65536;
+const RECORD_HEADER = 16;
+const FLUSH_AFTER_MS = 1000;
+
+export class PcapWriter {
+  /** Frames recorded. */
+  frames = 0;
+  private fd: number | null;
+  private readonly buffer = Buffer.alloc(BUFFER_SIZE);
+  private used = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Creates (or truncates) `path`; throws a one-line Error if it cannot. */
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, "w");
+    } catch (e) {
+      throw new Error(`dump=${path}: cannot write the capture: ${(e as Error).message}`);
+    }
+    const h = Buffer.alloc(24);
+    h.writeUInt32LE(PCAP_MAGIC_US, 0);
+    h.writeUInt16LE(2, 4); // version 2.4
+    h.writeUInt16LE(4, 6);
+    h.writeUInt32LE(PCAP_SNAPLEN, 16);
+    h.writeUInt32LE(LINKTYPE_ETHERNET, 20);
+    writeSync(this.fd, h);
+  }
+
+  /** Records one frame, stamped now. */
+  record(frame: Uint8Array): void {
+    if (this.fd === null) return;
+    const kept = Math.min(frame.length, PCAP_SNAPLEN);
+    const size = RECORD_HEADER + kept;
+    if (this.used + size > BUFFER_SIZE) this.flush();
+    this.frames++;
+    if (size > BUFFER_SIZE) {
+      // A frame larger than the buffer (up to 64 KiB of payload): straight to the file.
+      const header = Buffer.alloc(RECORD_HEADER);
+      writeRecordHeader(header, 0, kept, frame.length);
+      writeSync(this.fd, header);
+      writeSync(this.fd, frame, 0, kept);
+      return;
+    }
+    writeRecordHeader(this.buffer, this.used, kept, frame.length);
+    this.buffer.set(frame.subarray(0, kept), this.used + RECORD_HEADER);
+    this.used += size;
+    this.timer ??= setTimeout(() => this.flush(), FLUSH_AFTER_MS).unref();
+  }
+
+  /** Writes what is buffered. */
+  flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.fd === null || this.used === 0) return;
+    writeSync(this.fd, this.buffer, 0, this.used);
+    this.used = 0;
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+function writeRecordHeader(out: Buffer, at: number, kept: number, length: number): void {
+  const us = Math.round((performance.timeOrigin + performance.now()) * 1000);
+  out.writeUInt32LE(Math.floor(us / 1e6), at);
+  out.writeUInt32LE(us % 1e6, at + 4);
+  out.writeUInt32LE(kept, at + 8);
+  out.writeUInt32LE(length, at + 12);
+}
+
+/** `inner` with every frame both ways recorded into `dump`; closing it closes both. */
+export class CapturingBackend implements EthernetBackend {
+  constructor(
+    readonly inner: EthernetBackend,
+    readonly dump: PcapWriter,
+  ) {}
+
+  send(frame: Uint8Array): void {
+    this.dump.record(frame);
+    this.inner.send(frame);
+  }
+
+  onReceive(receiver: (frame: Uint8Array) => void): void {
+    this.inner.onReceive((frame) => {
+      this.dump.record(frame);
+      receiver(frame);
+    });
+  }
+
+  ready(): Promise<void> {
+    return this.inner.ready?.() ?? Promise.resolve();
+  }
+
+  forgetStation(mac: Uint8Array): void {
+    this.inner.forgetStation?.(mac);
+  }
+
+  close(): void {
+    this.inner.close?.();
+    this.dump.close();
+  }
+}
