@@ -52,6 +52,8 @@ export interface VmStats {
   ramUsedBytes: number;
   /** The worker's JavaScript heap in use. */
   heapUsedBytes: number;
+  /** Instructions the harts have retired (a restored guest counts on from its snapshot's). */
+  instret: number;
 }
 
 export type ReplyValue = null | SnapshotInfo | MachineImage | VmStats;

@@ -190,7 +190,8 @@ async function serve(request: Request): Promise<ReplyValue> {
       const flags = machine.bus.pages.flags;
       let used = 0;
       for (let p = 0; p < flags.length; p++) if ((flags[p] & PAGE_USED) !== 0) used++;
-      return { ramUsedBytes: used * PAGE_SIZE, heapUsedBytes: getHeapStatistics().used_heap_size };
+      const instret = machine.harts.reduce((sum, hart) => sum + hart.instretNow(), 0);
+      return { ramUsedBytes: used * PAGE_SIZE, heapUsedBytes: getHeapStatistics().used_heap_size, instret };
     }
     case "stop":
       return finish(null);
