@@ -26,7 +26,7 @@ import { LoadError } from "../loader/load-error.ts";
 import { dtbAddress, initrdAddress } from "../loader/placement.ts";
 import { Bus } from "./bus.ts";
 import { HostClock, InstructionClock, type ClockState, type MachineClock } from "./clock.ts";
-import { PAGE_DIRTY, PAGE_LOGGED } from "./ram-pages.ts";
+import { PAGE_DIRTY, PAGE_FORKED, PAGE_LOGGED } from "./ram-pages.ts";
 import type { ClintState } from "../devices/clint.ts";
 import type { PlicState } from "../devices/plic.ts";
 import type { Uart16550State } from "../devices/uart16550.ts";
@@ -371,6 +371,12 @@ export class VirtMachine {
     const pages = this.bus.pages.pagesWith(PAGE_LOGGED);
     this.startDirtyLog();
     return pages;
+  }
+
+  /** RAM now equals a fork image: from here on PAGE_FORKED marks the pages the next image must copy again. */
+  cleanForkMarks(): void {
+    this.bus.pages.clear(PAGE_FORKED);
+    this.dropWriteTags();
   }
 
   /** After clearing written marks: every hart's next store to a page takes the slow path, which marks it. */

@@ -17,7 +17,7 @@ import { stateToJson } from "./state-json.ts";
 import { isZeroPage } from "./zero-page.ts";
 
 export { SnapshotError } from "./snapshot-error.ts";
-export { captureImage, restoreImage, type MachineImage } from "./fork-image.ts";
+export { captureImage, imagePageCount, restoreImage, type MachineImage } from "./fork-image.ts";
 
 export interface SaveOptions {
   /** The VM's config (opaque here): stored, and given back by readSnapshotConfig. */
