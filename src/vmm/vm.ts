@@ -42,7 +42,13 @@ export interface RestoreOptions extends VmOptions {
   verify?: boolean;
 }
 
-export const DEFAULT_RESOURCE_LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+/**
+ * A small young generation: an idle VM's worker otherwise holds megabytes of
+ * short-lived garbage between scavenges (docs/benchmarks.md: 2 MiB instead of
+ * 16 cut the host memory per idle VM by 6–9 MiB; the interpreter's hot path
+ * does not allocate, so scavenges stay rare and cheap).
+ */
+export const DEFAULT_RESOURCE_LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 2, stackSizeMb: 4 };
 /** Each console direction's ring. */
 const CONSOLE_RING_BYTES = 1 << 16;
 /** How long stop() lets the worker end by itself before terminating it. */
