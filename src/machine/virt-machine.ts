@@ -335,7 +335,7 @@ export class VirtMachine {
     this.dtb = Uint8Array.from(state.dtb);
     this.dtbAddress = state.dtbAddress;
     // Decoded instructions belong to the old RAM.
-    this.bus.code.written(0, this.ramSize);
+    this.bus.code.forgetAll();
   }
 
   /**
