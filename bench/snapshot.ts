@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { VirtMachine } from "../src/machine/virt-machine.ts";
 import { PAGE_USED } from "../src/machine/ram-pages.ts";
-import { captureImage, restoreImage, restoreSnapshot, saveSnapshot } from "../src/vmm/snapshot.ts";
+import { captureImage, imagePageCount, restoreImage, restoreSnapshot, saveSnapshot } from "../src/vmm/snapshot.ts";
 import { isZeroPage } from "../src/vmm/zero-page.ts";
 import { guestFiles, LinuxGuest } from "../tests/vmm/linux-guest.ts";
 import { median, printTable } from "./stats.ts";
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       const i0 = performance.now();
       const image = captureImage(source.machine, null);
       capture.push(performance.now() - i0);
-      imageBytes = image.ram.byteLength;
+      imageBytes = imagePageCount(image) * 4096;
       const copy = new LinuxGuest(files, { boot: false });
       collect();
       const fc0 = process.cpuUsage();

@@ -5,9 +5,12 @@
  *   node --import tsx bench/vmm.ts [--reps N] [--idle-vms N] [--no-build] [--idle-only] [--young-mb N]
  *
  * 1. A booted 256 MiB default guest: boot, save (size, time), then N times
- *    restore-to-running (Vm.restore until it runs) and fork (vm.fork until
- *    the copy runs), each also until the guest's shell answers a command;
- *    cold (a worker thread started on demand) and with Vm.prewarm(1).
+ *    restore-to-running (from the Vm.restore call until it resolves with a
+ *    running VM, and until its harts have retired instructions past the
+ *    snapshot's count) and fork (vm.fork of the running guest, and of the
+ *    paused guest whose image exists already), each also until the guest's
+ *    shell answers a command; cold (a worker thread started on demand) and
+ *    with Vm.prewarm(1).
  * 2. Host memory per VM beyond the guest RAM it touched: RSS growth over
  *    the idle VMs below, per VM, minus each one's touched guest RAM.
  * 3. N idle booted 64 MiB VMs in this process (forks of one booted guest,
@@ -60,13 +63,19 @@ async function bootDefault(memory: number): Promise<{ vm: Vm; bootMs: number }> 
   return { vm, bootMs: performance.now() - started };
 }
 
-/** Time until `make` resolves with a running VM, then until its shell answers. */
-async function timeToRunning(make: () => Promise<Vm>): Promise<{ running: number; answering: number; vm: Vm }> {
+/**
+ * Time until `make` resolves with a running VM, until its harts have retired
+ * instructions past `instret` (asked of the worker, so one slice at most
+ * later), and until its shell answers.
+ */
+async function timeToRunning(make: () => Promise<Vm>, instret: number): Promise<{ running: number; executing: number; answering: number; vm: Vm }> {
   const t0 = performance.now();
   const vm = await make();
   const running = performance.now() - t0;
+  while ((await vm.stats()).instret <= instret);
+  const executing = performance.now() - t0;
   await new GuestShell(vm).run("true");
-  return { running, answering: performance.now() - t0, vm };
+  return { running, executing, answering: performance.now() - t0, vm };
 }
 
 try {
@@ -82,39 +91,54 @@ try {
 async function restoreAndFork(): Promise<void> {
   const { vm: big, bootMs } = await bootDefault(256 * MiB);
   const file = join(tmp, "booted-256M.snap");
+  await big.pause();
   const saved = await big.save(file);
-  const used = await big.stats();
+  const used = await big.stats(); // paused: its instret is the snapshot's
+  await big.resume();
   console.log(
     `booted 256 MiB guest in ${(bootMs / 1000).toFixed(1)} s; guest RAM used ${(used.ramUsedBytes / MiB).toFixed(1)} MiB; ` +
       `snapshot ${(saved.bytes / MiB).toFixed(1)} MiB (${saved.ramPages} pages) saved in ${ms(saved.ms)}`,
   );
-  type Sample = { running: number; answering: number };
-  const samples: Record<string, Sample[]> = { "restore, cold": [], "fork, cold": [], "restore, prewarmed": [], "fork, prewarmed": [] };
+  type Sample = { running: number; executing: number; answering: number };
+  const samples: Record<string, Sample[]> = {};
+  const sample = async (name: string, make: () => Promise<Vm>, instret: number) => {
+    const r = await timeToRunning(make, instret);
+    (samples[name] ??= []).push(r);
+    await r.vm.stop();
+  };
   for (const warm of [false, true]) {
     Vm.prewarm(warm ? 1 : 0);
+    const how = warm ? "prewarmed" : "cold";
     for (let i = 0; i < reps; i++) {
       if (warm) await sleep(2500); // the spare taken by the last sample is replaced
-      const r = await timeToRunning(() => Vm.restore(file));
-      samples[`restore, ${warm ? "prewarmed" : "cold"}`].push(r);
-      await r.vm.stop();
+      await sample(`restore, ${how}`, () => Vm.restore(file), used.instret);
       if (warm) await sleep(2500);
-      const f = await timeToRunning(() => big.fork());
-      samples[`fork, ${warm ? "prewarmed" : "cold"}`].push(f);
-      await f.vm.stop();
+      await sample(`fork of the running guest, ${how}`, () => big.fork(), 0);
     }
+    // Forks of a paused guest share one image: the first captures it, the rest only restore it.
+    await big.pause();
+    const pausedAt = (await big.stats()).instret;
+    for (let i = 0; i < reps; i++) {
+      if (warm) await sleep(2500);
+      await sample(`fork of the paused guest, ${how}`, () => big.fork(), pausedAt);
+    }
+    await big.resume();
   }
   Vm.prewarm(0);
   await big.stop();
   const row = (name: string, goal: string) => {
     const xs = samples[name];
-    return [name, ms(median(xs.map((x) => x.running))), ms(Math.min(...xs.map((x) => x.running))), ms(median(xs.map((x) => x.answering))), goal];
+    const col = (f: (x: Sample) => number) => ms(median(xs.map(f)));
+    return [name, col((x) => x.running), ms(Math.min(...xs.map((x) => x.running))), col((x) => x.executing), col((x) => x.answering), goal];
   };
   printTable([
-    ["booted 256 MiB guest", "to running (median)", "(best)", "to shell answering (median)", "goal (to running)"],
+    ["booted 256 MiB guest", "to running (median)", "(best)", "to instret advancing", "to shell answering", "goal (to running)"],
     row("restore, cold", "10 ms"),
     row("restore, prewarmed", "10 ms"),
-    row("fork, cold", "5 ms"),
-    row("fork, prewarmed", "5 ms"),
+    row("fork of the running guest, cold", "5 ms"),
+    row("fork of the running guest, prewarmed", "5 ms"),
+    row("fork of the paused guest, cold", "5 ms"),
+    row("fork of the paused guest, prewarmed", "5 ms"),
   ]);
 
 }

@@ -119,6 +119,12 @@ export class DecodeCache {
     }
   }
 
+  /** All of RAM was replaced (a snapshot restore): every page loses its entries, in time proportional to the slots, not to RAM. */
+  forgetAll(): void {
+    const slotPage = this.slotPage;
+    for (let slot = 0; slot < slotPage.length; slot++) if (slotPage[slot] >= 0) this.release(slotPage[slot], slot);
+  }
+
   private release(page: number, slot: number): void {
     this.pageSlot[page] = -1;
     this.slotPage[slot] = -1;

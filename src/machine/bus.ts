@@ -60,6 +60,13 @@ export class Bus {
     this.devices.push(device);
   }
 
+  /** Puts `next` where `old` was (same address range: a virtio slot getting its device). */
+  replaceDevice(old: MmioDevice, next: MmioDevice): void {
+    const i = this.devices.indexOf(old);
+    if (i < 0 || next.base !== old.base || next.size !== old.size) throw new Error(`cannot replace device ${old.name} with ${next.name}`);
+    this.devices[i] = next;
+  }
+
   deviceAt(paddr: number): MmioDevice | null {
     const ds = this.devices;
     for (let i = 0; i < ds.length; i++) {

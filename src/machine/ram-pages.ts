@@ -20,9 +20,11 @@ export const PAGE_DIRTY = 2;
 export const PAGE_LOGGED = 4;
 /** May be non-zero: written, or loaded non-zero, since power-on or restore. */
 export const PAGE_USED = 8;
+/** Written since the last fork image was captured (a new image copies only these). */
+export const PAGE_FORKED = 16;
 /** A hart may store to the page without telling anyone. */
-export const PAGE_WRITABLE = PAGE_PRESENT | PAGE_DIRTY | PAGE_LOGGED;
-const WRITTEN = PAGE_DIRTY | PAGE_LOGGED | PAGE_USED;
+export const PAGE_WRITABLE = PAGE_PRESENT | PAGE_DIRTY | PAGE_LOGGED | PAGE_FORKED;
+const WRITTEN = PAGE_DIRTY | PAGE_LOGGED | PAGE_USED | PAGE_FORKED;
 
 /** Supplies the bytes of pages that are not present yet (a snapshot file, a fork image). */
 export interface PageSource {
@@ -42,6 +44,8 @@ export class RamPages {
   loaded = 0;
   /** The first page the source could not supply (a corrupt snapshot): the machine cannot go on. */
   failure: Error | null = null;
+  /** Counts attach(): RAM replaced wholesale (marks taken before mean nothing after). */
+  generation = 0;
   /** Pages not present yet: 0 means every access is direct. */
   private missing = 0;
   private source: PageSource | null = null;
@@ -65,6 +69,7 @@ export class RamPages {
   attach(source: PageSource): void {
     this.source?.release();
     this.source = source;
+    this.generation++;
     this.flags.fill(0);
     this.missing = this.count;
     this.loaded = 0;
@@ -97,7 +102,7 @@ export class RamPages {
     for (let p = off >>> 12; p <= last; p++) flags[p] |= WRITTEN;
   }
 
-  /** Forgets the marks in `bits` (PAGE_DIRTY and/or PAGE_LOGGED) on every page. */
+  /** Forgets the marks in `bits` (PAGE_DIRTY, PAGE_LOGGED, PAGE_FORKED) on every page. */
   clear(bits: number): void {
     const flags = this.flags;
     const keep = ~bits & 0xff;

@@ -27,7 +27,7 @@ import { dtbAddress, initrdAddress } from "../loader/placement.ts";
 import { Bus } from "./bus.ts";
 import type { InterruptSink } from "./device.ts";
 import { HostClock, InstructionClock, type ClockState, type MachineClock } from "./clock.ts";
-import { PAGE_DIRTY, PAGE_LOGGED } from "./ram-pages.ts";
+import { PAGE_DIRTY, PAGE_FORKED, PAGE_LOGGED } from "./ram-pages.ts";
 import type { ClintState } from "../devices/clint.ts";
 import type { PlicState } from "../devices/plic.ts";
 import type { Uart16550State } from "../devices/uart16550.ts";
@@ -54,8 +54,7 @@ const FW_DYNAMIC_VERSION = 2;
 const FW_DYNAMIC_NEXT_MODE_S = 1;
 const FW_DYNAMIC_INFO_SIZE = 48;
 
-const RESTORED_REBOOT_NOTE =
-  "\r\ntypevisor: the guest asked for a reboot; a machine restored from a snapshot powers off instead\r\n";
+const rebootFailedNote = (why: string) => `\r\ntypevisor: the guest asked for a reboot, but the boot images cannot be loaded (${why}); powering off\r\n`;
 
 export interface ImageFile {
   /** For error messages (a path). */
@@ -79,6 +78,14 @@ export interface ImageFile {
  *   the kernel starts them (SBI HSM).
  */
 export type Firmware = { kind: "none" } | { kind: "file"; image: ImageFile } | { kind: "builtin" };
+
+/** What a (re)boot loads: the boot half of VirtMachineOptions. */
+export interface BootImages {
+  firmware: Firmware;
+  kernel?: ImageFile;
+  initrd?: ImageFile;
+  bootargs?: string;
+}
 
 /** Where UART output goes. */
 export interface SerialSink {
@@ -142,7 +149,8 @@ export class VirtMachine {
   readonly uart: Uart16550;
   readonly rtc: GoldfishRtc;
   readonly finisher: TestFinisher;
-  readonly virtio: VirtioSlots;
+  /** The virtio-mmio slots (replaced once by plugVirtio on a board built without devices). */
+  virtio: VirtioSlots;
   /** The device tree of the last boot and where the guest finds it. */
   dtb: Uint8Array = new Uint8Array(0);
   dtbAddress = 0;
@@ -153,6 +161,8 @@ export class VirtMachine {
   onReset: (() => void) | null = null;
   private exitRequest: ExitRequest | null = null;
   private readonly options: VirtMachineOptions;
+  /** What a reboot loads: the constructor's images, or for a board built with `boot: false`, what `bootFrom` reads. */
+  private images: BootImages | (() => BootImages) | null;
   private readonly serial: SerialSink | null;
   private readonly outBuf = new Uint8Array(4096);
   private outLen = 0;
@@ -174,6 +184,7 @@ export class VirtMachine {
   /** Builds the board and loads the boot images; throws LoadError/ElfError on bad images. */
   constructor(options: VirtMachineOptions) {
     this.options = options;
+    this.images = options.boot === false ? null : options;
     const ramSize = options.ramSize ?? DEFAULT_RAM_SIZE;
     const hartCount = options.harts ?? 1;
     if (!Number.isInteger(ramSize) || ramSize < MIN_RAM_SIZE || ramSize > MAX_RAM_SIZE || ramSize % 4096 !== 0) {
@@ -218,7 +229,7 @@ export class VirtMachine {
     for (const dev of [this.finisher, this.rtc, this.clint, this.plic, this.uart]) this.bus.addDevice(dev);
     for (const slot of this.virtio.slots) this.bus.addDevice(slot.mmio);
 
-    if (options.boot !== false) this.boot();
+    if (options.boot !== false) this.boot(options);
   }
 
   /** True while the machine is paused: run() is parked between batches and guest time stands still. */
@@ -332,7 +343,7 @@ export class VirtMachine {
     this.dtb = Uint8Array.from(state.dtb);
     this.dtbAddress = state.dtbAddress;
     // Decoded instructions belong to the old RAM.
-    this.bus.code.written(0, this.ramSize);
+    this.bus.code.forgetAll();
   }
 
   /**
@@ -368,6 +379,12 @@ export class VirtMachine {
     const pages = this.bus.pages.pagesWith(PAGE_LOGGED);
     this.startDirtyLog();
     return pages;
+  }
+
+  /** RAM now equals a fork image: from here on PAGE_FORKED marks the pages the next image must copy again. */
+  cleanForkMarks(): void {
+    this.bus.pages.clear(PAGE_FORKED);
+    this.dropWriteTags();
   }
 
   /** After clearing written marks: every hart's next store to a page takes the slow path, which marks it. */
@@ -465,15 +482,18 @@ export class VirtMachine {
           this.debugger?.poweredOff(request.code);
           return request.code;
         }
-        if (this.options.boot === false) {
-          // Built for a restore, it may lack the images a boot needs: stop rather than hang.
+        let images: BootImages;
+        try {
+          images = this.bootImages();
+        } catch (e) {
+          // Built for a restore, with images gone since: stop rather than hang.
           this.debugger?.poweredOff(0);
-          for (const b of new TextEncoder().encode(RESTORED_REBOOT_NOTE)) this.serialOut(b);
+          for (const b of new TextEncoder().encode(rebootFailedNote((e as Error).message))) this.serialOut(b);
           this.flushSerial();
           return 0;
         }
         this.onReset?.();
-        this.reset();
+        this.reset(images);
         continue;
       }
       const pressure = this.serial?.backpressure?.() ?? null;
@@ -483,14 +503,44 @@ export class VirtMachine {
     }
   }
 
-  /** Power-on reset of the board: devices, harts, boot images (RAM is otherwise kept, as on QEMU). */
-  reset(): void {
+  /**
+   * Power-on reset of the board: devices, harts, boot images (RAM is
+   * otherwise kept, as on QEMU). Throws LoadError when a board built with
+   * `boot: false` has no images (see bootFrom).
+   */
+  reset(images: BootImages = this.bootImages()): void {
     this.clint.reset();
     this.plic.reset();
     this.uart.reset();
     this.rtc.reset();
     for (const slot of this.virtio.populated()) slot.mmio.write(REG_STATUS, 4, 0);
-    this.boot();
+    this.boot(images);
+  }
+
+  /**
+   * Where a board built with `boot: false` (to restore a snapshot into) gets
+   * its boot images when the guest reboots: read then, not at restore, so a
+   * restore never reads them and a reboot sees the files as they are.
+   */
+  bootFrom(images: BootImages | (() => BootImages)): void {
+    this.images = images;
+  }
+
+  /**
+   * Gives a board built without virtio devices (a prebuilt board, waiting for
+   * its VM) its devices, before it runs or restores. Throws if it has some.
+   */
+  plugVirtio(devices: readonly VirtioDevice[]): void {
+    if (this.virtio.populated().length > 0) throw new Error("the board already has virtio devices");
+    const slots = new VirtioSlots({ mem: this.bus, sink: this.plic, devices });
+    this.virtio.slots.forEach((slot, i) => this.bus.replaceDevice(slot.mmio, slots.slots[i].mmio));
+    this.virtio = slots;
+  }
+
+  private bootImages(): BootImages {
+    const images = typeof this.images === "function" ? this.images() : this.images;
+    if (images === null) throw new LoadError("this machine was built to restore a snapshot into and has no boot images");
+    return images;
   }
 
   /** Runs every hart one batch and polls the timers; returns the next timer deadline. */
@@ -529,8 +579,7 @@ export class VirtMachine {
    * out, and points every hart at the entry with a0 = hart id, a1 = device
    * tree, a2 = fw_dynamic_info (firmware boots only).
    */
-  private boot(): void {
-    const { firmware, kernel, initrd } = this.options;
+  private boot({ firmware, kernel, initrd, bootargs }: BootImages): void {
     const images: [string, LoadedImage][] = [];
     const load = (file: ImageFile, other: (bus: Bus, bytes: Uint8Array, name: string) => LoadedImage) => {
       const image = isElf(file.bytes) ? loadBareMetalElf(this.bus, file.bytes, file.name) : other(this.bus, file.bytes, file.name);
@@ -575,7 +624,7 @@ export class VirtMachine {
       ramSize: this.ramSize,
       harts: this.harts.length,
       isa: o.isa,
-      bootargs: o.bootargs,
+      bootargs,
       initrd: initrdRange,
       // Deterministic runs stay reproducible: no host entropy in the tree.
       rngSeed: this.clock.deterministic ? undefined : new Uint8Array(randomBytes(32)),

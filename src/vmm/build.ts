@@ -14,26 +14,46 @@ import { CapturingBackend, PcapWriter } from "../backends/net/pcap.ts";
 import { SwitchClientBackend } from "../backends/net/switch-client.ts";
 import { VirtioBlk, VirtioNet, VirtioRng, type VirtioDevice } from "../devices/virtio/index.ts";
 import { LoadError } from "../loader/load-error.ts";
-import { VirtMachine, type Firmware, type ImageFile, type SerialSink, type VirtMachineOptions } from "../machine/virt-machine.ts";
+import { VirtMachine, type BootImages, type Firmware, type ImageFile, type SerialSink } from "../machine/virt-machine.ts";
+import { boardShape, type BoardShape } from "./board-shape.ts";
 import { userNetSpec, type NicConfig, type VmConfig } from "./config.ts";
 import { UserNetBackend } from "../backends/net/user/user-net.ts";
 import { parseUserNetSpec } from "../backends/net/user/options.ts";
 
 export interface BuildOptions {
   serial?: SerialSink;
-  /** False: devices built but no images loaded and no harts started (to restore a snapshot into). */
+  /**
+   * False: devices built but no images loaded and no harts started (to
+   * restore a snapshot into); the images are read if the guest reboots.
+   */
   boot?: boolean;
+  /** With boot false: a board from buildBoard, of the config's shape, to put the devices on (else a new one). */
+  board?: VirtMachine;
+}
+
+/**
+ * A board with no devices and no images, its memory allocated and its harts
+ * built, waiting for a VM of this shape to be restored or forked into
+ * (buildMachine's `board`): what a prewarmed worker holds.
+ */
+export function buildBoard(shape: BoardShape, serial?: SerialSink): VirtMachine {
+  const firmware: Firmware = shape.firmware === "file" ? { kind: "file", image: { name: "", bytes: new Uint8Array(0) } } : { kind: shape.firmware };
+  const board = new VirtMachine({ ramSize: shape.memory, harts: shape.harts, firmware, instructionsPerTick: shape.icount, serial, boot: false });
+  // Code a worker runs for the first time is compiled and run slowly: take the restore path once now, not at the VM's restore.
+  board.restore(board.save());
+  return board;
+}
+
+/** Reads the config's firmware, kernel and initrd. Throws LoadError. */
+export function readBootImages(config: VmConfig): BootImages {
+  const firmware: Firmware = config.firmware.kind === "file" ? { kind: "file", image: readImage(config.firmware.path) } : config.firmware;
+  const kernel = config.kernel === undefined ? undefined : readImage(config.kernel);
+  const initrd = config.initrd === undefined ? undefined : readImage(config.initrd);
+  return { firmware, kernel, initrd, bootargs: config.append };
 }
 
 export function buildMachine(config: VmConfig, options: BuildOptions = {}): VirtMachine {
   const boot = options.boot !== false;
-  const read = (path: string): ImageFile | undefined => (boot ? readImage(path) : undefined);
-  const firmware: Firmware =
-    config.firmware.kind === "file"
-      ? { kind: "file", image: read(config.firmware.path) ?? { name: config.firmware.path, bytes: new Uint8Array(0) } }
-      : config.firmware;
-  const kernel = config.kernel === undefined ? undefined : read(config.kernel);
-  const initrd = config.initrd === undefined ? undefined : read(config.initrd);
 
   const disks: BlockBackend[] = [];
   const nets: EthernetBackend[] = [];
@@ -51,20 +71,13 @@ export function buildMachine(config: VmConfig, options: BuildOptions = {}): Virt
     }
     if (config.rng) virtio.push(new VirtioRng());
 
-    // `boot` is VirtMachine's (snapshot branch); passed as a variable, not a literal, until it lands.
-    const machineOptions: VirtMachineOptions & { boot?: boolean } = {
-      ramSize: config.memory,
-      harts: config.harts,
-      firmware,
-      kernel,
-      initrd,
-      bootargs: config.append,
-      instructionsPerTick: config.icount,
-      virtio,
-      serial: options.serial,
-      boot,
-    };
-    return new VirtMachine(machineOptions);
+    if (boot) {
+      return new VirtMachine({ ramSize: config.memory, harts: config.harts, ...readBootImages(config), instructionsPerTick: config.icount, virtio, serial: options.serial });
+    }
+    const machine = options.board ?? buildBoard(boardShape(config), options.serial);
+    machine.plugVirtio(virtio);
+    machine.bootFrom(() => readBootImages(config));
+    return machine;
   } catch (e) {
     for (const disk of disks) disk.close();
     for (const net of nets) net.close?.();

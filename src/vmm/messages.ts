@@ -4,12 +4,16 @@
  * a fork image's RAM), never live objects.
  */
 import type { VmConfig } from "./config.ts";
-import type { MachineImage, SnapshotInfo } from "./snapshot.ts";
+import type { MachineImage, SnapshotFile, SnapshotInfo } from "./snapshot.ts";
 
-/** How the worker gets its machine: booted fresh, from a snapshot file, or from a fork image. */
+/**
+ * How the worker gets its machine: booted fresh, from a snapshot file (opened
+ * and checked by the host, which hands its descriptors and shared index over:
+ * the file is read and checked once), or from a fork image.
+ */
 export type MachineSource =
   | { kind: "boot" }
-  | { kind: "snapshot"; path: string }
+  | { kind: "snapshot"; file: SnapshotFile }
   | { kind: "image"; image: MachineImage; mac?: string };
 
 /** A GDB stub served from inside the worker (typevisor run -s / --gdb). */
@@ -28,6 +32,8 @@ export interface WorkerInit {
   /** Host → guest console bytes (ByteRing). */
   consoleIn: SharedArrayBuffer;
   gdb?: GdbOptions;
+  /** Start the harts as soon as the machine is restored (a restore or fork: no `start` round trip). */
+  start?: boolean;
 }
 
 /** Host → worker requests; each gets one `reply` with the same id. */
@@ -46,13 +52,15 @@ export interface VmStats {
   ramUsedBytes: number;
   /** The worker's JavaScript heap in use. */
   heapUsedBytes: number;
+  /** Instructions the harts have retired (a restored guest counts on from its snapshot's). */
+  instret: number;
 }
 
 export type ReplyValue = null | SnapshotInfo | MachineImage | VmStats;
 
 /** Worker → host. */
 export type WorkerEvent =
-  /** The machine is built (or restored) and waits for `start`. */
+  /** The machine is built (or restored) and waits for `start`, or runs already when WorkerInit.start asked. */
   | { kind: "ready" }
   /** Building the machine failed: a user error (bad image, bad snapshot); the worker ends. */
   | { kind: "build-failed"; message: string; gdb: boolean }

@@ -145,7 +145,8 @@ function openOne(path: string): SnapshotFile {
     const metaBytes = readAt(fd, metaSection.offset, metaSection.length);
     if (crc32(metaBytes) !== metaSection.crc) throw new SnapshotError(`${name}: the snapshot's metadata is corrupt (checksum)`);
     const meta = parseMeta(metaBytes, name, header);
-    const indexBytes = readAt(fd, indexSection.offset, indexSection.length);
+    // Shared memory: a worker restoring the file gets the index without a copy.
+    const indexBytes = readAt(fd, indexSection.offset, indexSection.length, true);
     if (crc32(indexBytes) !== indexSection.crc) throw new SnapshotError(`${name}: the snapshot's page index is corrupt (checksum)`);
     const { entries, pageCrcs } = parseIndex(indexBytes, header, pagesSection.length, name);
     return { path: resolve(path), header, meta, entries, pageCrcs, pagesOffset: pagesSection.offset, fd, parent: null };
@@ -155,8 +156,8 @@ function openOne(path: string): SnapshotFile {
   }
 }
 
-function readAt(fd: number, position: number, length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
+function readAt(fd: number, position: number, length: number, shared = false): Uint8Array {
+  const bytes = new Uint8Array(shared ? new SharedArrayBuffer(length) : new ArrayBuffer(length));
   let done = 0;
   while (done < length) {
     const n = fs.readSync(fd, bytes, done, length - done, position + done);
@@ -197,9 +198,10 @@ function parseIndex(bytes: Uint8Array, header: Header, pagesLength: number, name
   const slots = dv.getUint32(0, true);
   if (bytes.length !== 4 + 4 * header.pageCount + 4 * slots) throw bad("wrong length");
   if (pagesLength !== slots * PAGE_SIZE) throw bad(`${slots} pages indexed, ${pagesLength / PAGE_SIZE} stored`);
-  const words = new Uint32Array(bytes.slice(4).buffer);
-  const entries = words.subarray(0, header.pageCount);
-  const pageCrcs = words.subarray(header.pageCount);
+  // `bytes` starts its own buffer (readAt), so it is word-aligned: word 0 is the slot count.
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+  const entries = words.subarray(1, 1 + header.pageCount);
+  const pageCrcs = words.subarray(1 + header.pageCount);
   const diff = (header.flags & FLAG_DIFF) !== 0;
   for (let p = 0; p < entries.length; p++) {
     const e = entries[p];

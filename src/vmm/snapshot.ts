@@ -17,7 +17,7 @@ import { stateToJson } from "./state-json.ts";
 import { isZeroPage } from "./zero-page.ts";
 
 export { SnapshotError } from "./snapshot-error.ts";
-export { captureImage, restoreImage, type MachineImage } from "./fork-image.ts";
+export { captureImage, imagePageCount, restoreImage, type MachineImage } from "./fork-image.ts";
 
 export interface SaveOptions {
   /** The VM's config (opaque here): stored, and given back by readSnapshotConfig. */
@@ -77,6 +77,8 @@ export function saveSnapshot(machine: VirtMachine, path: string, opts: SaveOptio
   return { bytes, ramPages: pages, ms: performance.now() - started };
 }
 
+export { openSnapshot, closeSnapshot, type SnapshotFile } from "./snapshot-reader.ts";
+
 /** The config stored in a snapshot (the file and its parents are checked). Throws SnapshotError. */
 export function readSnapshotConfig(path: string): unknown {
   const file = openSnapshot(path);
@@ -104,9 +106,13 @@ export function verifySnapshot(path: string): void {
  * running) the saved machine. Everything is checked first — files, parents,
  * that the machine and its disks match — and a SnapshotError leaves the
  * machine untouched. RAM is not read here: pages load on first touch.
+ * `snapshot` is a path, or a file openSnapshot checked already (in another
+ * thread, say: its index is shared memory and its descriptors are the
+ * process's); the machine then owns it and closes it.
  */
-export function restoreSnapshot(path: string, machine: VirtMachine): void {
-  const file = openSnapshot(path);
+export function restoreSnapshot(snapshot: string | SnapshotFile, machine: VirtMachine): void {
+  const file = typeof snapshot === "string" ? openSnapshot(snapshot) : snapshot;
+  const path = file.path;
   const why = machine.mismatch(file.meta.machine);
   if (why !== null) {
     closeSnapshot(file);

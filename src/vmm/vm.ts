@@ -20,9 +20,10 @@ import type { ResourceLimits, Worker } from "node:worker_threads";
 import { ByteRing } from "./byte-ring.ts";
 import { validateVmConfig, type VmConfig } from "./config.ts";
 import type { GdbOptions, MachineSource, ReplyValue, Request, VmStats, WorkerEvent, WorkerInit } from "./messages.ts";
-import { readSnapshotConfig, verifySnapshot, type MachineImage, type SnapshotInfo } from "./snapshot.ts";
+import { closeSnapshot, openSnapshot, verifySnapshot, type MachineImage, type SnapshotInfo } from "./snapshot.ts";
 import { VmConsole } from "./vm-console.ts";
 import { prewarm, takeWorker } from "./worker-pool.ts";
+import { boardShape } from "./board-shape.ts";
 
 export type VmState = "created" | "running" | "paused" | "stopped" | "crashed";
 
@@ -41,7 +42,13 @@ export interface RestoreOptions extends VmOptions {
   verify?: boolean;
 }
 
-export const DEFAULT_RESOURCE_LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+/**
+ * A small young generation: an idle VM's worker otherwise holds megabytes of
+ * short-lived garbage between scavenges (docs/benchmarks.md: 2 MiB instead of
+ * 16 cut the host memory per idle VM by 6–9 MiB; the interpreter's hot path
+ * does not allocate, so scavenges stay rare and cheap).
+ */
+export const DEFAULT_RESOURCE_LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 2, stackSizeMb: 4 };
 /** Each console direction's ring. */
 const CONSOLE_RING_BYTES = 1 << 16;
 /** How long stop() lets the worker end by itself before terminating it. */
@@ -87,7 +94,7 @@ export class Vm extends EventEmitter {
 
   /** Validates `config` (ConfigError names every bad field), then builds the VM in a new worker; resolves in state "created". */
   static async create(config: VmConfig | unknown, options: VmOptions = {}): Promise<Vm> {
-    return Vm.launch(validateVmConfig(config), { kind: "boot" }, options);
+    return Vm.launch(validateVmConfig(config), { kind: "boot" }, options, false);
   }
 
   /**
@@ -98,11 +105,17 @@ export class Vm extends EventEmitter {
    */
   static async restore(file: string, options: RestoreOptions = {}): Promise<Vm> {
     const path = resolve(file);
-    const config = validateVmConfig(readSnapshotConfig(path));
     if (options.verify === true) verifySnapshot(path);
-    const vm = await Vm.launch(config, { kind: "snapshot", path }, options);
-    await vm.start();
-    return vm;
+    // Read and checked once, here; the worker restores from what this read (index in shared memory, same descriptors).
+    const snapshot = openSnapshot(path);
+    let config: VmConfig;
+    try {
+      config = validateVmConfig(snapshot.meta.config);
+    } catch (e) {
+      closeSnapshot(snapshot);
+      throw e;
+    }
+    return Vm.launch(config, { kind: "snapshot", file: snapshot }, options, true);
   }
 
   /**
@@ -110,26 +123,31 @@ export class Vm extends EventEmitter {
    * default DEFAULT_RESOURCE_LIMITS), so restore, fork and create skip
    * starting one: milliseconds instead of a few hundred. 0 (the default)
    * starts workers on demand. Waiting workers never keep the process alive.
+   * Each also builds a board ahead (guest memory allocated, harts built) like
+   * `like`'s (RAM size, harts, firmware kind, icount) or else like the VM
+   * last started, so a restore or fork of that shape only loads its state.
    */
-  static prewarm(count: number, resourceLimits: ResourceLimits = DEFAULT_RESOURCE_LIMITS): void {
-    prewarm(count, resourceLimits);
+  static prewarm(count: number, resourceLimits: ResourceLimits = DEFAULT_RESOURCE_LIMITS, like?: VmConfig): void {
+    prewarm(count, resourceLimits, like === undefined ? undefined : boardShape(validateVmConfig(like)));
   }
 
-  private static async launch(config: VmConfig, source: MachineSource, options: VmOptions): Promise<Vm> {
-    const vm = new Vm(config, source, options);
+  /** A VM built from `source` in a worker; `start`: running as soon as it is built (restore, fork), else created. */
+  private static async launch(config: VmConfig, source: MachineSource, options: VmOptions, start: boolean): Promise<Vm> {
+    const vm = new Vm(config, source, options, start);
     await vm.built;
+    if (start) vm.setState("running");
     return vm;
   }
 
-  private constructor(config: VmConfig, source: MachineSource, options: VmOptions) {
+  private constructor(config: VmConfig, source: MachineSource, options: VmOptions, start: boolean) {
     super();
     this.config = config;
     this.options = options;
     const consoleOut = ByteRing.allocate(CONSOLE_RING_BYTES);
     const consoleIn = ByteRing.allocate(CONSOLE_RING_BYTES);
     this.console = new VmConsole(new ByteRing(consoleOut), new ByteRing(consoleIn));
-    const init: WorkerInit = { config, source, consoleOut, consoleIn, gdb: options.gdb };
-    this.worker = takeWorker(options.resourceLimits ?? DEFAULT_RESOURCE_LIMITS);
+    const init: WorkerInit = { config, source, consoleOut, consoleIn, gdb: options.gdb, start };
+    this.worker = takeWorker(options.resourceLimits ?? DEFAULT_RESOURCE_LIMITS, boardShape(config));
     this.worker.postMessage(init);
     let built!: { resolve: () => void; reject: (e: Error) => void };
     this.built = new Promise((resolve, reject) => (built = { resolve, reject }));
@@ -212,9 +230,7 @@ export class Vm extends EventEmitter {
     if (this.state === "paused") this.pausedImage = image;
     const mac = this.config.nics.length > 0 ? randomMac() : undefined;
     const nics = this.config.nics.map((nic, i) => (i === 0 ? { ...nic, mac } : nic));
-    const copy = await Vm.launch({ ...this.config, nics }, { kind: "image", image, mac }, this.options);
-    await copy.start();
-    return copy;
+    return Vm.launch({ ...this.config, nics }, { kind: "image", image, mac }, this.options, true);
   }
 
   /** What this VM costs its host (guest RAM touched, worker heap). */

@@ -7,15 +7,16 @@
  * an error reply and the machine carries on.
  */
 import { getHeapStatistics } from "node:v8";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { GdbStub } from "../debug/gdb-stub.ts";
 import { VirtMachineTarget } from "../machine/gdb-target.ts";
 import { MIN_RAM_SIZE, VirtMachine, type SerialSink } from "../machine/virt-machine.ts";
 import { PAGE_SIZE, PAGE_USED } from "../machine/ram-pages.ts";
-import { backendsReady, buildMachine, closeBackends } from "./build.ts";
+import { boardShape, sameShape, type BoardShape } from "./board-shape.ts";
+import { backendsReady, buildBoard, buildMachine, closeBackends } from "./build.ts";
 import { ByteRing } from "./byte-ring.ts";
 import type { ReplyValue, Request, WorkerEvent, WorkerInit } from "./messages.ts";
-import { captureImage, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError } from "./snapshot.ts";
+import { captureImage, closeSnapshot, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError } from "./snapshot.ts";
 
 /** Guest input is handed to the UART in chunks this size, and only while its queue is shorter. */
 const INPUT_CHUNK = 4096;
@@ -23,17 +24,12 @@ const INPUT_CHUNK = 4096;
 const INPUT_POLL_MS = 10;
 
 const port = parentPort!;
-// Before knowing its VM, the worker builds a throwaway board: the first hart of
-// a thread primes the interpreter (src/cpu/primer.ts, a few hundred ms on a
-// busy host), so a prewarmed worker has that behind it when a restore or fork
-// arrives.
-new VirtMachine({ ramSize: MIN_RAM_SIZE, firmware: { kind: "none" }, boot: false });
+/** Given by the pool (worker-pool.ts): the shape of board the VM this worker will serve probably has. */
+const expected = (workerData as { board?: BoardShape } | null)?.board;
 
-// The first message says which VM this worker is (it may have been started before that VM existed: worker-pool.ts).
-const init = await new Promise<WorkerInit>((resolve) => port.once("message", resolve));
-const post = (event: WorkerEvent) => port.postMessage(event);
-const consoleOut = new ByteRing(init.consoleOut);
-const consoleIn = new ByteRing(init.consoleIn);
+// Set once the worker knows its VM (the first message).
+let consoleOut!: ByteRing;
+let consoleIn!: ByteRing;
 
 /**
  * UART output the ring had no room for. The run loop waits (backpressure)
@@ -74,6 +70,21 @@ const serial: SerialSink = {
   },
 };
 
+// Before knowing its VM, the worker builds a board: the first hart of a thread
+// primes the interpreter (src/cpu/primer.ts, a few hundred ms on a busy host),
+// and allocating a VM memory costs tens of milliseconds (and garbage
+// collections), so a prewarmed worker has both behind it when a restore or
+// fork arrives. Without an expected shape the board is a throwaway.
+let board: VirtMachine | null = expected === undefined
+  ? (new VirtMachine({ ramSize: MIN_RAM_SIZE, firmware: { kind: "none" }, boot: false }), null)
+  : buildBoard(expected, serial);
+
+// The first message says which VM this worker is (it may have been started before that VM existed: worker-pool.ts).
+const init = await new Promise<WorkerInit>((resolve) => port.once("message", resolve));
+const post = (event: WorkerEvent) => port.postMessage(event);
+consoleOut = new ByteRing(init.consoleOut);
+consoleIn = new ByteRing(init.consoleIn);
+
 let machine!: VirtMachine;
 let gdb: GdbStub | null = null;
 
@@ -82,10 +93,18 @@ async function build(): Promise<void> {
   if (source.kind === "boot") {
     machine = buildMachine(config, { serial });
   } else {
-    machine = buildMachine(config, { serial, boot: false });
-    if (source.kind === "snapshot") restoreSnapshot(source.path, machine);
+    // The board waiting here serves a restore or fork of its shape; another shape gets a new one.
+    const fits = board !== null && expected !== undefined && sameShape(boardShape(config), expected);
+    try {
+      machine = buildMachine(config, { serial, boot: false, board: fits ? (board ?? undefined) : undefined });
+    } catch (e) {
+      if (source.kind === "snapshot") closeSnapshot(source.file); // it is this worker's to close
+      throw e;
+    }
+    if (source.kind === "snapshot") restoreSnapshot(source.file, machine);
     else restoreImage(source.image, machine, source.mac === undefined ? undefined : { mac: source.mac });
   }
+  board = null;
   try {
     await backendsReady(machine);
   } catch (e) {
@@ -171,7 +190,8 @@ async function serve(request: Request): Promise<ReplyValue> {
       const flags = machine.bus.pages.flags;
       let used = 0;
       for (let p = 0; p < flags.length; p++) if ((flags[p] & PAGE_USED) !== 0) used++;
-      return { ramUsedBytes: used * PAGE_SIZE, heapUsedBytes: getHeapStatistics().used_heap_size };
+      const instret = machine.harts.reduce((sum, hart) => sum + hart.instretNow(), 0);
+      return { ramUsedBytes: used * PAGE_SIZE, heapUsedBytes: getHeapStatistics().used_heap_size, instret };
     }
     case "stop":
       return finish(null);
@@ -193,3 +213,4 @@ try {
 machine.onReset = () => post({ kind: "reboot" });
 void pumpInput();
 post({ kind: "ready" });
+if (init.start === true) start();

@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SnapshotOverlayBackend } from "../../src/backends/block/index.ts";
 import { VirtioBlk, VirtioNet } from "../../src/devices/virtio/index.ts";
-import { buildMachine } from "../../src/vmm/build.ts";
+import { buildBoard, buildMachine } from "../../src/vmm/build.ts";
+import { boardShape } from "../../src/vmm/board-shape.ts";
+import { NullEthernetBackend } from "../../src/backends/net/null.ts";
 import { validateVmConfig } from "../../src/vmm/config.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-build-"));
@@ -52,4 +54,21 @@ test("an image the loader rejects is an error, and the drives opened are closed 
   const before = openFds();
   assert.throws(() => buildMachine(config), /huge\.bin: 3145728 bytes at 0x80000000 need more than the 2 MiB of RAM; use -m 6M or more/);
   assert.equal(openFds(), before, "the drive's file descriptor was closed");
+});
+
+test("a board built ahead gets the config's devices plugged in, once, and reads the boot images only when the guest reboots", () => {
+  const program = join(tmp, "idle.bin");
+  writeFileSync(program, Uint8Array.of(0x6f, 0x00, 0x00, 0x00)); // j .
+  const config = validateVmConfig({ memory: 8 * 2 ** 20, harts: 1, firmware: { kind: "none" }, kernel: program, drives: [], nics: [{ backend: "null" }], rng: true });
+  const board = buildBoard(boardShape(config));
+  assert.equal(board.virtio.populated().length, 0);
+  const machine = buildMachine(config, { boot: false, board });
+  assert.equal(machine, board, "the board itself becomes the machine");
+  assert.deepEqual(machine.virtio.populated().map((s) => s.transport!.device.name), ["virtio-net", "virtio-rng"]);
+  const net = machine.virtio.populated()[0];
+  assert.equal(machine.bus.deviceAt(net.base), net.mmio, "the bus routes the slot to the plugged device");
+  assert.equal(machine.bus.ram[0], 0, "no image was loaded");
+  assert.throws(() => machine.plugVirtio([new VirtioNet({ backend: new NullEthernetBackend() })]), /already has virtio devices/);
+  machine.reset();
+  assert.equal(machine.bus.ram[0], 0x6f, "a reset (the guest's reboot) loads the config's program");
 });

@@ -1,13 +1,19 @@
 // The Vm object's lifecycle with bare-metal guests: states and events,
 // pause/resume (checked against the guest's own clock), stop in every state,
 // reboot events, and back-pressure on console input.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError } from "../../src/vmm/config.ts";
 import { Vm, VmStateError, type VmState } from "../../src/vmm/vm.ts";
 import { ConsoleLog } from "./console-log.ts";
 import { bareMetalConfig } from "./runaway-programs.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "typevisor-lifecycle-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** mtime ticks per millisecond (10 MHz, as QEMU's virt). */
 const TICKS_PER_MS = 10_000;
@@ -109,6 +115,31 @@ test("console input waits for a guest that does not read it (back-pressure), and
   const expected = [...input].map((c) => String.fromCharCode(c.charCodeAt(0) + 1)).join("");
   await log.waitFor(expected);
   await echo.stop();
+});
+
+test("a worker prewarmed with a board of the VM's shape restores and forks into it", async () => {
+  const config = await bareMetalConfig("counter", 16 << 20, [{ backend: "null" }]);
+  const vm = await Vm.create(config);
+  const log = new ConsoleLog(vm);
+  await vm.start();
+  await log.waitFor("?");
+  await log.ask("c", "0000000000000001\n");
+  const file = join(tmp, "prewarmed.snap");
+  await vm.save(file);
+  await vm.stop();
+  Vm.prewarm(2, undefined, config);
+  try {
+    const restored = await Vm.restore(file);
+    const rlog = new ConsoleLog(restored);
+    await rlog.ask("c", "0000000000000002\n");
+    const copy = await restored.fork();
+    const clog = new ConsoleLog(copy);
+    await clog.ask("c", "0000000000000003\n");
+    await rlog.ask("c", "0000000000000003\n");
+    await Promise.all([restored.stop(), copy.stop()]);
+  } finally {
+    Vm.prewarm(0);
+  }
 });
 
 test("prewarmed workers serve create and fork, and never keep the process alive", async () => {

@@ -81,16 +81,33 @@ test("save() and a restore refuse a machine that is running", async () => {
   await running;
 });
 
-test("a restored machine that the guest asks to reboot powers off with a note instead of hanging", async () => {
+test("a restored machine reboots from its boot images, read when the guest asks; without any it powers off with a note", async () => {
   const bytes = readFileSync(await program("reset"));
   const source = new VirtMachine({ firmware: { kind: "none" }, kernel: { name: "reset", bytes } });
-  let out = "";
-  const copy = new VirtMachine({
-    firmware: { kind: "none" },
-    boot: false,
-    serial: { write: (d) => (out += Buffer.from(d).toString("latin1")) },
+  const image = captureImage(source, null);
+  const restored = () => {
+    let out = "";
+    const machine = new VirtMachine({ firmware: { kind: "none" }, boot: false, serial: { write: (d) => (out += Buffer.from(d).toString("latin1")) } });
+    restoreImage(image, machine);
+    return { machine, output: () => out };
+  };
+  // The program counts its boots in RAM: "1", a reset, "2", then exit code 5.
+  const rebooting = restored();
+  let reads = 0;
+  rebooting.machine.bootFrom(() => (reads++, { firmware: { kind: "none" }, kernel: { name: "reset", bytes } }));
+  assert.equal(reads, 0, "a restore reads no boot images");
+  assert.equal(await rebooting.machine.run(), 5);
+  assert.equal(rebooting.output(), "12");
+  assert.equal(reads, 1);
+
+  const imageless = restored();
+  assert.equal(await imageless.machine.run(), 0);
+  assert.match(imageless.output(), /^1[^]*asked for a reboot, but the boot images cannot be loaded \(.*no boot images\); powering off/);
+
+  const gone = restored();
+  gone.machine.bootFrom(() => {
+    throw new Error("cannot read /gone/kernel");
   });
-  restoreImage(captureImage(source, null), copy);
-  assert.equal(await copy.run(), 0);
-  assert.match(out, /^1[^]*asked for a reboot; a machine restored from a snapshot powers off instead/);
+  assert.equal(await gone.machine.run(), 0);
+  assert.match(gone.output(), /cannot be loaded \(cannot read \/gone\/kernel\); powering off/);
 });

@@ -11,6 +11,8 @@ const UART = 0x10000000;
 const MTIME = 0x200bff8;
 /** The config space (MAC first) of the virtio device in the first-filled slot. */
 const VIRTIO_NET_CONFIG = 0x10008100;
+/** SiFive test finisher (0x7777 there resets the board). */
+const FINISHER = 0x100000;
 
 /**
  * Answers each byte received on the UART (polled) with the CLINT's mtime as
@@ -94,7 +96,8 @@ bad:
  * A counter on request: each byte received on the UART (polled) but "m"
  * adds one to a register and prints it as 16 hex digits and a newline; "m"
  * prints the MAC address in the config space of the virtio device in the
- * first slot (a virtio-net NIC) as 12 hex digits. Prints "?" once ready.
+ * first slot (a virtio-net NIC) as 12 hex digits; "r" resets the board
+ * (a reboot: the count starts again). Prints "?" once ready.
  */
 const counter = `
   .section .text.init
@@ -111,6 +114,8 @@ wait:
   lbu t0, 0(s0)
   li t1, 'm'
   beq t0, t1, mac
+  li t1, 'r'
+  beq t0, t1, reboot
   addi s1, s1, 1
   mv a0, s1
   li a1, 60
@@ -129,6 +134,11 @@ mac:
   li t2, '\\n'
   sb t2, 0(s0)
   j wait
+reboot:
+  li t1, ${FINISHER}
+  li t0, 0x7777
+  sw t0, 0(t1)
+1: j 1b
 # a0 as hex from bit a1 down, then a newline
 hex:
   mv s4, ra

@@ -103,3 +103,28 @@ test("a RAM page that fails its checksum when the restored guest touches it cras
   await healthyLog.ask("a", "b");
   await healthy.stop();
 });
+
+test("a restored VM and a fork reboot for real: the boot images are read again and the guest starts over", async () => {
+  const vm = await Vm.create(await bareMetalConfig("counter", 16 << 20, [{ backend: "null" }]));
+  const log = new ConsoleLog(vm);
+  await vm.start();
+  await log.waitFor("?");
+  assert.equal(await count(log), 1);
+  const file = join(tmp, "reboot.snap");
+  await vm.save(file);
+  await vm.stop();
+
+  const parent = await Vm.restore(file);
+  for (const copy of [await Vm.restore(file), await parent.fork()]) {
+    let reboots = 0;
+    copy.on("reboot", () => reboots++);
+    const clog = new ConsoleLog(copy);
+    assert.equal(await count(clog), 2, "it continues from the saved count");
+    await clog.ask("r", "?");
+    assert.equal(reboots, 1);
+    assert.equal(copy.state, "running");
+    assert.equal(await count(clog), 1, "after the reboot the program starts over");
+    await copy.stop();
+  }
+  await parent.stop();
+});
