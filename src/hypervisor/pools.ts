@@ -39,7 +39,8 @@ export class Pools {
   async create(pool: PoolRecord): Promise<PoolRecord & { images: number }> {
     if (pool.name === DEFAULT_POOL || this.store.has(pool.name)) throw conflict(`pool ${pool.name} exists already`);
     try {
-      mkdirSync(pool.path, { recursive: true, mode: 0o700 });
+      // Not recursive: Node 20's recursive mkdir spins forever under /proc. The parent must exist.
+      if (!existsSync(pool.path)) mkdirSync(pool.path, { mode: 0o700 });
       if (!statSync(pool.path).isDirectory()) throw new Error("not a directory");
     } catch (e) {
       throw invalid(`pool path ${pool.path} cannot be used as a directory: ${(e as Error).message}`);
