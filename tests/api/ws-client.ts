@@ -33,6 +33,15 @@ export class ConsoleClient {
     while (!this.output.includes(text)) await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
+  /** Resolves once the output after `from` matches `pattern`; returns the end of the match. */
+  async waitForMatch(pattern: RegExp, from = 0): Promise<number> {
+    for (;;) {
+      const m = pattern.exec(this.output.slice(from));
+      if (m !== null) return from + m.index + m[0].length;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
   close(): void {
     this.socket.close();
   }
