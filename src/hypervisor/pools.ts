@@ -74,6 +74,7 @@ export class Pools {
 
   /** Creates an empty image at once, or starts a job importing one (`importFrom`). */
   createImage(pool: string, req: ImageCreate): ImageView | { job: JobView } {
+    refuseLockName(req.name);
     const target = this.imagePath(pool, req.name);
     if (existsSync(target)) throw conflict(`image ${pool}/${req.name} exists already`);
     if ("importFrom" in req) {
@@ -103,6 +104,7 @@ export class Pools {
 
   /** Copies `source` to the new image `<pool>/<name>` (same format unless given), reporting progress 0..1. */
   async copyImage(source: string, pool: string, name: string, progress: (fraction: number) => void, format?: ImageFormat): Promise<ImageView> {
+    refuseLockName(name);
     const target = this.imagePath(pool, name);
     if (existsSync(target)) throw conflict(`image ${pool}/${name} exists already`);
     try {
@@ -138,7 +140,7 @@ export class Pools {
   private imageFiles(dir: string): string[] {
     try {
       return readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isFile() && !e.name.startsWith("."))
+        .filter((e) => e.isFile() && !e.name.startsWith(".") && !e.name.endsWith(".lock")) // <image>.lock: a VM's write lock (image-lock.ts)
         .map((e) => e.name)
         .sort();
     } catch {
@@ -165,4 +167,8 @@ export class Pools {
     }
     return { pool, name, format, sizeBytes, allocatedBytes, usedBy: this.usersOf(`${pool}/${name}`) };
   }
+}
+
+function refuseLockName(name: string): void {
+  if (name.endsWith(".lock")) throw invalid(`image name ${name}: names ending in .lock are the write locks of images`);
 }
