@@ -36,7 +36,7 @@ test("4 clients × 5 VMs: create, start, console, stop, delete; nothing leaked",
           assert.equal(created.status, 201, created.text);
           const started = await d.tcp("POST", `/v1/vms/${name}/actions/start`, undefined, token);
           assert.equal(started.body.state, "running", started.text);
-          const c = await ConsoleClient.open(d, name, token);
+          const c = await ConsoleClient.open(d.endpoint, name, token);
           await c.waitFor(">");
           c.send("a");
           await c.waitFor("b"); // the echo guest answers b + 1

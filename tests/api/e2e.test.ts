@@ -20,7 +20,7 @@ test("default guest through the API: create, start, console, snapshot, restore, 
     assert.equal(started.status, 200, started.text);
     assert.equal(started.body.state, "running");
 
-    const c = await ConsoleClient.open(d, "web", d.adminToken);
+    const c = await ConsoleClient.open(d.endpoint, "web", d.adminToken);
     consoles.push(c);
     let at = await c.waitForMatch(new RegExp(DEFAULT_GUEST_READY_MARKER));
     c.send("echo before > /tmp/note; echo answer-$((6*7))\n");
@@ -44,7 +44,7 @@ test("default guest through the API: create, start, console, snapshot, restore, 
     const job = await d.waitJob(clone.body.job.id);
     assert.equal(job.state, "succeeded", JSON.stringify(job));
     assert.equal((await d.tcp("GET", "/v1/vms/web2")).body.state, "running");
-    const c2 = await ConsoleClient.open(d, "web2", d.adminToken);
+    const c2 = await ConsoleClient.open(d.endpoint, "web2", d.adminToken);
     consoles.push(c2);
     const from = c2.output.length;
     c2.send("cat /tmp/note; echo END3\n");

@@ -136,10 +136,10 @@ test("console: a viewer sees output but its input is dropped; an operator's inpu
     assert.equal((await d.unix("POST", "/v1/vms/echo1/actions/start")).body.state, "running");
     const viewer = (await d.daemon.tokens.create(OWNER, { name: "v", role: "viewer", scope: "*" })).token;
     const operator = (await d.daemon.tokens.create(OWNER, { name: "o", role: "operator", scope: ["echo1"] })).token;
-    const v = await ConsoleClient.open(d, "echo1", viewer);
+    const v = await ConsoleClient.open(d.endpoint, "echo1", viewer);
     await v.waitFor(">"); // the scrollback: the guest's prompt
     v.send("abc");
-    const o = await ConsoleClient.open(d, "echo1", operator);
+    const o = await ConsoleClient.open(d.endpoint, "echo1", operator);
     o.send("xyz");
     await o.waitFor("yz{");
     await v.waitFor("yz{"); // the viewer sees the operator's echo...
@@ -147,7 +147,7 @@ test("console: a viewer sees output but its input is dropped; an operator's inpu
     v.close();
     o.close();
     const outsider = (await d.daemon.tokens.create(OWNER, { name: "x", role: "operator", scope: ["other"] })).token;
-    await assert.rejects(ConsoleClient.open(d, "echo1", outsider), /HTTP 403/);
+    await assert.rejects(ConsoleClient.open(d.endpoint, "echo1", outsider), /HTTP 403/);
   } finally {
     await d.close();
   }

@@ -1,6 +1,6 @@
 /** A console WebSocket client for the tests: collects what the guest prints. */
 import WebSocket from "ws";
-import type { TestDaemon } from "./harness.ts";
+import type { Endpoint } from "./harness.ts";
 
 export class ConsoleClient {
   output = "";
@@ -15,8 +15,8 @@ export class ConsoleClient {
     this.closed = new Promise((resolve) => socket.on("close", () => resolve()));
   }
 
-  static open(d: TestDaemon, vm: string, token: string): Promise<ConsoleClient> {
-    const socket = new WebSocket(`wss://127.0.0.1:${d.daemon.tcpPort}/v1/vms/${vm}/console`, { ca: d.ca, headers: { authorization: `Bearer ${token}` } });
+  static open(e: Endpoint, vm: string, token: string): Promise<ConsoleClient> {
+    const socket = new WebSocket(`wss://127.0.0.1:${e.port}/v1/vms/${vm}/console`, { ca: e.ca, headers: { authorization: `Bearer ${token}` } });
     return new Promise((resolve, reject) => {
       socket.once("open", () => resolve(new ConsoleClient(socket)));
       socket.once("unexpected-response", (_req, res) => reject(new Error(`console: HTTP ${res.statusCode}`)));
