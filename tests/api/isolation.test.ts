@@ -5,6 +5,7 @@
  * them stops on request.
  */
 import { test } from "node:test";
+import { performance } from "node:perf_hooks";
 import assert from "node:assert/strict";
 import { program } from "../vmm/runaway-programs.ts";
 import { TestDaemon } from "./harness.ts";
@@ -33,6 +34,31 @@ test("spinning, flooding and faulting guests do not take the daemon or another V
     assert.deepEqual(list.map((v) => v.state), ["running", "running", "running", "running"]);
     for (const name of ["spin", "flood", "fault", "calm"]) assert.equal((await d.unix("POST", `/v1/vms/${name}/actions/stop`)).body.state, "stopped", name);
     assert.equal(d.daemon.hypervisor.activeVms, 0);
+  } finally {
+    await d.close();
+  }
+});
+
+test("cpuCap duty-cycles a spinning guest: a 0.25 cap runs about a quarter of the time, an uncapped one nearly all", async () => {
+  const d = await TestDaemon.start({ overcommitRatio: 4 });
+  try {
+    const kernel = await program("spin");
+    for (const [name, cpuCap] of [["capped", 0.25], ["free", 1]] as const) {
+      assert.equal((await d.unix("POST", "/v1/vms", { name, memoryMiB: 16, cpuCap, boot: { kind: "kernel", kernel, firmware: "none" } })).status, 201);
+    }
+    const share: Record<string, number> = {};
+    for (const name of ["capped", "free"]) {
+      await d.unix("POST", `/v1/vms/${name}/actions/start`);
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 3000));
+      const stats = (await d.unix("GET", `/v1/vms/${name}`)).body.stats;
+      share[name] = stats.cpuSeconds / ((performance.now() - t0) / 1000);
+      assert.ok(stats.instructions > 0, `${name} ran`);
+      await d.unix("POST", `/v1/vms/${name}/actions/stop`);
+    }
+    // cpuSeconds is the run loop's time in instruction slices (docs/hypervisor.md), so the ratio is the duty cycle.
+    assert.ok(share.capped < 0.4, `capped share ${share.capped.toFixed(2)}`);
+    assert.ok(share.free > 0.6, `uncapped share ${share.free.toFixed(2)}`);
   } finally {
     await d.close();
   }
