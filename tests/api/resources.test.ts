@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { request as httpsRequest } from "node:https";
+import { OWNER } from "../../src/hypervisor/auth/index.ts";
 import { TestDaemon } from "./harness.ts";
 import { echoVmBody } from "./small-guest.ts";
 
@@ -81,6 +83,49 @@ test("networks: forwards and the API port become NIC options; delete refused whi
     assert.equal((await d.unix("DELETE", "/v1/vms/web")).status, 409, "running: delete needs force");
     assert.equal((await d.unix("DELETE", "/v1/vms/web?force=true")).status, 204);
     assert.equal(d.daemon.hypervisor.activeVms, 0);
+  } finally {
+    await d.close();
+  }
+});
+
+/** Collects the SSE events of GET /v1/events over TCP+TLS for `token`. */
+function watchEvents(d: TestDaemon, token: string): { events: { type: string; vm?: string }[]; close: () => void; ready: Promise<void> } {
+  const events: { type: string; vm?: string }[] = [];
+  let buffer = "";
+  let ready!: () => void;
+  const req = httpsRequest({ host: "127.0.0.1", port: d.daemon.tcpPort!, path: "/v1/events", headers: { authorization: `Bearer ${token}` }, ca: d.ca });
+  req.on("response", (res) => {
+    assert.equal(res.headers["content-type"], "text/event-stream");
+    ready();
+    res.on("data", (chunk: Buffer) => {
+      buffer += chunk;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (block.startsWith("data: ")) events.push(JSON.parse(block.slice(6)));
+      }
+    });
+  });
+  req.on("error", () => {});
+  req.end();
+  return { events, close: () => req.destroy(), ready: new Promise((r) => (ready = r)) };
+}
+
+test("events: SSE lines for creations and deletions, only of VMs in the token's scope", async () => {
+  const d = await TestDaemon.start();
+  try {
+    const scoped = (await d.daemon.tokens.create(OWNER, { name: "scoped", role: "viewer", scope: ["mine"] })).token;
+    const all = watchEvents(d, d.adminToken);
+    const some = watchEvents(d, scoped);
+    await Promise.all([all.ready, some.ready]);
+    for (const name of ["mine", "theirs"]) assert.equal((await d.unix("POST", "/v1/vms", await echoVmBody(name))).status, 201);
+    await d.unix("DELETE", "/v1/vms/theirs");
+    while (all.events.length < 3) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(all.events.map((e) => [e.type, e.vm]), [["vm.created", "mine"], ["vm.created", "theirs"], ["vm.deleted", "theirs"]]);
+    assert.deepEqual(some.events.map((e) => [e.type, e.vm]), [["vm.created", "mine"]]);
+    all.close();
+    some.close();
   } finally {
     await d.close();
   }
