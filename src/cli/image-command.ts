@@ -11,8 +11,9 @@ import { jobOf, waitForJob } from "./client/jobs.ts";
 import { clientFor, seg, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
 import { parseImageSize, sizeToString } from "./img-output.ts";
 
-interface ImageView { pool?: string; name: string; format?: string; sizeBytes?: number; virtualSize?: number; usedBy?: string[] }
-interface PoolView { name: string; path?: string }
+import type { ImageView } from "../hypervisor/model.ts";
+
+interface PoolView { name: string; path: string; images: number }
 
 export function registerImageCommand(program: Command): void {
   const image = verbGroup(program, "image", "manage disk images in the daemon's storage pools");
@@ -20,10 +21,11 @@ export function registerImageCommand(program: Command): void {
   verb(image, "list", "list images (of one pool, or all)").argument("[pool]").action(async (pool: string | undefined, o: VerbOptions) => {
     const images = await clientFor(o).get<ImageView[]>(pool === undefined ? "/v1/images" : `/v1/pools/${seg(pool)}/images`);
     print(o.output, images, (list) => formatTable(list, [
-      { header: "POOL", value: (i) => i.pool ?? pool },
+      { header: "POOL", value: (i) => i.pool },
       { header: "NAME", value: (i) => i.name },
       { header: "FORMAT", value: (i) => i.format },
-      { header: "SIZE", value: (i) => sizeOf(i) },
+      { header: "SIZE", value: (i) => sizeToString(i.sizeBytes) },
+      { header: "ALLOCATED", value: (i) => sizeToString(i.allocatedBytes) },
       { header: "USED BY", value: (i) => i.usedBy },
     ]));
   });
@@ -74,6 +76,7 @@ export function registerImageCommand(program: Command): void {
   verb(pool, "list", "list storage pools").action(async (o: VerbOptions) => {
     print(o.output, await clientFor(o).get<PoolView[]>("/v1/pools"), (list) => formatTable(list, [
       { header: "NAME", value: (p) => p.name },
+      { header: "IMAGES", value: (p) => p.images },
       { header: "PATH", value: (p) => p.path },
     ]));
   });
@@ -87,11 +90,6 @@ export function imageRef(ref: string): { pool: string; name: string } {
   const parts = ref.split("/");
   if (parts.length > 2 || parts.some((p) => p.length === 0)) throw new CliError(`an image is POOL/NAME or NAME, not "${ref}"`, EXIT.usage);
   return parts.length === 2 ? { pool: parts[0], name: parts[1] } : { pool: "default", name: parts[0] };
-}
-
-function sizeOf(i: ImageView): string | null {
-  const size = i.virtualSize ?? i.sizeBytes;
-  return typeof size === "number" ? sizeToString(size) : null;
 }
 
 function barWanted(o: VerbOptions): boolean {

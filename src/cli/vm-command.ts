@@ -11,7 +11,8 @@ import { jobOf, waitForJob } from "./client/jobs.ts";
 import { EXIT } from "./client/exit-codes.ts";
 import { clientFor, seg, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
 import { attachConsole } from "./vm-console.ts";
-import { formatSnapshotList, formatVmInfo, formatVmList, type SnapshotView, type VmView } from "./vm-output.ts";
+import { formatSnapshotList, formatVmInfo, formatVmList } from "./vm-output.ts";
+import type { SnapshotView, VmView } from "../hypervisor/model.ts";
 
 const ACTIONS = {
   start: "start a VM",

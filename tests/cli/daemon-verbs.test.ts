@@ -8,7 +8,7 @@ import { FakeDaemon, runCli } from "./fake-daemon.ts";
 
 const VM = {
   name: "web1", state: "stopped", memoryMiB: 256, cpus: 1, autostart: false, boot: { kind: "default-guest" }, disks: [], nics: [],
-  createdAt: "2026-12-07T10:00:00.000Z", startedAt: null, crashReason: null,
+  cpuWeight: 100, cpuCap: 1, createdAt: "2026-12-07T10:00:00.000Z", startedAt: null, crashReason: null, resumesFromSave: false,
   stats: { cpuSeconds: 1.25, instructions: 1000, memoryBytes: 1 << 20, diskReadBytes: 0, diskWriteBytes: 0, netRxBytes: 0, netTxBytes: 0 },
 };
 const error = (status: number, code: string, message: string) => ({ status, body: { error: { code, message } } });
@@ -141,7 +141,7 @@ test("clone follows its job to the end; a failed job fails the command", async (
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, "web2: cloned from web1\n");
   assert.equal(polls, 3);
-  daemon.routes.set("GET /v1/jobs/j1", { status: 200, body: { id: "j1", kind: "clone", state: "failed", progress: 0.5, error: { message: "disk full" } } });
+  daemon.routes.set("GET /v1/jobs/j1", { status: 200, body: { id: "j1", kind: "clone", state: "failed", progress: 0.5, error: "disk full" } });
   const failed = await runCli(["vm", "clone", "web1", "web2"], env);
   assert.equal(failed.code, 1);
   assert.match(failed.stderr, /clone web1 → web2 failed: disk full/);
@@ -150,14 +150,14 @@ test("clone follows its job to the end; a failed job fails the command", async (
 test("image and net verbs build their requests from POOL/NAME and --forward", async () => {
   daemon.routes.set("POST /v1/pools/default/images", { status: 201, body: {} });
   daemon.routes.set("POST /v1/networks", { status: 201, body: {} });
-  daemon.routes.set("GET /v1/images", { status: 200, body: [{ pool: "default", name: "root.qcow2", format: "qcow2", virtualSize: 1 << 30, usedBy: ["web1"] }] });
+  daemon.routes.set("GET /v1/images", { status: 200, body: [{ pool: "default", name: "root.qcow2", format: "qcow2", sizeBytes: 1 << 30, allocatedBytes: 196 << 10, usedBy: ["web1"] }] });
   assert.equal((await runCli(["image", "create", "disk1", "1G"], env)).code, 0);
   assert.deepEqual(daemon.requests.at(-1)?.body, { name: "disk1", sizeBytes: 1 << 30, format: "qcow2" });
   assert.equal((await runCli(["net", "create", "lan", "--nat", "--forward", "8080:80", "--forward", "udp:127.0.0.1:5353:53"], env)).code, 0);
   assert.deepEqual(daemon.requests.at(-1)?.body, { name: "lan", nat: true, forwards: [
     { proto: "tcp", hostPort: 8080, guestPort: 80 }, { proto: "udp", hostAddress: "127.0.0.1", hostPort: 5353, guestPort: 53 }] });
   const list = await runCli(["image", "list"], env);
-  assert.equal(list.stdout, "POOL     NAME        FORMAT  SIZE   USED BY\ndefault  root.qcow2  qcow2   1 GiB  web1\n");
+  assert.equal(list.stdout, "POOL     NAME        FORMAT  SIZE   ALLOCATED  USED BY\ndefault  root.qcow2  qcow2   1 GiB  196 KiB    web1\n");
   assert.equal((await runCli(["image", "delete", "a/b/c"], env)).code, 2);
   assert.equal((await runCli(["net", "create", "lan", "--forward", "99999:1"], env)).code, 2);
 });
