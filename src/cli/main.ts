@@ -12,6 +12,7 @@ import { registerImageCommand } from "./image-command.ts";
 import { registerImgCommand } from "./img-command.ts";
 import { registerNetCommand } from "./net-command.ts";
 import { registerRunCommand } from "./run-command.ts";
+import { registerServeCommand } from "./serve-command.ts";
 import { registerTokenCommand } from "./token-command.ts";
 import { registerVmCommand } from "./vm-command.ts";
 import { escapeText } from "../util/escape-text.ts";
@@ -32,6 +33,7 @@ const program = new Command("typevisor")
 registerRunCommand(program);
 registerExecCommand(program);
 registerImgCommand(program);
+registerServeCommand(program);
 registerVmCommand(program);
 registerImageCommand(program);
 registerNetCommand(program);
