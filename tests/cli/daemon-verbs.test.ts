@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { spawn } from "node:child_process";
+import { TYPEVISOR_BIN } from "../support/run.ts";
 import { FakeDaemon, runCli } from "./fake-daemon.ts";
 
 const VM = {
@@ -176,4 +178,24 @@ test("names with odd characters stay inside their path segment", async () => {
   assert.equal((await runCli(["vm", "info", "a/../b?x"], env)).code, 6);
   daemon.routes.set("GET /v1/vms", { status: 200, body: [{ ...VM, name: "evil\u001b[2J" }] });
   assert.ok((await runCli(["vm", "list"], env)).stdout.includes("evil\\x1b[2J"), "control characters are escaped");
+});
+
+test("on a terminal, vm console runs raw, says how to detach, and Ctrl-] detaches", async () => {
+  // `script` gives the CLI a pseudo-terminal; "ab" reaches the guest, Ctrl-] (0x1d) ends the session.
+  const command = `${process.execPath} ${TYPEVISOR_BIN} vm console web1`;
+  const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+    const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.setEncoding("latin1").on("data", (s: string) => {
+      out += s;
+      if (out.includes("# ") && !out.includes("got:")) child.stdin.write("ab");
+      if (out.includes("got:AB")) child.stdin.write("\x1d");
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out }));
+  });
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /Connected to web1 \(detach with Ctrl-\]\)/);
+  assert.match(r.out, /got:AB/);
+  assert.match(r.out, /Detached from the console; the VM keeps running/);
 });
