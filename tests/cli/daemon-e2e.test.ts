@@ -6,52 +6,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ApiClient } from "../../src/cli/client/api-client.ts";
 import { ensureDefaultGuest } from "../../src/guest/default-guest.ts";
-import { TYPEVISOR_BIN } from "../support/run.ts";
-import { REPO_ROOT } from "../support/toolchain.ts";
-import { runCli, type CliResult } from "./fake-daemon.ts";
+import { startDaemon } from "./real-daemon.ts";
 
 const PROMPT = "typevisor:[^\\n]*# ";
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 test("vm create, start, console, snapshot, clone, stop, delete and role checks through the CLI", async () => {
   await ensureDefaultGuest();
-  const dataDir = await mkdtemp(join(tmpdir(), "tv-e2e-"));
-  const port = await freePort();
-  const daemon = spawn(process.execPath, [TYPEVISOR_BIN, "serve", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--log-level", "warn"],
-    { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
-  let daemonLog = "";
-  daemon.stderr.setEncoding("utf8").on("data", (s: string) => (daemonLog += s));
-  const exited = new Promise<number | null>((r) => daemon.on("exit", (code) => r(code)));
-  const env = { TYPEVISOR_DATA_DIR: dataDir };
-  const cli = async (args: string[], input?: string, expect = 0): Promise<CliResult> => {
-    const r = await runCli(args, env, input);
-    assert.equal(r.code, expect, `typevisor ${args.join(" ")} → ${r.code}: ${r.stderr}`);
-    return r;
-  };
+  const daemon = await startDaemon();
+  const { cli, tls } = daemon;
   try {
-    // Up once the socket answers; a daemon that dies fails the test instead.
-    const client = new ApiClient({ kind: "unix", socketPath: join(dataDir, "api.sock") });
-    for (;;) {
-      const up = await client.get("/v1/ping").then(() => true, () => false);
-      if (up) break;
-      const died = await Promise.race([exited.then((c) => `exited with ${c}`), new Promise<null>((r) => setTimeout(() => r(null), 200))]);
-      assert.equal(died, null, `the daemon ${died}: ${daemonLog}`);
-    }
-
     await cli(["vm", "create", "web1", "-m", "128"]);
     assert.equal((await cli(["vm", "start", "web1"])).stdout, "web1: running\n");
     await cli(["vm", "console", "web1", "--until", PROMPT]);
@@ -69,7 +33,6 @@ test("vm create, start, console, snapshot, clone, stop, delete and role checks t
     assert.match(cloneAnswer.stdout, /CLONE7/, "the clone runs its own copy of the guest");
 
     // Role checks over TCP+TLS with tokens made through the CLI.
-    const tls = ["--host", `https://127.0.0.1:${port}`, "--cacert", join(dataDir, "tls", "cert.pem")];
     const viewer = (await cli(["token", "create", "watcher", "--role", "viewer"])).stdout.trim();
     const operator = (await cli(["token", "create", "ops", "--role", "operator", "--scope", "web1"])).stdout.trim();
     assert.match((await cli(["vm", "start", "web2", ...tls, "--token", viewer], undefined, 5)).stderr, /vm\.power/);
@@ -89,8 +52,6 @@ test("vm create, start, console, snapshot, clone, stop, delete and role checks t
     await cli(["vm", "info", "web1"], undefined, 6);
     assert.equal((await cli(["vm", "list", "-o", "json"])).stdout, "[]\n");
   } finally {
-    daemon.kill("SIGTERM");
-    await exited;
-    await rm(dataDir, { recursive: true, force: true });
+    await daemon.stop();
   }
 });
