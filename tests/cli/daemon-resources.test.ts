@@ -1,12 +1,14 @@
 /**
  * image, net and token verbs against a real `typevisor serve` (no guest
  * boots): what they create is what they list, in-use objects are refused
- * with the conflict status, revoked tokens stop working.
+ * with the conflict status, revoked tokens stop working, the audit log holds
+ * no secret, and guessing tokens is throttled.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { runCli } from "./fake-daemon.ts";
 import { startDaemon } from "./real-daemon.ts";
 
 test("images, pools, networks and tokens through the CLI", async () => {
@@ -47,6 +49,18 @@ test("images, pools, networks and tokens through the CLI", async () => {
     await cli(["token", "revoke", entry.id]);
     await cli(["image", "list", ...tls, "--token", token], undefined, 4);
     await cli(["token", "revoke", entry.id], undefined, 6);
+
+    // The audit log names the calls, never the secret.
+    const audit = (await readFile(join(daemon.dataDir, "audit.log"), "utf8")).trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.ok(audit.some((e) => e.method === "POST" && e.path === "/v1/tokens" && e.status === 201));
+    assert.ok(audit.some((e) => e.method === "DELETE" && e.path === `/v1/tokens/${entry.id}`));
+    assert.ok(!JSON.stringify(audit).includes(token.slice(token.lastIndexOf("_") + 1)), "no token secret in the audit log");
+
+    // Guessing tokens from one address ends in 429 → exit status 8.
+    const codes: (number | null)[] = [];
+    while (codes.length < 12 && codes.at(-1) !== 8) codes.push((await runCli(["vm", "list", ...tls, "--token", token], { TYPEVISOR_DATA_DIR: daemon.dataDir })).code);
+    assert.equal(codes.at(-1), 8, `exit statuses: ${codes.join(" ")}`);
+    assert.ok(codes.slice(0, -1).every((c) => c === 4));
   } finally {
     await daemon.stop();
   }
