@@ -3,8 +3,8 @@ import { Command } from "commander";
 import { CliError } from "./cli-error.ts";
 import { formatFields, formatTable, print } from "./api-output.ts";
 import { EXIT } from "./client/exit-codes.ts";
-import { clientFor, seg, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
-import { collect } from "./vm-command.ts";
+import { clientFor, pathSegment, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
+import { collect } from "./repeatable-option.ts";
 
 import type { NetworkView } from "../hypervisor/model.ts";
 
@@ -26,7 +26,7 @@ export function registerNetCommand(program: Command): void {
   });
 
   verb(net, "info", "show a network").argument("<name>").action(async (name: string, o: VerbOptions) => {
-    print(o.output, await clientFor(o).get<NetworkView>(`/v1/networks/${seg(name)}`), (n) => formatFields([
+    print(o.output, await clientFor(o).get<NetworkView>(`/v1/networks/${pathSegment(name)}`), (n) => formatFields([
       ["Name", n.name], ["NAT", n.nat ? "yes" : "no"], ["Subnet", n.subnet], ["Forwards", n.forwards.map(showForward)],
       ["Guests reach the API", n.allowApi ? "yes" : "no"], ["Used by", n.usedBy],
     ]));
@@ -44,7 +44,7 @@ export function registerNetCommand(program: Command): void {
     });
 
   verb(net, "delete", "delete a network no VM uses").argument("<name>").action(async (name: string, o: VerbOptions) => {
-    await clientFor(o).request("DELETE", `/v1/networks/${seg(name)}`);
+    await clientFor(o).request("DELETE", `/v1/networks/${pathSegment(name)}`);
     print(o.output, { deleted: name }, () => `network ${name}: deleted\n`);
   });
 }
