@@ -4,18 +4,11 @@
  * --listen, on TCP+TLS. SIGTERM or SIGINT stops every VM (or saves it with
  * --on-shutdown save, so the next start resumes it) and exits 0.
  */
-import { homedir } from "node:os";
-import { join } from "node:path";
 import type { Command } from "commander";
 import { pino } from "pino";
 import { Daemon } from "../api/daemon.ts";
+import { defaultDataDir } from "./client/endpoint.ts";
 import type { ShutdownMode } from "../hypervisor/hypervisor.ts";
-
-/** $TYPEVISOR_DATA_DIR, else $XDG_DATA_HOME/typevisor, else ~/.local/share/typevisor. */
-export function defaultDataDir(): string {
-  if (process.env.TYPEVISOR_DATA_DIR) return process.env.TYPEVISOR_DATA_DIR;
-  return join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "typevisor");
-}
 
 interface ServeFlags {
   dataDir: string;
