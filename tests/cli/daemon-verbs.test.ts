@@ -168,6 +168,10 @@ test("vm console relays piped input and output over the WebSocket and detaches o
   const r = await runCli(["vm", "console", "web1", "--until", "got:UNAME"], env, "uname\n");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "login banner\r\n# got:UNAME\n");
+  const closed = await runCli(["vm", "console", "short", "--until", "never"], env);
+  assert.equal(closed.code, 1);
+  assert.equal(closed.stdout, "bye\r\n");
+  assert.match(closed.stderr, /closed before its output matched --until never/);
   const denied = await runCli(["vm", "console", "db"], env);
   assert.equal(denied.code, 5);
   assert.match(denied.stderr, /console access denied/);
@@ -186,10 +190,18 @@ test("on a terminal, vm console runs raw, says how to detach, and Ctrl-] detache
   const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
     const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "inherit"] });
     let out = "";
+    let typed = false;
+    let detached = false;
     child.stdout.setEncoding("latin1").on("data", (s: string) => {
       out += s;
-      if (out.includes("# ") && !out.includes("got:")) child.stdin.write("ab");
-      if (out.includes("got:AB")) child.stdin.write("\x1d");
+      if (!typed && out.includes("# ")) {
+        typed = true;
+        child.stdin.write("ab");
+      }
+      if (!detached && out.includes("got:AB")) {
+        detached = true;
+        child.stdin.end("\x1d");
+      }
     });
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, out }));

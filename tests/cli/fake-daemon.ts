@@ -1,7 +1,8 @@
 /**
  * A real HTTP server on a Unix socket (or HTTPS) that answers like the
  * daemon's API from a table of canned answers, records every request, and
- * serves a console WebSocket that echoes input. It tests the CLI's client
+ * serves a console WebSocket that echoes input (VM web1) or says bye and
+ * closes (VM short). It tests the CLI's client
  * side; the end-to-end tests run against the real `typevisor serve`.
  */
 import * as http from "node:http";
@@ -43,6 +44,10 @@ export class FakeDaemon {
     const wss = new WebSocketServer({ noServer: true });
     server.on("upgrade", (req, socket, head) => {
       const vm = /^\/v1\/vms\/([^/]+)\/console$/.exec(req.url ?? "")?.[1];
+      if (vm === "short") {
+        wss.handleUpgrade(req, socket, head, (ws) => ws.send(Buffer.from("bye\r\n"), () => ws.close()));
+        return;
+      }
       if (vm !== "web1") {
         socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: { code: "forbidden", message: "console access denied" } })}`);
         return;

@@ -5,7 +5,12 @@ import { ApiError } from "./api-client.ts";
 import { CliError } from "../cli-error.ts";
 import { EXIT } from "./exit-codes.ts";
 
-export function openConsoleSocket(client: ApiClient, vm: string): Promise<WebSocket> {
+/**
+ * Resolves once connected; `onOpen` runs inside the open event, so its
+ * listeners see the first frames (the daemon replays its scrollback at once,
+ * often in the same packet as the upgrade answer).
+ */
+export function openConsoleSocket(client: ApiClient, vm: string, onOpen: (ws: WebSocket) => void): Promise<void> {
   const ep = client.endpoint;
   const path = `/v1/vms/${encodeURIComponent(vm)}/console`;
   const url = ep.kind === "unix" ? `ws+unix://${ep.socketPath}:${path}` : new URL(path, ep.url).href.replace(/^https:/, "wss:");
@@ -14,7 +19,8 @@ export function openConsoleSocket(client: ApiClient, vm: string): Promise<WebSoc
   return new Promise((resolve, reject) => {
     ws.once("open", () => {
       ws.off("error", onError);
-      resolve(ws);
+      onOpen(ws);
+      resolve();
     });
     // A refused upgrade: read the daemon's JSON error so the exit status says why.
     ws.once("unexpected-response", (req, res) => {
