@@ -5,7 +5,12 @@ import { ApiError } from "./api-client.ts";
 import { CliError } from "../cli-error.ts";
 import { EXIT } from "./exit-codes.ts";
 
-export function openConsoleSocket(client: ApiClient, vm: string): Promise<WebSocket> {
+/**
+ * Resolves once connected; `onOpen` runs inside the open event, so its
+ * listeners see the first frames (the daemon replays its scrollback at once,
+ * often in the same packet as the upgrade answer).
+ */
+export function openConsoleSocket(client: ApiClient, vm: string, onOpen: (ws: WebSocket) => void): Promise<void> {
   const ep = client.endpoint;
   const path = `/v1/vms/${encodeURIComponent(vm)}/console`;
   const url = ep.kind === "unix" ? `ws+unix://${ep.socketPath}:${path}` : new URL(path, ep.url).href.replace(/^https:/, "wss:");
@@ -13,11 +18,13 @@ export function openConsoleSocket(client: ApiClient, vm: string): Promise<WebSoc
   ws.binaryType = "nodebuffer";
   return new Promise((resolve, reject) => {
     ws.once("open", () => {
-      ws.off("error", reject);
-      resolve(ws);
+      ws.off("error", onError);
+      onOpen(ws);
+      resolve();
     });
     // A refused upgrade: read the daemon's JSON error so the exit status says why.
-    ws.once("unexpected-response", (_req, res) => {
+    ws.once("unexpected-response", (req, res) => {
+      ws.off("error", onError);
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.length < 64 && chunks.push(c));
       res.on("end", () => {
@@ -30,11 +37,12 @@ export function openConsoleSocket(client: ApiClient, vm: string): Promise<WebSoc
         } catch {
           // not JSON: keep the status line
         }
+        req.destroy();
         reject(new ApiError(res.statusCode ?? 0, code, message));
       });
-      ws.terminate();
     });
-    ws.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new CliError(`cannot reach the daemon at ${client.where()}: ${e.code ?? e.message}`, EXIT.unreachable)));
+    const onError = (e: NodeJS.ErrnoException) =>
+      reject(new CliError(`cannot reach the daemon at ${client.where()}: ${e.code ?? e.message}`, EXIT.unreachable));
+    ws.once("error", onError);
   });
 }
