@@ -34,6 +34,8 @@ export interface WorkerInit {
   gdb?: GdbOptions;
   /** Start the harts as soon as the machine is restored (a restore or fork: no `start` round trip). */
   start?: boolean;
+  /** Share of one host core the guest may use (VmOptions.cpuCap). */
+  cpuCap?: number;
 }
 
 /** Host → worker requests; each gets one `reply` with the same id. */
@@ -54,6 +56,16 @@ export interface VmStats {
   heapUsedBytes: number;
   /** Instructions the harts have retired (a restored guest counts on from its snapshot's). */
   instret: number;
+  /** Time the machine spent running instructions (its thread's CPU time, near enough). */
+  cpuSeconds: number;
+  /** Guest instructions retired, all harts, since this worker's machine was built. */
+  instructions: number;
+  /** Guest data read from and written to its virtio disks. */
+  diskReadBytes: number;
+  diskWriteBytes: number;
+  /** Frame bytes the guest's NICs received and sent. */
+  netRxBytes: number;
+  netTxBytes: number;
 }
 
 export type ReplyValue = null | SnapshotInfo | MachineImage | VmStats;
