@@ -44,6 +44,8 @@ export interface WebConsole<P extends ConsolePrincipal> {
   install(app: FastifyInstance): Promise<void>;
   /** The Principal of a cookie-authenticated request, or null. */
   resolveSession(request: FastifyRequest): P | null;
+  /** Routes the console answers without the API's auth (the UI files; /v1/session checks tokens itself). */
+  isPublicRoute(method: string, url: string): boolean;
 }
 
 export const SESSION_COOKIE = "tv_session";
@@ -195,5 +197,11 @@ export async function createWebConsole<P extends ConsolePrincipal>(options: WebC
     app.get("/ui/*", serveAsset);
   }
 
-  return { install, resolveSession };
+  function isPublicRoute(method: string, url: string): boolean {
+    const path = url.split("?")[0];
+    if (path === "/v1/session") return true;
+    return (method === "GET" || method === "HEAD") && (path === "/" || path.startsWith("/ui/"));
+  }
+
+  return { install, resolveSession, isPublicRoute };
 }
