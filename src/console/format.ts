@@ -6,7 +6,7 @@ export function bytes(n: number): string {
     n /= 1024;
     i++;
   }
-  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
+  return `${i === 0 || Number.isInteger(n) ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
 }
 
 export function duration(seconds: number): string {
@@ -18,6 +18,11 @@ export function duration(seconds: number): string {
   if (d > 0) return `${d}d ${hh}h`;
   if (hh > 0) return `${hh}h ${String(mm).padStart(2, "0")}m`;
   return `${mm}m ${String(ss).padStart(2, "0")}s`;
+}
+
+/** A date in the reader's locale, to the minute. */
+export function when(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
 export function percent(fraction: number): string {

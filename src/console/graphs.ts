@@ -28,7 +28,7 @@ export class VmGraphs {
       {
         ...base(150),
         scales: { x: { time: true }, y: { range: [0, 1] } },
-        axes: [axisStyle, { ...axisStyle, values: (_u: uPlot, ticks: number[]) => ticks.map(percent), size: 50 }],
+        axes: [axisStyle, { ...axisStyle, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${Math.round(t * 100)}%`), size: 50 }],
         series: [{}, { label: "CPU", stroke: "#1f6feb", width: 2, fill: "rgba(31,111,235,0.12)", value: (_u: uPlot, v: number | null) => (v == null ? "–" : percent(v)) }],
       },
       [[], []],
@@ -38,7 +38,7 @@ export class VmGraphs {
       {
         ...base(150),
         scales: { x: { time: true }, y: { range: (_u: uPlot, _min: number, max: number) => [0, Math.max(1024, max * 1.1)] } },
-        axes: [axisStyle, { ...axisStyle, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${bytes(t)}/s`), size: 80 }],
+        axes: [axisStyle, { ...axisStyle, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${bytes(t)}/s`), size: 96 }],
         series: [
           {},
           { label: "Disk", stroke: "#8250df", width: 2, value: (_u: uPlot, v: number | null) => (v == null ? "–" : `${bytes(v)}/s`) },

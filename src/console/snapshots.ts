@@ -2,7 +2,7 @@
 import { api, vmPath, waitForJob, type Job, type Snapshot } from "./api.ts";
 import { askName, confirmAction } from "./dialogs.ts";
 import { clear, h } from "./dom.ts";
-import { bytes } from "./format.ts";
+import { bytes, when } from "./format.ts";
 import { allowed } from "./session.ts";
 import { toast } from "./toast.ts";
 
@@ -41,7 +41,7 @@ export class SnapshotPanel {
     const rows = snapshots.map((s) =>
       h("tr", { "data-snapshot": s.name },
         h("th", { scope: "row" }, s.name),
-        h("td", {}, new Date(s.createdAt).toLocaleString()),
+        h("td", {}, when(s.createdAt)),
         h("td", { class: "num" }, bytes(s.sizeBytes)),
         h("td", { class: "row-actions" },
           canSnapshot && h("button", { class: "secondary small", onclick: () => void this.restore(s.name) }, "Restore"),

@@ -1,8 +1,11 @@
 /**
  * Headers every daemon response carries for browsers. The CSP allows only
- * the daemon's own scripts and styles (no inline script, no eval, no CDN),
- * connections back to the daemon (fetch, EventSource, the console
- * WebSocket) and no framing, so a page elsewhere cannot clickjack the UI.
+ * the daemon's own scripts (no inline script, no eval, no CDN), connections
+ * back to the daemon (fetch, EventSource, the console WebSocket) and no
+ * framing, so a page elsewhere cannot clickjack the UI. Styles: the
+ * daemon's stylesheet, plus <style> elements, because xterm.js writes its
+ * theme and cell sizes into one at run time; style attributes stay refused.
+ * (Our code never builds HTML from strings, so there is no markup to inject.)
  */
 import type { FastifyReply } from "fastify";
 
@@ -10,6 +13,8 @@ export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
+  "style-src-elem 'self' 'unsafe-inline'",
+  "style-src-attr 'none'",
   "img-src 'self' data:",
   "font-src 'self'",
   "connect-src 'self'",
