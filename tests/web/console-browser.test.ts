@@ -1,0 +1,214 @@
+// The web console in a real browser (Debian's Chromium via playwright-core)
+// against a real `typevisor serve` running the default guest: an admin signs
+// in, creates and starts a VM, types `uname -a` and reads the answer off the
+// page; a viewer watches the same console but cannot type or press Start;
+// pause/resume show up live in both pages; a snapshot is taken and restored
+// (a file made after it is gone); a page reload and a daemon restart bring
+// the scrollback back. Waits have a hang guard only (no speed is asserted).
+// TYPEVISOR_WEB_SCREENSHOTS=docs/images keeps screenshots of the pages.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "./chromium.ts";
+import { DaemonProcess } from "./daemon-process.ts";
+
+const VM = "webtest";
+const HANG_GUARD_MS = Number(process.env.TEST_HANG_GUARD_SECONDS ?? 600) * 1000;
+const PROMPT = /typevisor:[^\n]*# $/m;
+const SHOTS = process.env.TYPEVISOR_WEB_SCREENSHOTS;
+
+let dir: string;
+let daemon: DaemonProcess;
+let browser: Browser;
+let admin: Page;
+let viewer: Page;
+let adminToken: string;
+let viewerToken: string;
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+/** The terminal's visible rows as text. */
+function screen(page: Page): Promise<string> {
+  return page.locator(".xterm-rows").innerText();
+}
+
+async function waitForScreen(page: Page, pattern: RegExp): Promise<string> {
+  const handle = await page.waitForFunction(
+    ([source, flags]) => {
+      const text = (document.querySelector(".xterm-rows") as HTMLElement | null)?.innerText ?? "";
+      return new RegExp(source, flags).test(text) ? text : false;
+    },
+    [pattern.source, pattern.flags] as const,
+    { timeout: HANG_GUARD_MS, polling: 200 },
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+/** Types a command into the page's terminal and waits for `answer` on screen. */
+async function run(page: Page, command: string, answer: RegExp): Promise<string> {
+  await page.locator(".term-screen").click();
+  await page.keyboard.type(command);
+  await page.keyboard.press("Enter");
+  return waitForScreen(page, answer);
+}
+
+async function signIn(page: Page, token: string): Promise<void> {
+  await page.goto(daemon.origin);
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Virtual machines" }).waitFor();
+}
+
+async function stateOf(page: Page): Promise<string> {
+  return page.locator("#vm-title .badge").innerText();
+}
+
+async function waitForState(page: Page, state: string): Promise<void> {
+  await page.locator("#vm-title .badge", { hasText: new RegExp(`^${state}$`) }).waitFor({ timeout: HANG_GUARD_MS });
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "tv-webui-"));
+  daemon = await DaemonProcess.start(join(dir, "data"));
+  adminToken = await daemon.token("alice", "admin");
+  viewerToken = await daemon.token("victor", "viewer");
+  browser = await launchChromium();
+  // Two browser contexts: two users with their own cookies.
+  const newPage = async () => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 } });
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: daemon.origin });
+    return context.newPage();
+  };
+  admin = await newPage();
+  viewer = await newPage();
+});
+
+after(async () => {
+  try {
+    await daemon?.owner("DELETE", `/v1/vms/${VM}?force=true`);
+  } finally {
+    await browser?.close();
+    await daemon?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("sign-in refuses a wrong token with the API's message, then accepts the admin's", async () => {
+  await admin.goto(daemon.origin);
+  await shot(admin, "web-console-sign-in");
+  await admin.getByLabel("API token").fill("tvk_0000000000000000_wrong");
+  await admin.getByRole("button", { name: "Sign in" }).click();
+  await admin.locator("#sign-in-error", { hasText: "not valid" }).waitFor();
+  assert.ok(!admin.url().includes("tvk_"), "the token is never in the URL");
+  await signIn(admin, adminToken);
+  assert.equal(admin.url(), `${daemon.origin}/`);
+  assert.match(await admin.locator(".who").innerText(), /alice.*admin/s);
+});
+
+test("the create form shows the API's validation message, then creates the VM", async () => {
+  await admin.getByRole("button", { name: "New VM" }).click();
+  await admin.getByLabel("Name").fill("not a name!");
+  await admin.getByRole("button", { name: "Create VM" }).click();
+  const error = admin.locator("#create-error");
+  await error.filter({ hasText: /\S/ }).waitFor();
+  assert.match(await error.innerText(), /name/i);
+  assert.equal(await admin.getByLabel("Name").getAttribute("aria-invalid"), "true");
+  await shot(admin, "web-console-create");
+  await admin.getByLabel("Name").fill(VM);
+  await admin.getByLabel("Memory (MiB)").fill("128");
+  await admin.getByLabel("Network").selectOption({ label: "No network" });
+  await admin.getByRole("button", { name: "Create VM" }).click();
+  await admin.locator(`tr[data-vm-row="${VM}"]`).waitFor();
+  await admin.locator("#vm-title", { hasText: VM }).waitFor();
+  assert.match(await stateOf(admin), /created|stopped/);
+});
+
+test("start boots the default guest; `uname -a` typed in the terminal answers on the page", async () => {
+  await admin.locator('[data-action="start"]').click();
+  await waitForState(admin, "running");
+  await waitForScreen(admin, PROMPT);
+  const text = await run(admin, "uname -a", /Linux \S+ 6\.1\.\d+[^\n]*riscv64/);
+  assert.match(text, /uname -a\s*\n\s*Linux/);
+  await shot(admin, "web-console-main");
+});
+
+test("a viewer sees the same console live but cannot type, start or create", async () => {
+  await signIn(viewer, viewerToken);
+  await viewer.locator(`button[data-vm="${VM}"]`).click();
+  await waitForScreen(viewer, /riscv64/); // the daemon's scrollback, replayed to a second viewer
+  assert.equal(await viewer.getByRole("button", { name: "New VM" }).count(), 0);
+  assert.equal(await viewer.locator("[data-action]").count(), 0, "no power, clone or delete buttons");
+  assert.equal(await viewer.getByRole("button", { name: "Take snapshot" }).count(), 0);
+  await viewer.locator(".toolbar", { hasText: "Read-only" }).waitFor();
+  await viewer.locator(".term-screen").click();
+  await viewer.keyboard.type("echo viewer-typed-this");
+  await viewer.keyboard.press("Enter");
+  // The admin's next command is answered; the viewer's keys never reached the guest.
+  const adminText = await run(admin, "echo admin-$((6*7))", /admin-42/);
+  assert.doesNotMatch(adminText, /viewer-typed-this/);
+  await waitForScreen(viewer, /admin-42/); // several viewers: the viewer sees it too
+  assert.doesNotMatch(await screen(viewer), /viewer-typed-this/);
+  await shot(viewer, "web-console-viewer");
+});
+
+test("pause and resume, seen live by both pages", async () => {
+  await admin.locator('[data-action="pause"]').click();
+  await waitForState(admin, "paused");
+  await waitForState(viewer, "paused"); // the viewer's page follows the event stream
+  assert.ok(await admin.locator('[data-action="resume"]').isEnabled());
+  assert.ok(await admin.locator('[data-action="pause"]').isDisabled());
+  await admin.locator('[data-action="resume"]').click();
+  await waitForState(admin, "running");
+  await waitForState(viewer, "running");
+  await run(admin, "echo alive-$((2+3))", /alive-5/);
+});
+
+test("a snapshot taken and restored: a file made after it is gone", async () => {
+  await run(admin, "touch /tmp/before-snap && echo made-$((1+1))", /made-2/);
+  await admin.getByRole("button", { name: "Take snapshot" }).click();
+  await admin.getByLabel("Snapshot name").fill("snap1");
+  await admin.locator("dialog").getByRole("button", { name: "Take snapshot" }).click();
+  await admin.locator('tr[data-snapshot="snap1"]').waitFor({ timeout: HANG_GUARD_MS });
+  await waitForState(admin, "running");
+  await run(admin, "touch /tmp/after-snap && echo made-$((2+2))", /made-4/);
+  await admin.locator('tr[data-snapshot="snap1"]').getByRole("button", { name: "Restore" }).click();
+  await admin.locator("dialog").getByRole("button", { name: "Restore" }).click();
+  await admin.locator(".toast", { hasText: "restored from snap1" }).waitFor({ timeout: HANG_GUARD_MS });
+  await waitForState(admin, "running");
+  const text = await run(admin, "ls /tmp; echo listed-$((3+3))", /listed-6/);
+  const answer = text.slice(text.lastIndexOf("ls /tmp"));
+  assert.match(answer, /before-snap/);
+  assert.doesNotMatch(answer, /after-snap/);
+});
+
+test("the terminal comes back with its scrollback after a reload and after a daemon restart", async () => {
+  await run(admin, "echo kept-$((5*5))", /kept-25/);
+  await admin.reload();
+  await waitForScreen(admin, /kept-25/);
+  await daemon.restart();
+  // Same cookie, no new sign-in: the session survives the restart; the console reconnects by itself.
+  await admin.locator(".term-status", { hasText: "connected" }).waitFor({ timeout: HANG_GUARD_MS });
+  await admin.locator("#vm-title", { hasText: VM }).waitFor();
+  assert.equal(await admin.locator("#token").count(), 0, "still signed in");
+});
+
+test("power off and delete ask first, then the VM is gone from both pages", async () => {
+  const state = await stateOf(admin);
+  if (state === "running" || state === "paused") {
+    await admin.locator('[data-action="stop"]').click();
+    await admin.locator("dialog").getByRole("button", { name: "Cancel" }).click();
+    assert.match(await stateOf(admin), /running|paused/, "cancel keeps it running");
+    await admin.locator('[data-action="stop"]').click();
+    await admin.locator("dialog").getByRole("button", { name: "Power off" }).click();
+    await waitForState(admin, "stopped");
+  }
+  await admin.locator('[data-action="delete"]').click();
+  await admin.locator("dialog").getByRole("button", { name: "Delete VM" }).click();
+  await admin.locator(`tr[data-vm-row="${VM}"]`).waitFor({ state: "detached" });
+  await viewer.locator(`tr[data-vm-row="${VM}"]`).waitFor({ state: "detached" });
+});
