@@ -4,11 +4,13 @@
  * the field it names is marked invalid.
  */
 import { api, type Vm } from "./api.ts";
+import { showModal } from "./dialogs.ts";
 import { h } from "./dom.ts";
 
 interface ImageView {
   pool: string;
   name: string;
+  usedBy: string[];
 }
 interface NetworkView {
   name: string;
@@ -39,7 +41,7 @@ export async function openCreateForm(): Promise<Vm | null> {
   const cpus = h("input", { id: "vm-cpus", name: "cpus", type: "number", min: 1, max: 8, value: 1, required: true });
   const disk = h("select", { id: "vm-disk", name: "disk" },
     h("option", { value: "" }, "No extra disk"),
-    ...images.map((i) => h("option", { value: `${i.pool}/${i.name}` }, `${i.pool}/${i.name}`)),
+    ...images.map((i) => h("option", { value: `${i.pool}/${i.name}` }, `${i.pool}/${i.name}${i.usedBy?.length ? ` (used by ${i.usedBy.join(", ")})` : ""}`)),
   );
   const network = h("select", { id: "vm-network", name: "network" },
     h("option", { value: "user:" }, "User-mode NAT"),
@@ -93,12 +95,6 @@ export async function openCreateForm(): Promise<Vm | null> {
         submit.disabled = false;
       }
     });
-    dialog.addEventListener("close", () => {
-      resolve(created);
-      dialog.remove();
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-    name.focus();
+    showModal(dialog, name, () => resolve(created));
   });
 }

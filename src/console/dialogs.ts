@@ -4,6 +4,17 @@
  */
 import { h } from "./dom.ts";
 
+/** Shows `dialog` as a modal with `focus` focused; `closed` runs when it closes, then it leaves the page. */
+export function showModal(dialog: HTMLDialogElement, focus: HTMLElement, closed: () => void): void {
+  dialog.addEventListener("close", () => {
+    closed();
+    dialog.remove();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  focus.focus();
+}
+
 export function confirmAction(title: string, message: string, actionLabel: string, danger = true): Promise<boolean> {
   return new Promise((resolve) => {
     const dialog = h("dialog", { class: "modal", "aria-labelledby": "confirm-title" },
@@ -16,13 +27,7 @@ export function confirmAction(title: string, message: string, actionLabel: strin
         ),
       ),
     );
-    dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue === "ok");
-      dialog.remove();
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-    (dialog.querySelector("button[value=cancel]") as HTMLButtonElement).focus();
+    showModal(dialog, dialog.querySelector("button[value=cancel]") as HTMLButtonElement, () => resolve(dialog.returnValue === "ok"));
   });
 }
 
@@ -57,12 +62,6 @@ export function askName(title: string, label: string, actionLabel: string, submi
         okButton.disabled = false;
       }
     });
-    dialog.addEventListener("close", () => {
-      resolve(done);
-      dialog.remove();
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-    input.focus();
+    showModal(dialog, input, () => resolve(done));
   });
 }
