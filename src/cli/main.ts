@@ -1,14 +1,20 @@
 /**
  * The `typevisor` command line. Each subcommand lives in its own module and
  * registers itself here. Any failure ends in one line on stderr and exit
- * status 1 (the stack only with TYPEVISOR_DEBUG=1).
+ * status 1, or the CliError's own status (the stack only with TYPEVISOR_DEBUG=1).
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerExecCommand } from "./exec-command.ts";
 import { qemuStyleArgs } from "./qemu-args.ts";
+import { CliError } from "./cli-error.ts";
+import { registerImageCommand } from "./image-command.ts";
 import { registerImgCommand } from "./img-command.ts";
+import { registerNetCommand } from "./net-command.ts";
 import { registerRunCommand } from "./run-command.ts";
+import { registerServeCommand } from "./serve-command.ts";
+import { registerTokenCommand } from "./token-command.ts";
+import { registerVmCommand } from "./vm-command.ts";
 import { escapeText } from "../util/escape-text.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -27,6 +33,11 @@ const program = new Command("typevisor")
 registerRunCommand(program);
 registerExecCommand(program);
 registerImgCommand(program);
+registerServeCommand(program);
+registerVmCommand(program);
+registerImageCommand(program);
+registerNetCommand(program);
+registerTokenCommand(program);
 
 const args = qemuStyleArgs(process.argv.slice(2));
 try {
@@ -42,6 +53,6 @@ try {
     // Messages quote paths, ELF contents and option values: escaped, so they stay one harmless line.
     process.stderr.write(`typevisor: ${escapeText(err?.message ?? String(e))}\n`);
     if (process.env.TYPEVISOR_DEBUG) process.stderr.write(`${err?.stack ?? ""}\n`);
-    process.exitCode = 1;
+    process.exitCode = e instanceof CliError ? e.exitCode : 1;
   }
 }

@@ -148,6 +148,13 @@ export class VirtMachine {
 
   /** A GDB stub's hold on the harts (gdb-target.ts), when one is attached. */
   debugger: MachineDebugger | null = null;
+  /**
+   * Share of one host core the run loop may use (0 < cap <= 1): after each
+   * slice it sleeps in proportion to the slice's length (hypervisor CPU caps).
+   */
+  cpuCap = 1;
+  /** Milliseconds spent running instruction slices: the machine's CPU time (its thread is busy then). */
+  busyMs = 0;
   /** Called when the guest resets the board (a reboot), before the board resets. */
   onReset: (() => void) | null = null;
   private exitRequest: ExitRequest | null = null;
@@ -428,7 +435,8 @@ export class VirtMachine {
         await this.parked();
         continue;
       }
-      const sliceEnd = performance.now() + SLICE_MS;
+      const sliceStart = performance.now();
+      const sliceEnd = sliceStart + SLICE_MS;
       let sleepMs = 0;
       const held = this.debugger?.held() ?? null;
       if (held !== null) {
@@ -449,6 +457,10 @@ export class VirtMachine {
           if (sleepMs > 0) break;
         }
       }
+      const ran = performance.now() - sliceStart;
+      this.busyMs += ran;
+      // Duty cycle for a CPU cap: run `ran` ms, then rest ran·(1−cap)/cap ms.
+      if (this.cpuCap < 1) sleepMs = Math.max(sleepMs, (ran * (1 - this.cpuCap)) / this.cpuCap);
       this.flushSerial();
       const request = this.exitRequest as ExitRequest | null;
       if (request !== null) {

@@ -28,6 +28,8 @@ export interface WorkerInit {
   /** Host → guest console bytes (ByteRing). */
   consoleIn: SharedArrayBuffer;
   gdb?: GdbOptions;
+  /** Share of one host core the guest may use (VmOptions.cpuCap). */
+  cpuCap?: number;
 }
 
 /** Host → worker requests; each gets one `reply` with the same id. */
@@ -46,6 +48,16 @@ export interface VmStats {
   ramUsedBytes: number;
   /** The worker's JavaScript heap in use. */
   heapUsedBytes: number;
+  /** Time the machine spent running instructions (its thread's CPU time, near enough). */
+  cpuSeconds: number;
+  /** Guest instructions retired, all harts, since this worker's machine was built. */
+  instructions: number;
+  /** Guest data read from and written to its virtio disks. */
+  diskReadBytes: number;
+  diskWriteBytes: number;
+  /** Frame bytes the guest's NICs received and sent. */
+  netRxBytes: number;
+  netTxBytes: number;
 }
 
 export type ReplyValue = null | SnapshotInfo | MachineImage | VmStats;

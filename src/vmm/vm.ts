@@ -34,6 +34,8 @@ export interface VmOptions {
   resourceLimits?: ResourceLimits;
   /** Serve the GDB remote protocol from the worker (typevisor run -s / --gdb). */
   gdb?: GdbOptions;
+  /** Share of one host core the guest may use, 0 < cap <= 1 (default 1): the run loop rests between slices. */
+  cpuCap?: number;
 }
 
 export interface RestoreOptions extends VmOptions {
@@ -128,7 +130,7 @@ export class Vm extends EventEmitter {
     const consoleOut = ByteRing.allocate(CONSOLE_RING_BYTES);
     const consoleIn = ByteRing.allocate(CONSOLE_RING_BYTES);
     this.console = new VmConsole(new ByteRing(consoleOut), new ByteRing(consoleIn));
-    const init: WorkerInit = { config, source, consoleOut, consoleIn, gdb: options.gdb };
+    const init: WorkerInit = { config, source, consoleOut, consoleIn, gdb: options.gdb, cpuCap: options.cpuCap };
     this.worker = takeWorker(options.resourceLimits ?? DEFAULT_RESOURCE_LIMITS);
     this.worker.postMessage(init);
     let built!: { resolve: () => void; reject: (e: Error) => void };

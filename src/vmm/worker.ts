@@ -14,7 +14,9 @@ import { MIN_RAM_SIZE, VirtMachine, type SerialSink } from "../machine/virt-mach
 import { PAGE_SIZE, PAGE_USED } from "../machine/ram-pages.ts";
 import { backendsReady, buildMachine, closeBackends } from "./build.ts";
 import { ByteRing } from "./byte-ring.ts";
-import type { ReplyValue, Request, WorkerEvent, WorkerInit } from "./messages.ts";
+import type { ReplyValue, Request, VmStats, WorkerEvent, WorkerInit } from "./messages.ts";
+import { VirtioBlk } from "../devices/virtio/blk.ts";
+import { VirtioNet } from "../devices/virtio/net.ts";
 import { captureImage, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError } from "./snapshot.ts";
 
 /** Guest input is handed to the UART in chunks this size, and only while its queue is shorter. */
@@ -171,11 +173,29 @@ async function serve(request: Request): Promise<ReplyValue> {
       const flags = machine.bus.pages.flags;
       let used = 0;
       for (let p = 0; p < flags.length; p++) if ((flags[p] & PAGE_USED) !== 0) used++;
-      return { ramUsedBytes: used * PAGE_SIZE, heapUsedBytes: getHeapStatistics().used_heap_size };
+      return { ramUsedBytes: used * PAGE_SIZE, heapUsedBytes: getHeapStatistics().used_heap_size, ...activity() };
     }
     case "stop":
       return finish(null);
   }
+}
+
+/** What the machine has done so far: CPU time, instructions, disk and network bytes. */
+function activity(): Omit<VmStats, "ramUsedBytes" | "heapUsedBytes"> {
+  const counts = { cpuSeconds: machine.busyMs / 1000, instructions: 0, diskReadBytes: 0, diskWriteBytes: 0, netRxBytes: 0, netTxBytes: 0 };
+  for (const hart of machine.harts) counts.instructions += hart.instretNow();
+  counts.instructions -= instretAtBuild;
+  for (const slot of machine.virtio.populated()) {
+    const device = slot.transport!.device;
+    if (device instanceof VirtioBlk) {
+      counts.diskReadBytes += device.stats.readBytes;
+      counts.diskWriteBytes += device.stats.writeBytes;
+    } else if (device instanceof VirtioNet) {
+      counts.netRxBytes += device.stats.rxBytes;
+      counts.netTxBytes += device.stats.txBytes;
+    }
+  }
+  return counts;
 }
 
 port.on("message", (request: Request) => {
@@ -191,5 +211,8 @@ try {
   finish({ kind: "build-failed", gdb: false, message: (e as Error)?.message ?? String(e) });
 }
 machine.onReset = () => post({ kind: "reboot" });
+machine.cpuCap = init.cpuCap ?? 1;
+// A restored machine's minstret counts from its first boot; this worker counts its own.
+const instretAtBuild = machine.harts.reduce((sum, hart) => sum + hart.instretNow(), 0);
 void pumpInput();
 post({ kind: "ready" });

@@ -74,6 +74,8 @@ export class VirtioBlk implements VirtioDevice {
   readonly queueSizes: readonly number[];
   readonly config = new Uint8Array(CONFIG_SIZE);
   readonly backend: BlockBackend;
+  /** Guest data moved, for the host's accounting (hypervisor metrics). */
+  readonly stats = { readBytes: 0, writeBytes: 0 };
   /** Disk size in 512-byte sectors. */
   readonly capacity: number;
   private ctx: VirtioContext | null = null;
@@ -276,7 +278,11 @@ export class VirtioBlk implements VirtioDevice {
 
   private io(write: boolean, position: number, ramOffset: number, length: number): boolean {
     const mem = (this.ctx as VirtioContext).mem;
-    if (write) return this.backend.writeAt(position, mem.ram, ramOffset, length);
+    if (write) {
+      this.stats.writeBytes += length;
+      return this.backend.writeAt(position, mem.ram, ramOffset, length);
+    }
+    this.stats.readBytes += length;
     const ok = this.backend.readAt(position, mem.ram, ramOffset, length);
     mem.ramWritten(ramOffset, length);
     return ok;

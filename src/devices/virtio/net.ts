@@ -54,7 +54,7 @@ export class VirtioNet implements VirtioDevice {
   readonly config = new Uint8Array(CONFIG_SIZE);
   readonly mac: Uint8Array;
   /** Counters for diagnostics and metrics. */
-  readonly stats = { txFrames: 0, txDropped: 0, rxFrames: 0, rxDropped: 0 };
+  readonly stats = { txFrames: 0, txDropped: 0, rxFrames: 0, rxDropped: 0, txBytes: 0, rxBytes: 0 };
   private ctx: VirtioContext | null = null;
   private linkUp: boolean;
   /** Received frames waiting for guest buffers (copies, oldest first). */
@@ -157,6 +157,7 @@ export class VirtioNet implements VirtioDevice {
       c.writeBytes(0, this.rxHeader, 0, NET_HDR_SIZE);
       c.writeBytes(NET_HDR_SIZE, frame, 0, frame.length);
       this.stats.rxFrames++;
+      this.stats.rxBytes += frame.length;
       q.push(c.head, NET_HDR_SIZE + frame.length);
     }
     ctx.notifyUsed(RX_QUEUE);
@@ -188,6 +189,7 @@ export class VirtioNet implements VirtioDevice {
           frame = this.txScratch.subarray(0, len);
         }
         this.stats.txFrames++;
+        this.stats.txBytes += len;
         this.backend.send(frame);
       }
       q.push(c.head, 0);

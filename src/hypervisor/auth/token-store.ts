@@ -7,7 +7,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuthError } from "./auth-error.ts";
-import { writeFileAtomic } from "./atomic-file.ts";
+import { writeFileAtomic } from "../store/atomic-file.ts";
 import { can, isRole, roleAtMost, scopeWithin, type Principal, type Role, type Scope } from "./roles.ts";
 import { checkScope, checkTokenRequest } from "./token-request.ts";
 import { bearerToken, hashSecret, newTokenSecret, parseToken, sameHash } from "./token-secret.ts";

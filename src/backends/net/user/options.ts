@@ -3,6 +3,8 @@
  * (net=, host=, dns=, dhcpstart=, restrict=, hostname=, hostfwd=) parsed
  * into a UserNetConfig. Defaults and derivations follow QEMU: net=
  * 10.0.2.0/24, and host, dns and dhcpstart are .2, .3 and .15 of the net.
+ * One option is ours, not QEMU's: hostdeny=PORT (the hypervisor daemon
+ * keeps guests off its API port).
  */
 import { formatIpv4, parseIpv4, prefixMask, type Ipv4 } from "./addresses.ts";
 
@@ -29,6 +31,8 @@ export interface UserNetConfig {
   /** Offered to the guest by DHCP (option 12) when set. */
   hostname: string | null;
   hostForwards: HostForward[];
+  /** hostdeny=PORT: guest TCP connections to the host itself (the gateway, or any host address) on these ports get a RST. */
+  hostDenyPorts: number[];
 }
 
 /** A bad `--net user` option; the message is one line for the user. */
@@ -48,6 +52,7 @@ export function parseUserNetSpec(spec: string): UserNetConfig {
   let restrict = false;
   let hostname: string | null = null;
   const forwards: string[] = [];
+  const denied: number[] = [];
   for (const item of items) {
     const eq = item.indexOf("=");
     if (eq < 0) throw new UserNetOptionError(`--net user: "${item}" is not option=value`);
@@ -82,14 +87,19 @@ export function parseUserNetSpec(spec: string): UserNetConfig {
       case "hostfwd":
         forwards.push(value);
         break;
+      case "hostdeny":
+        if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new UserNetOptionError(`--net user: hostdeny=${value}: expected a TCP port (1-65535)`);
+        denied.push(Number(value));
+        break;
       default:
-        throw new UserNetOptionError(`--net user: unknown option "${name}" (known: net, host, dns, dhcpstart, restrict, hostname, hostfwd)`);
+        throw new UserNetOptionError(`--net user: unknown option "${name}" (known: net, host, dns, dhcpstart, restrict, hostname, hostfwd, hostdeny)`);
     }
   }
   const config = derive(network, prefix, given);
   config.restrict = restrict;
   config.hostname = hostname;
   config.hostForwards = forwards.map((f) => parseHostForward(f, config));
+  config.hostDenyPorts = denied;
   return config;
 }
 
@@ -110,6 +120,7 @@ function derive(network: Ipv4, prefix: number, given: Partial<Record<"host" | "d
     restrict: false,
     hostname: null,
     hostForwards: [],
+    hostDenyPorts: [],
   };
   const broadcast = (network | ~mask) >>> 0;
   for (const name of ["host", "dns", "dhcpStart"] as const) {

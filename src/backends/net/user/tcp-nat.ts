@@ -8,6 +8,7 @@
  * no connection get a RST (RFC 9293 §3.10.7.1).
  */
 import { connect, type Socket } from "node:net";
+import { networkInterfaces } from "node:os";
 import { formatIpv4, prefixMask, type Ipv4 } from "./addresses.ts";
 import { ACK, RST, SYN, FIN, seqAdd, writeTcpSegment, type TcpSegment } from "./tcp-segment.ts";
 import { TCP_OFFSET, TcpConnection, type TcpEndpoints, type TcpLink } from "./tcp-connection.ts";
@@ -59,7 +60,7 @@ export class TcpNat {
       return;
     }
     const target = this.targetOf(dst);
-    if (target === null || this.connections.size >= MAX_TCP_CONNECTIONS) {
+    if (target === null || this.connections.size >= MAX_TCP_CONNECTIONS || this.deniedOnHost(target, seg.dstPort)) {
       this.reset(ends, seg);
       return;
     }
@@ -95,6 +96,13 @@ export class TcpNat {
   close(): void {
     for (const conn of this.connections.values()) conn.abort();
     this.connections.clear();
+  }
+
+  /** hostdeny=: `port` on the host itself (loopback or one of its own addresses) is closed to the guest. */
+  private deniedOnHost(target: string, port: number): boolean {
+    if (!this.config.hostDenyPorts.includes(port)) return false;
+    if (target === "127.0.0.1") return true;
+    return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === target));
   }
 
   /** Where a guest connection to `dst` goes on the host, or null if nowhere. */

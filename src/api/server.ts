@@ -1,0 +1,157 @@
+/**
+ * The HTTP side of the daemon: one Fastify app per listener (the Unix
+ * socket, whose caller is the trusted owner, and TCP+TLS, where every call
+ * but ping and the OpenAPI document needs a bearer token). Routes come from
+ * routes.ts; the hooks here authenticate (401, 429 after repeated failures
+ * from one address), authorize by the route policy (403), and write every
+ * state-changing call to the audit log.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import websocket from "@fastify/websocket";
+import type { Logger } from "pino";
+import {
+  bearerToken, can, isStateChanging, OWNER, routePolicy, type AuditLog, type FailureThrottle, type Principal, type RouteRule, type TokenStore,
+} from "../hypervisor/auth/index.ts";
+import { VERSION, type Hypervisor } from "../hypervisor/hypervisor.ts";
+import { dispatch } from "./dispatch.ts";
+import { errorBody, replyError } from "./error-reply.ts";
+import { serveConsole } from "./console-ws.ts";
+import { serveEvents } from "./events-sse.ts";
+import { openApiDocument } from "./openapi.ts";
+import { ROUTES, type RouteDef } from "./routes.ts";
+
+export interface ApiServices {
+  hypervisor: Hypervisor;
+  tokens: TokenStore;
+  throttle: FailureThrottle;
+  audit: AuditLog;
+  auditFile: string;
+  logger: Logger;
+}
+
+export type Transport = { kind: "unix" } | { kind: "tls"; key: string; cert: string };
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    rule?: RouteRule;
+  }
+}
+
+/** Someone whose token was refused, for the audit log. */
+const NOBODY: Principal = Object.freeze({ tokenId: null, name: "unauthenticated", role: "viewer", scope: [] });
+
+export async function buildApi(services: ApiServices, transport: Transport): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: services.logger.child({ listener: transport.kind }) as FastifyBaseLogger,
+    exposeHeadRoutes: false, // the routes are exactly those documented
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: true, // event streams and consoles must not hold a shutdown
+    ...(transport.kind === "tls" ? { https: { key: transport.key, cert: transport.cert } } : {}),
+    // Unknown fields are an error, not silently dropped; query strings are coerced ("force=true").
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  });
+  app.decorateRequest("principal", null);
+  app.setErrorHandler(replyError);
+  app.setNotFoundHandler((request, reply) => void reply.code(404).send(errorBody("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)));
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  app.addHook("onRequest", async (request, reply) => {
+    const rule = request.routeOptions.config.rule;
+    if (rule === undefined) return; // 404
+    if (transport.kind === "unix") {
+      request.principal = OWNER;
+    } else if (rule.permission !== null) {
+      const key = request.ip;
+      const verdict = services.throttle.check(key);
+      if (!verdict.allowed) {
+        return reply.code(429).header("retry-after", String(verdict.retryAfterSeconds)).send(errorBody("throttled", `too many failed authentications; retry in ${verdict.retryAfterSeconds} s`));
+      }
+      const token = bearerToken(request.headers.authorization);
+      const principal = token === null ? null : services.tokens.authenticate(token);
+      if (principal === null) {
+        services.throttle.failed(key);
+        return reply.code(401).header("www-authenticate", "Bearer").send(errorBody("unauthorized", token === null ? "this call needs a bearer token" : "the token is unknown, revoked or expired"));
+      }
+      services.throttle.succeeded(key);
+      request.principal = principal;
+    }
+    if (rule.permission !== null && rule.vm !== "body" && !allowed(request, rule, (request.params as Record<string, string>).name)) {
+      return reply.code(403).send(errorBody("forbidden", `role ${request.principal!.role} (scope ${scopeText(request.principal!)}) lacks ${rule.permission}`));
+    }
+  });
+
+  // After body validation: rules that name the VM in the body (create, clone's new name).
+  app.addHook("preHandler", async (request, reply) => {
+    const rule = request.routeOptions.config.rule;
+    if (rule === undefined || rule.permission === null || (rule.vm !== "body" && rule.vm !== "path+body")) return;
+    const name = (request.body as { name?: string } | undefined)?.name;
+    if (!allowed(request, rule, name)) {
+      return reply.code(403).send(errorBody("forbidden", `role ${request.principal!.role} (scope ${scopeText(request.principal!)}) lacks ${rule.permission} for ${name}`));
+    }
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    if (!isStateChanging(request.method) || request.routeOptions.config.rule === undefined) return;
+    await services.audit
+      .record({ principal: request.principal ?? NOBODY, method: request.method, path: request.url, status: reply.statusCode, detail: request.body })
+      .catch((e: Error) => request.log.error({ err: e }, "audit log write failed"));
+  });
+
+  for (const def of ROUTES) register(app, services, def);
+  return app;
+}
+
+function allowed(request: FastifyRequest, rule: RouteRule, vm: string | undefined): boolean {
+  const p = request.principal!;
+  return rule.vm === "none" ? can(p, rule.permission!) : can(p, rule.permission!, vm);
+}
+
+function scopeText(p: Principal): string {
+  return p.scope === "*" ? "*" : p.scope.join(",");
+}
+
+function register(app: FastifyInstance, services: ApiServices, def: RouteDef): void {
+  const rule = routePolicy(def.method, def.path.replace(/\{(\w+)\}/g, "x"))?.rule;
+  if (rule === undefined) throw new Error(`route ${def.method} ${def.path} has no permission in ROUTE_POLICY`);
+  const url = def.path.replace(/\{(\w+)\}/g, ":$1");
+  const schema = Object.fromEntries(Object.entries({ params: def.params, querystring: def.query, body: def.body }).filter(([, v]) => v !== undefined));
+  const config = { rule };
+  const { hypervisor } = services;
+  if (def.special === "console") {
+    app.route({
+      method: "GET", url, schema, config,
+      handler: (_request, reply) => void reply.code(426).send(errorBody("invalid", "the console is a WebSocket: send Upgrade: websocket")),
+      wsHandler: (socket, request) => {
+        const params = request.params as { name: string };
+        try {
+          serveConsole(socket, hypervisor.supervisor(params.name), request.principal!);
+        } catch (e) {
+          socket.close(1008, (e as Error).message.slice(0, 120));
+        }
+      },
+    });
+    return;
+  }
+  app.route({
+    method: def.method, url, schema, config,
+    handler: async (request, reply) => {
+      switch (def.special) {
+        case "ping":
+          return { ok: true, version: VERSION };
+        case "openapi":
+          return openApiDocument();
+        case "metrics":
+          return reply.type("text/plain; version=0.0.4").send(await hypervisor.metrics());
+        case "events":
+          return serveEvents(request, reply, hypervisor.events, request.principal!);
+      }
+      const command = def.command!({ params: request.params as Record<string, string>, query: request.query as Record<string, unknown>, body: request.body });
+      const result = await dispatch({ hypervisor, tokens: services.tokens, auditFile: services.auditFile }, request.principal!, command);
+      reply.code(result.status);
+      return result.status === 204 ? reply.send() : reply.send(result.body);
+    },
+  });
+}
