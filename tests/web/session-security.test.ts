@@ -211,12 +211,3 @@ test("a session survives a daemon restart and ends when its token is revoked", a
   assert.equal((await call("GET", "/v1/whoami", { headers: { cookie } })).status, 401);
   assert.equal((await call("GET", "/v1/session", { headers: { cookie } })).status, 401);
 });
-
-test("public routes: the UI files and /v1/session only", () => {
-  assert.ok(web.isPublicRoute("GET", "/"));
-  assert.ok(web.isPublicRoute("GET", "/ui/app.js?x=1"));
-  assert.ok(web.isPublicRoute("POST", "/v1/session"));
-  assert.ok(!web.isPublicRoute("POST", "/ui/app.js"));
-  assert.ok(!web.isPublicRoute("GET", "/v1/vms"));
-  assert.ok(!web.isPublicRoute("GET", "/v1/sessions"));
-});

@@ -44,8 +44,6 @@ export interface WebConsole<P extends ConsolePrincipal> {
   install(app: FastifyInstance): Promise<void>;
   /** The Principal of a cookie-authenticated request, or null. */
   resolveSession(request: FastifyRequest): P | null;
-  /** Routes the console answers without the API's auth (the UI files; /v1/session checks tokens itself). */
-  isPublicRoute(method: string, url: string): boolean;
 }
 
 export const SESSION_COOKIE = "tv_session";
@@ -145,7 +143,7 @@ export async function createWebConsole<P extends ConsolePrincipal>(options: WebC
       if (request.headers.origin !== undefined && !sameOrigin(request)) {
         return apiError(reply, 403, "forbidden", "Sign in from the console's own page.");
       }
-      const key = `web:${request.ip}`;
+      const key = request.ip; // the same count as the API's bearer failures from this address
       const gate = options.throttle?.check(key);
       if (gate && !gate.allowed) {
         reply.header("retry-after", String(gate.retryAfterSeconds));
@@ -197,11 +195,5 @@ export async function createWebConsole<P extends ConsolePrincipal>(options: WebC
     app.get("/ui/*", serveAsset);
   }
 
-  function isPublicRoute(method: string, url: string): boolean {
-    const path = url.split("?")[0];
-    if (path === "/v1/session") return true;
-    return (method === "GET" || method === "HEAD") && (path === "/" || path.startsWith("/ui/"));
-  }
-
-  return { install, resolveSession, isPublicRoute };
+  return { install, resolveSession };
 }
