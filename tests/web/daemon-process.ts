@@ -1,6 +1,7 @@
 /**
  * A real `typevisor serve` for the web tests: its own data dir, TLS on a
  * free loopback port, and the Unix socket (the trusted owner) to make tokens.
+ * SIGTERM saves running VMs, so a restarted daemon resumes them at start.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { request } from "node:http";
@@ -89,7 +90,7 @@ export class DaemonProcess {
   }
 
   private async spawn(): Promise<void> {
-    const child = spawn(process.execPath, [BIN, "serve", "--data-dir", this.dataDir, "--listen", `127.0.0.1:${this.port}`], {
+    const child = spawn(process.execPath, [BIN, "serve", "--data-dir", this.dataDir, "--listen", `127.0.0.1:${this.port}`, "--on-shutdown", "save"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
