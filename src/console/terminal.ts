@@ -41,6 +41,7 @@ export class VmTerminal {
       scrollback: 10000,
       fontFamily: "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace",
       fontSize: 14,
+      lineHeight: 1.15, // at 1.0 the next row's background clips underscores
       theme: { background: "#0f1720", foreground: "#e6edf3", cursor: writable ? "#e6edf3" : "#0f1720" },
     });
     this.term.loadAddon(this.fit);

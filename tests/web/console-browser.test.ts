@@ -17,7 +17,7 @@ import { DaemonProcess } from "./daemon-process.ts";
 
 const VM = "webtest";
 const HANG_GUARD_MS = Number(process.env.TEST_HANG_GUARD_SECONDS ?? 600) * 1000;
-const PROMPT = /typevisor:[^\n]*# $/m;
+const PROMPT = /typevisor:[^\n]*#$/m;
 const SHOTS = process.env.TYPEVISOR_WEB_SCREENSHOTS;
 
 let dir: string;
@@ -29,24 +29,31 @@ let adminToken: string;
 let viewerToken: string;
 
 async function shot(page: Page, name: string): Promise<void> {
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  if (!SHOTS) return;
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
 }
 
-/** The terminal's visible rows as text. */
-function screen(page: Page): Promise<string> {
-  return page.locator(".xterm-rows").innerText();
+/** The terminal's visible rows as text (xterm's DOM renderer draws spaces as no-break spaces; line ends trimmed). */
+async function screen(page: Page): Promise<string> {
+  return (await page.locator(".xterm-rows").innerText()).replace(/\u00a0/g, " ").replace(/ +$/gm, "");
 }
 
 async function waitForScreen(page: Page, pattern: RegExp): Promise<string> {
-  const handle = await page.waitForFunction(
-    ([source, flags]) => {
-      const text = (document.querySelector(".xterm-rows") as HTMLElement | null)?.innerText ?? "";
-      return new RegExp(source, flags).test(text) ? text : false;
-    },
-    [pattern.source, pattern.flags] as const,
-    { timeout: HANG_GUARD_MS, polling: 200 },
-  );
-  return (await handle.jsonValue()) as string;
+  try {
+    const handle = await page.waitForFunction(
+      ([source, flags]) => {
+        const rows = (document.querySelector(".xterm-rows") as HTMLElement | null)?.innerText ?? "";
+        const text = rows.replace(/\u00a0/g, " ").replace(/ +$/gm, "");
+        return new RegExp(source, flags).test(text) ? text : false;
+      },
+      [pattern.source, pattern.flags] as const,
+      { timeout: HANG_GUARD_MS, polling: 200 },
+    );
+    return (await handle.jsonValue()) as string;
+  } catch (e) {
+    throw new Error(`the terminal never showed ${pattern}; it shows:\n${await screen(page).catch(() => "(nothing)")}`, { cause: e });
+  }
 }
 
 /** Types a command into the page's terminal and waits for `answer` on screen. */
@@ -184,6 +191,7 @@ test("a snapshot taken and restored: a file made after it is gone", async () => 
   const answer = text.slice(text.lastIndexOf("ls /tmp"));
   assert.match(answer, /before-snap/);
   assert.doesNotMatch(answer, /after-snap/);
+  await shot(admin, "web-console-snapshot");
 });
 
 test("a reload brings the daemon's scrollback back", async () => {
