@@ -20,6 +20,8 @@ export function launchChromium(): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
       "--no-first-run",
+      "--disable-crash-reporter", // else crashpad handlers outlive the browser
+      "--disable-breakpad",
     ],
   });
 }

@@ -144,10 +144,28 @@ test("start boots the default guest; `uname -a` typed in the terminal answers on
   await shot(admin, "web-console-main");
 });
 
+test("bulk output reaches the page whole; paste types into the guest, Ctrl+Shift+C copies a selection", async () => {
+  const text = await run(admin, "seq 1 20000; echo seq-done-$((9*9))", /seq-done-81/);
+  assert.match(text, /^19999\n20000\n/m);
+  // A paste event as the browser fires it on Ctrl+Shift+V (headless Chromium has no system clipboard to paste from).
+  await admin.locator(".xterm-helper-textarea").evaluate((area) => {
+    const data = new DataTransfer();
+    data.setData("text/plain", "echo pasted-$((8*8))\n");
+    area.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+  });
+  await waitForScreen(admin, /^pasted-64$/m);
+  // A double click on the word selects it (xterm takes the mouse on the screen above its rows).
+  const row = await admin.locator(".xterm-rows > div", { hasText: /^pasted-64\s*$/ }).last().boundingBox();
+  assert.ok(row);
+  await admin.mouse.dblclick(row.x + 12, row.y + row.height / 2);
+  await admin.keyboard.press("Control+Shift+C");
+  assert.equal(await admin.evaluate(() => navigator.clipboard.readText()), "pasted-64");
+});
+
 test("a viewer sees the same console live but cannot type, start or create", async () => {
   await signIn(viewer, viewerToken);
   await viewer.locator(`button[data-vm="${VM}"]`).click();
-  await waitForScreen(viewer, /riscv64/); // the daemon's scrollback, replayed to a second viewer
+  await waitForScreen(viewer, /^pasted-64$/m); // the daemon's scrollback, replayed to a second viewer
   assert.equal(await viewer.getByRole("button", { name: "New VM" }).count(), 0);
   assert.equal(await viewer.locator("[data-action]").count(), 0, "no power, clone or delete buttons");
   assert.equal(await viewer.getByRole("button", { name: "Take snapshot" }).count(), 0);
