@@ -22,7 +22,7 @@ export function duration(seconds: number): string {
 
 /** A date in the reader's locale, to the minute. */
 export function when(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return new Date(iso).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
 export function percent(fraction: number): string {
