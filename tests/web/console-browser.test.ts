@@ -71,6 +71,15 @@ async function signIn(page: Page, token: string): Promise<void> {
   await page.getByRole("heading", { name: "Virtual machines" }).waitFor();
 }
 
+/** Signs in with the keyboard alone: the token field has focus when the page opens; Enter submits. */
+async function signInByKeyboard(page: Page, token: string): Promise<void> {
+  await page.goto(daemon.origin);
+  await page.locator("#token:focus").waitFor();
+  await page.keyboard.type(token);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Virtual machines" }).waitFor();
+}
+
 async function stateOf(page: Page): Promise<string> {
   return page.locator("#vm-title .badge").innerText();
 }
@@ -163,8 +172,9 @@ test("bulk output reaches the page whole; paste types into the guest, Ctrl+Shift
 });
 
 test("a viewer sees the same console live but cannot type, start or create", async () => {
-  await signIn(viewer, viewerToken);
-  await viewer.locator(`button[data-vm="${VM}"]`).click();
+  await signInByKeyboard(viewer, viewerToken);
+  await viewer.locator(`button[data-vm="${VM}"]`).focus();
+  await viewer.keyboard.press("Enter");
   await waitForScreen(viewer, /^pasted-64$/m); // the daemon's scrollback, replayed to a second viewer
   assert.equal(await viewer.getByRole("button", { name: "New VM" }).count(), 0);
   assert.equal(await viewer.locator("[data-action]").count(), 0, "no power, clone or delete buttons");
@@ -233,8 +243,10 @@ test("power off and delete ask first, then the VM is gone from both pages", asyn
   const state = await stateOf(admin);
   if (state === "running" || state === "paused") {
     await admin.locator('[data-action="stop"]').click();
-    await admin.locator("dialog").getByRole("button", { name: "Cancel" }).click();
-    assert.match(await stateOf(admin), /running|paused/, "cancel keeps it running");
+    await admin.locator("dialog button:focus", { hasText: "Cancel" }).waitFor(); // a destructive question starts on Cancel
+    await admin.keyboard.press("Escape");
+    await admin.locator("dialog").waitFor({ state: "detached" });
+    assert.match(await stateOf(admin), /running|paused/, "Escape keeps it running");
     await admin.locator('[data-action="stop"]').click();
     await admin.locator("dialog").getByRole("button", { name: "Power off" }).click();
     await waitForState(admin, "stopped");
