@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import { AuditLog, FailureThrottle, TokenStore, type ThrottleOptions } from "../hypervisor/auth/index.ts";
 import { Hypervisor, type ShutdownMode } from "../hypervisor/hypervisor.ts";
 import { buildApi } from "./server.ts";
+import { DEFAULT_RESOURCE_LIMITS, Vm } from "../vmm/vm.ts";
 import { tlsCertificate } from "./tls.ts";
 
 export interface DaemonOptions {
@@ -24,6 +25,8 @@ export interface DaemonOptions {
   hostMemoryBytes?: number;
   hostCpus?: number;
   throttle?: ThrottleOptions;
+  /** Worker threads kept started ahead of VM starts (Vm.prewarm; default 0). */
+  prewarm?: number;
 }
 
 export class Daemon {
@@ -70,6 +73,7 @@ export class Daemon {
       daemon.certFile = tls.certFile;
       daemon.apps.push(tcp);
     }
+    if (o.prewarm !== undefined && o.prewarm > 0) Vm.prewarm(o.prewarm, DEFAULT_RESOURCE_LIMITS);
     // Only now, so a guest NIC knows the API port it must not reach.
     for (const failure of await hypervisor.autostart()) o.logger.error(failure, "autostart failed");
     return daemon;
@@ -80,5 +84,6 @@ export class Daemon {
     await Promise.all(this.apps.map((app) => app.close()));
     await this.hypervisor.shutdown(mode);
     await this.audit.close();
+    Vm.prewarm(0);
   }
 }

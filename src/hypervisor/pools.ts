@@ -39,7 +39,8 @@ export class Pools {
   async create(pool: PoolRecord): Promise<PoolRecord & { images: number }> {
     if (pool.name === DEFAULT_POOL || this.store.has(pool.name)) throw conflict(`pool ${pool.name} exists already`);
     try {
-      mkdirSync(pool.path, { recursive: true, mode: 0o700 });
+      // Not recursive: Node 20's recursive mkdir spins forever under /proc. The parent must exist.
+      if (!existsSync(pool.path)) mkdirSync(pool.path, { mode: 0o700 });
       if (!statSync(pool.path).isDirectory()) throw new Error("not a directory");
     } catch (e) {
       throw invalid(`pool path ${pool.path} cannot be used as a directory: ${(e as Error).message}`);
@@ -73,6 +74,7 @@ export class Pools {
 
   /** Creates an empty image at once, or starts a job importing one (`importFrom`). */
   createImage(pool: string, req: ImageCreate): ImageView | { job: JobView } {
+    refuseLockName(req.name);
     const target = this.imagePath(pool, req.name);
     if (existsSync(target)) throw conflict(`image ${pool}/${req.name} exists already`);
     if ("importFrom" in req) {
@@ -102,6 +104,7 @@ export class Pools {
 
   /** Copies `source` to the new image `<pool>/<name>` (same format unless given), reporting progress 0..1. */
   async copyImage(source: string, pool: string, name: string, progress: (fraction: number) => void, format?: ImageFormat): Promise<ImageView> {
+    refuseLockName(name);
     const target = this.imagePath(pool, name);
     if (existsSync(target)) throw conflict(`image ${pool}/${name} exists already`);
     try {
@@ -137,7 +140,7 @@ export class Pools {
   private imageFiles(dir: string): string[] {
     try {
       return readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isFile() && !e.name.startsWith("."))
+        .filter((e) => e.isFile() && !e.name.startsWith(".") && !e.name.endsWith(".lock")) // <image>.lock: a VM's write lock (image-lock.ts)
         .map((e) => e.name)
         .sort();
     } catch {
@@ -164,4 +167,8 @@ export class Pools {
     }
     return { pool, name, format, sizeBytes, allocatedBytes, usedBy: this.usersOf(`${pool}/${name}`) };
   }
+}
+
+function refuseLockName(name: string): void {
+  if (name.endsWith(".lock")) throw invalid(`image name ${name}: names ending in .lock are the write locks of images`);
 }

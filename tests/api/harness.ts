@@ -33,33 +33,57 @@ export class TestDaemon {
     return new TestDaemon(daemon, dataDir, readFileSync(daemon.certFile!, "utf8"), admin.token);
   }
 
+  get endpoint(): Endpoint {
+    return { port: this.daemon.tcpPort!, ca: this.ca, socketPath: this.daemon.socketPath };
+  }
+
   /** Over TCP+TLS with a bearer token (the admin's unless given; null: none). */
   tcp(method: string, path: string, body?: unknown, token: string | null = this.adminToken): Promise<Response> {
-    const headers: Record<string, string> = {};
-    if (token !== null) headers.authorization = `Bearer ${token}`;
-    const payload = encode(body, headers);
-    return collect(httpsRequest({ host: "127.0.0.1", port: this.daemon.tcpPort!, method, path, headers, ca: this.ca }), payload);
+    return tcpCall(this.endpoint, token, method, path, body);
   }
 
   /** Over the Unix socket (the owner: no token). */
   unix(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = {};
-    const payload = encode(body, headers);
-    return collect(httpRequest({ socketPath: this.daemon.socketPath, method, path, headers }), payload);
+    return unixCall(this.endpoint, method, path, body);
   }
 
   /** Polls a job until it ends; returns it. */
-  async waitJob(id: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    for (;;) {
-      const r = await this.unix("GET", `/v1/jobs/${id}`);
-      if (r.body.state !== "running") return r.body;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  waitJob(id: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return waitJob(this.endpoint, id);
   }
 
   async close(remove = true): Promise<void> {
     await this.daemon.close("stop");
     if (remove) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Where a daemon listens: TCP+TLS (port, its CA) and the Unix socket. */
+export interface Endpoint {
+  port: number;
+  ca: string;
+  socketPath: string;
+}
+
+export function tcpCall(e: Endpoint, token: string | null, method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const payload = encode(body, headers);
+  return collect(httpsRequest({ host: "127.0.0.1", port: e.port, method, path, headers, ca: e.ca }), payload);
+}
+
+export function unixCall(e: Endpoint, method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = {};
+  const payload = encode(body, headers);
+  return collect(httpRequest({ socketPath: e.socketPath, method, path, headers }), payload);
+}
+
+/** Polls a job until it ends; returns it. */
+export async function waitJob(e: Endpoint, id: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  for (;;) {
+    const r = await unixCall(e, "GET", `/v1/jobs/${id}`);
+    if (r.body.state !== "running") return r.body;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -5,6 +5,7 @@
  * message, never a 500.
  */
 import { test } from "node:test";
+import { statSync } from "node:fs";
 import assert from "node:assert/strict";
 import { ROUTE_POLICY } from "../../src/hypervisor/auth/index.ts";
 import { ROUTES } from "../../src/api/routes.ts";
@@ -65,6 +66,7 @@ test("bad bodies and parameters on every route get 4xx with a code and a message
         }
       }
     }
+    assert.equal(statSync(d.daemon.socketPath).mode & 0o777, 0o600, "the Unix socket is the owner's alone");
     const unknown = await d.unix("GET", "/v1/nothing");
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, "not_found");
