@@ -38,5 +38,5 @@ export function clientFor(o: ConnectionOptions): ApiClient {
   return new ApiClient(resolveEndpoint({ host: o.host, token: o.token, cacert: o.cacert, dataDir: o.dataDir }));
 }
 
-/** A path segment from user input. */
-export const seg = encodeURIComponent;
+/** A name from the user as one URL path segment ("a/b" cannot reach another route). */
+export const pathSegment = encodeURIComponent;

@@ -21,6 +21,7 @@ import { SIGINT, SIGQUIT } from "../procvm/signals.ts";
 import { restoreHostTerminal, setTerminalSignalHandler } from "../procvm/terminal.ts";
 import { CliError } from "./cli-error.ts";
 import { parseSize } from "./size.ts";
+import { collect } from "./repeatable-option.ts";
 
 /** Debian's libc6-riscv64-cross sysroot, used when -L / TYPEVISOR_LD_PREFIX say nothing. */
 export const DEFAULT_LD_PREFIX = "/usr/riscv64-linux-gnu";
@@ -57,10 +58,6 @@ export function registerExecCommand(program: Command): void {
       if (signal === SIGINT) process.kill(process.pid, "SIGINT");
       process.exitCode = code;
     });
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function resolveLdPrefix(flag: string | undefined, env = process.env): string | null {

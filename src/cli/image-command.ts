@@ -8,22 +8,24 @@ import { CliError } from "./cli-error.ts";
 import { formatTable, print } from "./api-output.ts";
 import { EXIT } from "./client/exit-codes.ts";
 import { jobOf, waitForJob } from "./client/jobs.ts";
-import { clientFor, seg, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
+import { clientFor, pathSegment, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
 import { parseImageSize, sizeToString } from "./img-output.ts";
 
-interface ImageView { pool?: string; name: string; format?: string; sizeBytes?: number; virtualSize?: number; usedBy?: string[] }
-interface PoolView { name: string; path?: string }
+import type { ImageView } from "../hypervisor/model.ts";
+
+interface PoolView { name: string; path: string; images: number }
 
 export function registerImageCommand(program: Command): void {
   const image = verbGroup(program, "image", "manage disk images in the daemon's storage pools");
 
   verb(image, "list", "list images (of one pool, or all)").argument("[pool]").action(async (pool: string | undefined, o: VerbOptions) => {
-    const images = await clientFor(o).get<ImageView[]>(pool === undefined ? "/v1/images" : `/v1/pools/${seg(pool)}/images`);
+    const images = await clientFor(o).get<ImageView[]>(pool === undefined ? "/v1/images" : `/v1/pools/${pathSegment(pool)}/images`);
     print(o.output, images, (list) => formatTable(list, [
-      { header: "POOL", value: (i) => i.pool ?? pool },
+      { header: "POOL", value: (i) => i.pool },
       { header: "NAME", value: (i) => i.name },
       { header: "FORMAT", value: (i) => i.format },
-      { header: "SIZE", value: (i) => sizeOf(i) },
+      { header: "SIZE", value: (i) => sizeToString(i.sizeBytes) },
+      { header: "ALLOCATED", value: (i) => sizeToString(i.allocatedBytes) },
       { header: "USED BY", value: (i) => i.usedBy },
     ]));
   });
@@ -36,7 +38,7 @@ export function registerImageCommand(program: Command): void {
       const { pool, name } = imageRef(ref);
       const sizeBytes = parseImageSize(sizeText);
       if (sizeBytes === null || sizeBytes <= 0) throw new CliError(`size must be bytes or a number with k/M/G/T, not "${sizeText}"`, EXIT.usage);
-      const view = await clientFor(o).post(`/v1/pools/${seg(pool)}/images`, { name, sizeBytes, format: o.format });
+      const view = await clientFor(o).post(`/v1/pools/${pathSegment(pool)}/images`, { name, sizeBytes, format: o.format });
       print(o.output, view, () => `${pool}/${name}: created (${sizeToString(sizeBytes)}, ${o.format})\n`);
     });
 
@@ -46,7 +48,7 @@ export function registerImageCommand(program: Command): void {
     .action(async (ref: string, path: string, o: VerbOptions) => {
       const { pool, name } = imageRef(ref);
       const client = clientFor(o);
-      const answer = await client.post(`/v1/pools/${seg(pool)}/images`, { name, importFrom: path });
+      const answer = await client.post(`/v1/pools/${pathSegment(pool)}/images`, { name, importFrom: path });
       const job = jobOf(answer);
       const done = job ? await waitForJob(client, job, { label: `import ${pool}/${name}`, bar: barWanted(o) }) : answer;
       print(o.output, done, () => `${pool}/${name}: imported from ${path}\n`);
@@ -58,7 +60,7 @@ export function registerImageCommand(program: Command): void {
     .action(async (ref: string, newName: string, o: VerbOptions) => {
       const { pool, name } = imageRef(ref);
       const client = clientFor(o);
-      const answer = await client.post(`/v1/pools/${seg(pool)}/images/${seg(name)}/clone`, { name: newName });
+      const answer = await client.post(`/v1/pools/${pathSegment(pool)}/images/${pathSegment(name)}/clone`, { name: newName });
       const job = jobOf(answer);
       const done = job ? await waitForJob(client, job, { label: `clone ${pool}/${name}`, bar: barWanted(o) }) : answer;
       print(o.output, done, () => `${pool}/${newName}: cloned from ${pool}/${name}\n`);
@@ -66,7 +68,7 @@ export function registerImageCommand(program: Command): void {
 
   verb(image, "delete", "delete an image no VM uses").argument("<image>", "POOL/NAME or NAME").action(async (ref: string, o: VerbOptions) => {
     const { pool, name } = imageRef(ref);
-    await clientFor(o).request("DELETE", `/v1/pools/${seg(pool)}/images/${seg(name)}`);
+    await clientFor(o).request("DELETE", `/v1/pools/${pathSegment(pool)}/images/${pathSegment(name)}`);
     print(o.output, { deleted: `${pool}/${name}` }, () => `${pool}/${name}: deleted\n`);
   });
 
@@ -74,6 +76,7 @@ export function registerImageCommand(program: Command): void {
   verb(pool, "list", "list storage pools").action(async (o: VerbOptions) => {
     print(o.output, await clientFor(o).get<PoolView[]>("/v1/pools"), (list) => formatTable(list, [
       { header: "NAME", value: (p) => p.name },
+      { header: "IMAGES", value: (p) => p.images },
       { header: "PATH", value: (p) => p.path },
     ]));
   });
@@ -87,11 +90,6 @@ export function imageRef(ref: string): { pool: string; name: string } {
   const parts = ref.split("/");
   if (parts.length > 2 || parts.some((p) => p.length === 0)) throw new CliError(`an image is POOL/NAME or NAME, not "${ref}"`, EXIT.usage);
   return parts.length === 2 ? { pool: parts[0], name: parts[1] } : { pool: "default", name: parts[0] };
-}
-
-function sizeOf(i: ImageView): string | null {
-  const size = i.virtualSize ?? i.sizeBytes;
-  return typeof size === "number" ? sizeToString(size) : null;
 }
 
 function barWanted(o: VerbOptions): boolean {

@@ -3,11 +3,12 @@ import { Command } from "commander";
 import { CliError } from "./cli-error.ts";
 import { formatFields, formatTable, print } from "./api-output.ts";
 import { EXIT } from "./client/exit-codes.ts";
-import { clientFor, seg, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
-import { collect } from "./vm-command.ts";
+import { clientFor, pathSegment, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
+import { collect } from "./repeatable-option.ts";
 
-interface Forward { proto: "tcp" | "udp"; hostAddress?: string; hostPort: number; guestPort: number }
-interface NetworkView { name: string; nat: boolean; subnet?: string; forwards?: Forward[]; vms?: string[] }
+import type { NetworkView } from "../hypervisor/model.ts";
+
+type Forward = NetworkView["forwards"][number];
 
 const showForward = (f: Forward) => `${f.proto}:${f.hostAddress ? `${f.hostAddress}:` : ""}${f.hostPort}->${f.guestPort}`;
 
@@ -19,13 +20,15 @@ export function registerNetCommand(program: Command): void {
       { header: "NAME", value: (n) => n.name },
       { header: "NAT", value: (n) => (n.nat ? "yes" : "no") },
       { header: "SUBNET", value: (n) => n.subnet },
-      { header: "FORWARDS", value: (n) => n.forwards?.map(showForward) },
+      { header: "FORWARDS", value: (n) => n.forwards.map(showForward) },
+      { header: "USED BY", value: (n) => n.usedBy },
     ]));
   });
 
   verb(net, "info", "show a network").argument("<name>").action(async (name: string, o: VerbOptions) => {
-    print(o.output, await clientFor(o).get<NetworkView>(`/v1/networks/${seg(name)}`), (n) => formatFields([
-      ["Name", n.name], ["NAT", n.nat ? "yes" : "no"], ["Subnet", n.subnet], ["Forwards", n.forwards?.map(showForward)], ["VMs", n.vms],
+    print(o.output, await clientFor(o).get<NetworkView>(`/v1/networks/${pathSegment(name)}`), (n) => formatFields([
+      ["Name", n.name], ["NAT", n.nat ? "yes" : "no"], ["Subnet", n.subnet], ["Forwards", n.forwards.map(showForward)],
+      ["Guests reach the API", n.allowApi ? "yes" : "no"], ["Used by", n.usedBy],
     ]));
   });
 
@@ -33,14 +36,15 @@ export function registerNetCommand(program: Command): void {
     .argument("<name>")
     .option("--nat", "give it NAT to the host's network")
     .option("--subnet <CIDR>", "e.g. 10.0.3.0/24")
+    .option("--allow-api", "let its guests reach the daemon's TCP API port (refused by default)")
     .option("--forward <[tcp|udp:][ADDR:]HOSTPORT:GUESTPORT>", "forward a host port to the guest (repeatable)", collect, [])
-    .action(async (name: string, o: VerbOptions & { nat?: boolean; subnet?: string; forward: string[] }) => {
-      const body = { name, nat: o.nat === true, ...(o.subnet && { subnet: o.subnet }), forwards: o.forward.map(parseForward) };
+    .action(async (name: string, o: VerbOptions & { nat?: boolean; subnet?: string; allowApi?: boolean; forward: string[] }) => {
+      const body = { name, nat: o.nat === true, ...(o.subnet && { subnet: o.subnet }), forwards: o.forward.map(parseForward), ...(o.allowApi && { allowApi: true }) };
       print(o.output, await clientFor(o).post<NetworkView>("/v1/networks", body), () => `network ${name}: created\n`);
     });
 
   verb(net, "delete", "delete a network no VM uses").argument("<name>").action(async (name: string, o: VerbOptions) => {
-    await clientFor(o).request("DELETE", `/v1/networks/${seg(name)}`);
+    await clientFor(o).request("DELETE", `/v1/networks/${pathSegment(name)}`);
     print(o.output, { deleted: name }, () => `network ${name}: deleted\n`);
   });
 }

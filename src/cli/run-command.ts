@@ -11,6 +11,7 @@ import { CliError } from "./cli-error.ts";
 import { withDefaultGuest } from "./default-guest-run.ts";
 import { planRun, type RunFlags } from "./run-config.ts";
 import { runOnTerminal } from "./run-vm.ts";
+import { collect } from "./repeatable-option.ts";
 
 export type { RunFlags } from "./run-config.ts";
 
@@ -57,10 +58,6 @@ export function registerRunCommand(program: Command): void {
     .action(async (flags: RunFlags) => {
       process.exitCode = await runCommand(flags);
     });
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /** Flags that describe a machine: a restored VM takes its machine from the snapshot instead. */

@@ -7,7 +7,7 @@ import { Command, Option } from "commander";
 import { CliError } from "./cli-error.ts";
 import { formatTable, print } from "./api-output.ts";
 import { EXIT } from "./client/exit-codes.ts";
-import { clientFor, seg, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
+import { clientFor, pathSegment, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
 
 interface TokenView { id: string; name: string; role: string; scope: "*" | string[]; createdAt: string; expiresAt: string | null; token?: string }
 
@@ -41,7 +41,7 @@ export function registerTokenCommand(program: Command): void {
     });
 
   verb(token, "revoke", "revoke a token and every token made with it").alias("delete").argument("<id>").action(async (id: string, o: VerbOptions) => {
-    await clientFor(o).request("DELETE", `/v1/tokens/${seg(id)}`);
+    await clientFor(o).request("DELETE", `/v1/tokens/${pathSegment(id)}`);
     print(o.output, { revoked: id }, () => `token ${id}: revoked\n`);
   });
 }

@@ -9,9 +9,11 @@ import { CliError } from "./cli-error.ts";
 import { print } from "./api-output.ts";
 import { jobOf, waitForJob } from "./client/jobs.ts";
 import { EXIT } from "./client/exit-codes.ts";
-import { clientFor, seg, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
+import { clientFor, pathSegment, verb, verbGroup, type VerbOptions } from "./daemon-verb.ts";
+import { collect } from "./repeatable-option.ts";
 import { attachConsole } from "./vm-console.ts";
-import { formatSnapshotList, formatVmInfo, formatVmList, type SnapshotView, type VmView } from "./vm-output.ts";
+import { formatSnapshotList, formatVmInfo, formatVmList } from "./vm-output.ts";
+import type { SnapshotView, VmView } from "../hypervisor/model.ts";
 
 const ACTIONS = {
   start: "start a VM",
@@ -37,7 +39,7 @@ export function registerVmCommand(program: Command): void {
   });
 
   verb(vm, "info", "show a VM's configuration, state and usage").argument("<name>").action(async (name: string, o: VerbOptions) => {
-    print(o.output, await clientFor(o).get<VmView>(`/v1/vms/${seg(name)}`), formatVmInfo);
+    print(o.output, await clientFor(o).get<VmView>(`/v1/vms/${pathSegment(name)}`), formatVmInfo);
   });
 
   verb(vm, "create", "define a VM (the default guest unless --kernel)")
@@ -58,13 +60,13 @@ export function registerVmCommand(program: Command): void {
     .action(async (name: string, o: CreateOptions) => {
       const client = clientFor(o);
       let view = await client.post<VmView>("/v1/vms", createBody(name, o));
-      if (o.start) view = await client.post<VmView>(`/v1/vms/${seg(name)}/actions/start`);
+      if (o.start) view = await client.post<VmView>(`/v1/vms/${pathSegment(name)}/actions/start`);
       print(o.output, view, (v) => `${v.name}: ${v.state}\n`);
     });
 
   for (const [action, description] of Object.entries(ACTIONS)) {
     verb(vm, action, description).argument("<name>").action(async (name: string, o: VerbOptions) => {
-      const view = await clientFor(o).post<VmView>(`/v1/vms/${seg(name)}/actions/${action}`);
+      const view = await clientFor(o).post<VmView>(`/v1/vms/${pathSegment(name)}/actions/${action}`);
       print(o.output, view, (v) => `${v.name}: ${v.state}\n`);
     });
   }
@@ -73,7 +75,7 @@ export function registerVmCommand(program: Command): void {
     .argument("<name>")
     .option("-f, --force", "stop it first if it runs")
     .action(async (name: string, o: VerbOptions & { force?: boolean }) => {
-      await clientFor(o).request("DELETE", `/v1/vms/${seg(name)}${o.force ? "?force=true" : ""}`);
+      await clientFor(o).request("DELETE", `/v1/vms/${pathSegment(name)}${o.force ? "?force=true" : ""}`);
       print(o.output, { deleted: name }, () => `${name}: deleted\n`);
     });
 
@@ -82,7 +84,7 @@ export function registerVmCommand(program: Command): void {
     .argument("<new-name>")
     .action(async (name: string, newName: string, o: VerbOptions) => {
       const client = clientFor(o);
-      const answer = await client.post(`/v1/vms/${seg(name)}/clone`, { name: newName });
+      const answer = await client.post(`/v1/vms/${pathSegment(name)}/clone`, { name: newName });
       const job = jobOf(answer);
       const done = job ? await waitForJob(client, job, { label: `clone ${name} → ${newName}`, bar: o.output === "table" && process.stderr.isTTY === true }) : null;
       print(o.output, done ?? answer, () => `${newName}: cloned from ${name}\n`);
@@ -113,24 +115,24 @@ function registerSnapshotVerbs(vm: Command): void {
     .argument("<snapshot>")
     .action(async (name: string, snap: string, o: VerbOptions) => {
       const client = clientFor(o);
-      const answer = await client.post(`/v1/vms/${seg(name)}/snapshots`, { name: snap });
+      const answer = await client.post(`/v1/vms/${pathSegment(name)}/snapshots`, { name: snap });
       const job = jobOf(answer);
       const done = job ? await waitForJob(client, job, { label: `snapshot ${name}/${snap}`, bar: o.output === "table" && process.stderr.isTTY === true }) : null;
       print(o.output, done ?? answer, () => `${name}: snapshot ${snap} taken\n`);
     });
 
   verb(snapshot, "list", "list a VM's snapshots (virsh snapshot-list)").argument("<name>").action(async (name: string, o: VerbOptions) => {
-    print(o.output, await clientFor(o).get<SnapshotView[]>(`/v1/vms/${seg(name)}/snapshots`), formatSnapshotList);
+    print(o.output, await clientFor(o).get<SnapshotView[]>(`/v1/vms/${pathSegment(name)}/snapshots`), formatSnapshotList);
   });
 
   verb(snapshot, "delete", "delete a snapshot (virsh snapshot-delete)").argument("<name>").argument("<snapshot>")
     .action(async (name: string, snap: string, o: VerbOptions) => {
-      await clientFor(o).request("DELETE", `/v1/vms/${seg(name)}/snapshots/${seg(snap)}`);
+      await clientFor(o).request("DELETE", `/v1/vms/${pathSegment(name)}/snapshots/${pathSegment(snap)}`);
       print(o.output, { deleted: snap, vm: name }, () => `${name}: snapshot ${snap} deleted\n`);
     });
 
   const restore = (name: string, snap: string, o: VerbOptions) =>
-    clientFor(o).post<VmView>(`/v1/vms/${seg(name)}/snapshots/${seg(snap)}/restore`).then((v) =>
+    clientFor(o).post<VmView>(`/v1/vms/${pathSegment(name)}/snapshots/${pathSegment(snap)}/restore`).then((v) =>
       print(o.output, v, () => `${name}: restored snapshot ${snap}\n`));
   verb(snapshot, "restore", "go back to a snapshot (virsh snapshot-revert)").argument("<name>").argument("<snapshot>").action(restore);
   verb(vm, "restore", "go back to a snapshot (same as `vm snapshot restore`)").argument("<name>").argument("<snapshot>").action(restore);
@@ -148,10 +150,6 @@ function createBody(name: string, o: CreateOptions): Record<string, unknown> {
     ...(o.cpuWeight !== undefined && { cpuWeight: positiveInt("--cpu-weight", o.cpuWeight) }),
     ...(o.cpuCap !== undefined && { cpuCap: positiveNumber("--cpu-cap", o.cpuCap) }),
   };
-}
-
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function positiveInt(flag: string, text: string): number {

@@ -2,13 +2,7 @@
 import { formatFields, formatTable, type Column } from "./api-output.ts";
 import { sizeToString } from "./img-output.ts";
 
-export interface VmStats { cpuSeconds: number; instructions: number; memoryBytes: number; diskReadBytes: number; diskWriteBytes: number; netRxBytes: number; netTxBytes: number }
-export interface VmView {
-  name: string; state: string; memoryMiB: number; cpus: number; autostart: boolean;
-  boot: { kind: string; kernel?: string }; disks: { image: string; readonly?: boolean }[]; nics: ({ network: string } | { user: string })[];
-  createdAt: string; startedAt: string | null; crashReason: string | null; stats?: Partial<VmStats>;
-}
-export interface SnapshotView { name: string; vm: string; createdAt: string; sizeBytes: number; parent: string | null }
+import type { SnapshotView, VmView } from "../hypervisor/model.ts";
 
 const VM_COLUMNS: Column<VmView>[] = [
   { header: "NAME", value: (v) => v.name },
@@ -23,7 +17,7 @@ export function formatVmList(vms: readonly VmView[]): string {
 }
 
 export function formatVmInfo(v: VmView): string {
-  const s = v.stats ?? {};
+  const s = v.stats;
   return formatFields([
     ["Name", v.name],
     ["State", v.crashReason ? `${v.state} (${v.crashReason})` : v.state],
@@ -31,15 +25,17 @@ export function formatVmInfo(v: VmView): string {
     ["Memory", `${v.memoryMiB} MiB`],
     ["Autostart", v.autostart ? "yes" : "no"],
     ["Boot", v.boot.kind === "kernel" ? `kernel ${v.boot.kernel}` : v.boot.kind],
+    ["Resumes from save", v.resumesFromSave ? "yes" : "no"],
     ["Disks", v.disks.map((d) => (d.readonly ? `${d.image} (read-only)` : d.image))],
     ["NICs", v.nics.map((n) => ("network" in n ? `network ${n.network}` : `user ${n.user}`))],
     ["Created", v.createdAt],
     ["Started", v.startedAt],
-    ["CPU time", s.cpuSeconds === undefined ? null : `${s.cpuSeconds.toFixed(1)} s`],
+    ["CPU weight/cap", `${v.cpuWeight} / ${v.cpuCap}`],
+    ["CPU time", `${s.cpuSeconds.toFixed(1)} s`],
     ["Instructions", s.instructions],
-    ["Memory used", s.memoryBytes === undefined ? null : sizeToString(s.memoryBytes)],
-    ["Disk read/written", s.diskReadBytes === undefined ? null : `${sizeToString(s.diskReadBytes)} / ${sizeToString(s.diskWriteBytes ?? 0)}`],
-    ["Net rx/tx", s.netRxBytes === undefined ? null : `${sizeToString(s.netRxBytes)} / ${sizeToString(s.netTxBytes ?? 0)}`],
+    ["Memory used", sizeToString(s.memoryBytes)],
+    ["Disk read/written", `${sizeToString(s.diskReadBytes)} / ${sizeToString(s.diskWriteBytes)}`],
+    ["Net rx/tx", `${sizeToString(s.netRxBytes)} / ${sizeToString(s.netTxBytes)}`],
   ]);
 }
 

@@ -19,7 +19,6 @@ export class ApiError extends CliError {
   }
 }
 
-export interface Job { id: string; kind: string; state: "running" | "succeeded" | "failed"; progress: number; result?: unknown; error?: { message?: string } | string }
 
 export class ApiClient {
   constructor(readonly endpoint: Endpoint) {}

@@ -13,11 +13,12 @@ export function openConsoleSocket(client: ApiClient, vm: string): Promise<WebSoc
   ws.binaryType = "nodebuffer";
   return new Promise((resolve, reject) => {
     ws.once("open", () => {
-      ws.off("error", reject);
+      ws.off("error", onError);
       resolve(ws);
     });
     // A refused upgrade: read the daemon's JSON error so the exit status says why.
-    ws.once("unexpected-response", (_req, res) => {
+    ws.once("unexpected-response", (req, res) => {
+      ws.off("error", onError);
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.length < 64 && chunks.push(c));
       res.on("end", () => {
@@ -30,11 +31,12 @@ export function openConsoleSocket(client: ApiClient, vm: string): Promise<WebSoc
         } catch {
           // not JSON: keep the status line
         }
+        req.destroy();
         reject(new ApiError(res.statusCode ?? 0, code, message));
       });
-      ws.terminate();
     });
-    ws.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new CliError(`cannot reach the daemon at ${client.where()}: ${e.code ?? e.message}`, EXIT.unreachable)));
+    const onError = (e: NodeJS.ErrnoException) =>
+      reject(new CliError(`cannot reach the daemon at ${client.where()}: ${e.code ?? e.message}`, EXIT.unreachable));
+    ws.once("error", onError);
   });
 }

@@ -4,7 +4,8 @@
  */
 import cliProgress from "cli-progress";
 import { CliError } from "../cli-error.ts";
-import type { ApiClient, Job } from "./api-client.ts";
+import type { JobView as Job } from "../../hypervisor/model.ts";
+import type { ApiClient } from "./api-client.ts";
 
 const POLL_MS = 200;
 
@@ -29,8 +30,7 @@ export async function waitForJob(client: ApiClient, job: Job, options: { label: 
     if (current.state === "succeeded") bar?.update(100);
     bar?.stop();
     if (current.state === "failed") {
-      const why = typeof current.error === "string" ? current.error : current.error?.message ?? "no reason given";
-      throw new CliError(`${options.label} failed: ${why}`);
+      throw new CliError(`${options.label} failed: ${current.error ?? "no reason given"}`);
     }
     return current;
   } catch (e) {

@@ -49,7 +49,7 @@ export class TokenStore {
   async create(creator: Principal, request: unknown): Promise<CreatedToken> {
     const req = checkTokenRequest(request);
     if (!can(creator, "token.write")) throw new AuthError("forbidden", `role ${creator.role} may not create tokens`);
-    if (!roleAtMost(req.role, creator.role)) throw new AuthError("forbidden", `a ${creator.role} cannot create a token with role ${req.role}`);
+    if (!roleAtMost(req.role, creator.role)) throw new AuthError("forbidden", `role ${creator.role} cannot create a token with role ${req.role}`);
     if (!scopeWithin(req.scope, creator.scope)) throw new AuthError("forbidden", "the token's scope must be within your own scope");
     const now = this.now();
     const creatorExpiry = this.expiryOf(creator);

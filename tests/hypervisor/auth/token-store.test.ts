@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuthError, OWNER, TokenStore, type Principal } from "../../../src/hypervisor/auth/index.ts";
+import { AuthError, bearerToken, OWNER, TokenStore, type Principal } from "../../../src/hypervisor/auth/index.ts";
 
 async function withStore(fn: (store: TokenStore, dir: string, clock: { t: number }) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "tv-tokens-"));
@@ -103,3 +103,11 @@ test("concurrent creations all reach the file", () =>
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.create(OWNER, { name: `t${i}`, role: "viewer", scope: "*" })));
     assert.equal((await TokenStore.open(dir)).list(OWNER).length, 20);
   }));
+
+test("bearerToken takes the token from an Authorization header and nothing else", () => {
+  const t = "tvk_0123456789abcdef_" + "A".repeat(43);
+  assert.equal(bearerToken(`Bearer ${t}`), t);
+  assert.equal(bearerToken(`bearer  ${t}`), t);
+  for (const bad of [undefined, "", "Bearer", "Bearer ", `Basic ${t}`, `Bearer ${t} extra`, `Bearer ${"x".repeat(1 << 20)}`, `Bearer\t${t}`, `Token ${t}`])
+    assert.equal(bearerToken(bad), null, String(bad).slice(0, 30));
+});
