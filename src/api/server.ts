@@ -6,6 +6,7 @@
  * from one address), authorize by the route policy (403), and write every
  * state-changing call to the audit log.
  */
+import { dirname, join } from "node:path";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import websocket from "@fastify/websocket";
 import type { Logger } from "pino";
@@ -19,6 +20,7 @@ import { serveConsole } from "./console-ws.ts";
 import { serveEvents } from "./events-sse.ts";
 import { openApiDocument } from "./openapi.ts";
 import { ROUTES, type RouteDef } from "./routes.ts";
+import { createWebConsole } from "./web/web-console.ts";
 
 export interface ApiServices {
   hypervisor: Hypervisor;
@@ -58,6 +60,18 @@ export async function buildApi(services: ApiServices, transport: Transport): Pro
   app.setNotFoundHandler((request, reply) => void reply.code(404).send(errorBody("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)));
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
+  // The web console (issue 13, src/api/web): the browser UI and its cookie sessions, on TLS only.
+  const web = transport.kind === "tls"
+    ? await createWebConsole<Principal>({
+        authenticate: (token) => services.tokens.authenticate(token),
+        can,
+        tls: true,
+        keyFile: join(dirname(services.auditFile), "web-session.key"),
+        throttle: services.throttle,
+      })
+    : null;
+  if (web) await web.install(app);
+
   app.addHook("onRequest", async (request, reply) => {
     const rule = request.routeOptions.config.rule;
     if (rule === undefined) return; // 404
@@ -70,7 +84,7 @@ export async function buildApi(services: ApiServices, transport: Transport): Pro
         return reply.code(429).header("retry-after", String(verdict.retryAfterSeconds)).send(errorBody("throttled", `too many failed authentications; retry in ${verdict.retryAfterSeconds} s`));
       }
       const token = bearerToken(request.headers.authorization);
-      const principal = token === null ? null : services.tokens.authenticate(token);
+      const principal = token === null ? (web?.resolveSession(request) ?? null) : services.tokens.authenticate(token);
       if (principal === null) {
         services.throttle.failed(key);
         return reply.code(401).header("www-authenticate", "Bearer").send(errorBody("unauthorized", token === null ? "this call needs a bearer token" : "the token is unknown, revoked or expired"));

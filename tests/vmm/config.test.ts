@@ -68,7 +68,7 @@ test("names every bad field at once", () => {
   assert.match(found[3], /^kernel ".*nope": no such file$/);
   assert.match(found[4], /^drives\[0\]: format "vmdk" is not one of raw, qcow2 \(or absent: probed\)/);
   assert.match(found[5], /^drives\[1\]: .*gone\.img: no such file/);
-  assert.match(found[6], /^nics\[0\]: expected a NIC \{backend: "null", "loopback" or "user", mac\?, options\?\}, got "tap"/);
+  assert.match(found[6], /^nics\[0\]: expected a NIC \{backend: "null", "loopback", "user" or "switch", mac\?, options\?, path\?, dump\?\}, got "tap"/);
   assert.match(found[7], /^icount: expected a whole number of instructions per tick \(1 or more\), got 0/);
 });
 
