@@ -41,6 +41,9 @@ export interface JitStats {
   compileMs: number;
   wasmBytes: number;
   instructionsTranslated: number;
+  /** Instructions the translations executed, and their calls. */
+  executed: number;
+  calls: number;
   /** Parked translations taken back unchanged. */
   reused: number;
   /** Translations dropped: their code was written, or evicted from the parking. */
@@ -57,7 +60,7 @@ export class Jit {
   private readonly dc: Int32Array;
   /** Why the last run() returned (translate.ts EXIT_*). */
   exit = 0;
-  readonly stats: JitStats = { translations: 0, compileMs: 0, wasmBytes: 0, instructionsTranslated: 0, reused: 0, dropped: 0 };
+  readonly stats: JitStats = { translations: 0, compileMs: 0, wasmBytes: 0, instructionsTranslated: 0, executed: 0, calls: 0, reused: 0, dropped: 0 };
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -100,6 +103,9 @@ export class Jit {
     if (need > left) return -1;
     const n = c.fn(off >> 1, left, st, tlb);
     this.exit = w[JIT_EXIT];
+    const s = this.stats;
+    s.executed += n;
+    s.calls++;
     return n;
   }
 
