@@ -21,6 +21,15 @@ const DC_WORD_BASE = DECODE_CACHE_BASE / 4;
 const SLOTS = 256;
 /** A page translated again this often for entries it missed stops recording them. */
 const MAX_RETRANSLATIONS = 16;
+/**
+ * Every STEP_SAMPLE exits to the interpreter, a translation that ran fewer
+ * than STEP_RATIO instructions per exit is left to the interpreter (each
+ * exit costs a call and the registers' round trip through memory).
+ */
+const STEP_SAMPLE = 1024;
+const STEP_RATIO = 8;
+/** Instructions such a page then runs interpreted before the translation is tried again. */
+const STEP_RETRY = 1 << 20;
 /** Parked translations kept (the oldest goes first): the code cache's bound beyond the slots. */
 const MAX_PARKED = 1024;
 
@@ -33,6 +42,11 @@ interface Compiled {
   /** Entries found missing so far (translated in). */
   entries: number[];
   retranslations: number;
+  /** Exits to the interpreter for one instruction, and instructions run, since the last look. */
+  steps: number;
+  ran: number;
+  /** Stepped so often that the interpreter alone is faster (FP loops): left to it for STEP_RETRY instructions. */
+  interpret: boolean;
 }
 
 export interface JitStats {
@@ -44,6 +58,8 @@ export interface JitStats {
   /** Instructions the translations executed, and their calls. */
   executed: number;
   calls: number;
+  /** Translations left to the interpreter for stepping too often. */
+  leftToInterpreter: number;
   /** Parked translations taken back unchanged. */
   reused: number;
   /** Translations dropped: their code was written, or evicted from the parking. */
@@ -60,7 +76,7 @@ export class Jit {
   private readonly dc: Int32Array;
   /** Why the last run() returned (translate.ts EXIT_*). */
   exit = 0;
-  readonly stats: JitStats = { translations: 0, compileMs: 0, wasmBytes: 0, instructionsTranslated: 0, executed: 0, calls: 0, reused: 0, dropped: 0 };
+  readonly stats: JitStats = { translations: 0, compileMs: 0, wasmBytes: 0, instructionsTranslated: 0, executed: 0, calls: 0, leftToInterpreter: 0, reused: 0, dropped: 0 };
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -91,10 +107,15 @@ export class Jit {
         c = this.translate(slot, fDec, fHost, [], 0);
       }
     }
+    if (c.interpret) {
+      if (this.hot[slot] < STEP_RETRY) return -1;
+      c.interpret = false;
+    }
     const need = c.need[off >> 1];
     if (need <= 0) {
       if (need === 0) {
         this.exit = EXIT_STEP;
+        if (++c.steps >= STEP_SAMPLE) this.sample(c, slot);
         return 0;
       }
       this.miss(slot, c, off, fDec, fHost);
@@ -106,7 +127,19 @@ export class Jit {
     const s = this.stats;
     s.executed += n;
     s.calls++;
+    c.ran += n;
+    if (this.exit === EXIT_STEP && ++c.steps >= STEP_SAMPLE) this.sample(c, slot);
     return n;
+  }
+
+  private sample(c: Compiled, slot: number): void {
+    if (c.ran < c.steps * STEP_RATIO) {
+      c.interpret = true;
+      this.hot[slot] = 0;
+      this.stats.leftToInterpreter++;
+    }
+    c.steps = 0;
+    c.ran = 0;
   }
 
   /** The interpreter ran `n` instructions of the page at `fDec`. */
@@ -124,7 +157,8 @@ export class Jit {
     s.compileMs += performance.now() - started;
     s.wasmBytes += t.bytes.length;
     s.instructionsTranslated += t.translated;
-    const c: Compiled = { fn, need: t.need, copy: this.m8.slice(fHost, fHost + 4096), spans: t.spans, entries, retranslations };
+    const copy = this.m8.slice(fHost, fHost + 4096);
+    const c: Compiled = { fn, need: t.need, copy, spans: t.spans, entries, retranslations, steps: 0, ran: 0, interpret: false };
     this.slots[slot] = c;
     return c;
   }

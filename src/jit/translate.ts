@@ -197,7 +197,7 @@ export function translatePage(dc: Int32Array, m16: Uint16Array, slotBase: number
     if (isBranch(x.op) || x.op === Op.JAL || x.op === Op.J) longest = Math.max(longest, succ(x.off + x.imm));
     longest += 1;
     need[x.off >> 1] = longest;
-    if (longest > RUN_CAP) check[i] = 1;
+    if (longest > RUN_CAP) check[i] = 1; // so no entry needs more than RUN_CAP + 1 (JALR relies on it)
     run[i] = check[i] ? 0 : longest;
   }
 
@@ -379,6 +379,22 @@ export function translatePage(dc: Int32Array, m16: Uint16Array, slotBase: number
       case Op.JALR: case Op.JR: {
         x(a); f.i64(imm); f.emit(W.i64Add); f.i64(-2); f.emit(W.i64And, W.localSet, L_VA);
         if (op === Op.JALR) { pc(next); setX(d); }
+        // In the page (a return to a caller there): through the dispatch,
+        // if the budget covers the longest run any entry can have.
+        f.emit(W.localGet, L_VA, W.localGet, L_VBASE, W.i64Sub);
+        f.i64(4096);
+        f.emit(W.i64LtU);
+        f.enter(W.if);
+        f.emit(W.localGet, L_N);
+        f.i32(RUN_CAP + 1);
+        f.emit(W.i32Add, W.localGet, P_LEFT, W.i32LeS);
+        f.enter(W.if);
+        f.emit(W.localGet, L_VA, W.i32WrapI64);
+        f.i32(4095);
+        f.emit(W.i32And, W.i32Const, 1, W.i32ShrU, W.localSet, P_ENTRY);
+        f.br(loopLevel);
+        f.end();
+        f.end();
         f.emit(W.localGet, P_ST, W.localGet, L_VA, W.i64Store, 3, ...uleb(PC * 4));
         exitWith(EXIT_CONTINUE);
         break;
