@@ -9,17 +9,25 @@
  * Typevisor / QEMU. Times include process start-up; the `empty` program
  * measures that start-up, which is printed separately (and subtracted in the
  * "net" columns). Both targets must print the same result line.
+ * Typevisor runs twice per rep: interpreting (--jit off) and with the JIT
+ * (--jit on, docs/jit.md); BENCH_JIT=off leaves the JIT column out.
  */
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describeRun, runElf, type Target } from "../tests/support/run.ts";
+import { describeRun, runElf, type RunOptions, type Target } from "../tests/support/run.ts";
 import { buildElf } from "../tests/support/toolchain.ts";
 import { median } from "./stats.ts";
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), "baremetal");
 const REPS = Number(process.env.BENCH_REPS ?? 5);
-const TARGETS: Target[] = ["qemu", "typevisor"];
+type Column = "qemu" | "typevisor" | "jit";
+const COLUMNS: Column[] = process.env.BENCH_JIT === "off" ? ["qemu", "typevisor"] : ["qemu", "typevisor", "jit"];
+const RUNS: Record<Column, [Target, RunOptions]> = {
+  qemu: ["qemu", {}],
+  typevisor: ["typevisor", { jit: "off" }],
+  jit: ["typevisor", { jit: "on" }],
+};
 
 async function build(name: string): Promise<string> {
   return buildElf({
@@ -29,24 +37,25 @@ async function build(name: string): Promise<string> {
   });
 }
 
-/** Runs `elf` REPS times per target; returns median ms per target. */
-async function time(name: string, elf: string): Promise<Record<Target, number>> {
-  const samples: Record<Target, number[]> = { qemu: [], typevisor: [] };
-  const results: Partial<Record<Target, string>> = {};
+/** Runs `elf` REPS times per column; returns median ms per column. */
+async function time(name: string, elf: string): Promise<Record<Column, number>> {
+  const samples: Record<Column, number[]> = { qemu: [], typevisor: [], jit: [] };
+  const results: Partial<Record<Column, string>> = {};
   for (let i = 0; i < REPS; i++) {
-    for (const target of TARGETS) {
-      const r = await runElf(target, elf, { hangGuardMs: 30 * 60 * 1000 });
+    for (const column of COLUMNS) {
+      const [target, opts] = RUNS[column];
+      const r = await runElf(target, elf, { ...opts, hangGuardMs: 30 * 60 * 1000 });
       const line = new RegExp(`^${name} [0-9a-f]{16}$`, "m").exec(r.stdout)?.[0];
-      if (r.exitCode !== 0 || !line) throw new Error(`${name} failed on ${target}\n${describeRun(r)}`);
-      if (results[target] !== undefined && results[target] !== line) throw new Error(`${name}: ${target} result changed between runs`);
-      results[target] = line;
-      samples[target].push(r.elapsedMs);
+      if (r.exitCode !== 0 || !line) throw new Error(`${name} failed on ${column}\n${describeRun(r)}`);
+      if (results[column] !== undefined && results[column] !== line) throw new Error(`${name}: ${column} result changed between runs`);
+      results[column] = line;
+      samples[column].push(r.elapsedMs);
     }
   }
-  if (results.qemu !== results.typevisor) {
-    throw new Error(`${name}: results differ — qemu "${results.qemu}", typevisor "${results.typevisor}"`);
+  for (const column of COLUMNS) {
+    if (results[column] !== results.qemu) throw new Error(`${name}: results differ — qemu "${results.qemu}", ${column} "${results[column]}"`);
   }
-  return { qemu: median(samples.qemu), typevisor: median(samples.typevisor) };
+  return { qemu: median(samples.qemu), typevisor: median(samples.typevisor), jit: COLUMNS.includes("jit") ? median(samples.jit) : NaN };
 }
 
 async function main(): Promise<void> {
@@ -60,15 +69,18 @@ async function main(): Promise<void> {
   console.log(`bare-metal benchmarks: ${REPS} runs per target, median wall time`);
   const startup = await time("empty", await build("empty"));
   console.log(
-    `start-up (empty program): qemu ${startup.qemu.toFixed(0)} ms, typevisor ${startup.typevisor.toFixed(0)} ms ` +
-      "(included in the totals below; subtracted in the net columns)",
+    `start-up (empty program): qemu ${startup.qemu.toFixed(0)} ms, typevisor ${startup.typevisor.toFixed(0)} ms` +
+      (COLUMNS.includes("jit") ? `, typevisor --jit on ${startup.jit.toFixed(0)} ms` : "") +
+      " (included in the totals below; subtracted in the net columns)",
   );
-  const rows: string[][] = [["workload", "qemu ms", "typevisor ms", "ratio", "net qemu", "net typevisor", "net ratio"]];
+  const head = ["workload", "qemu ms", "typevisor ms", "ratio", "net qemu", "net typevisor", "net ratio"];
+  if (COLUMNS.includes("jit")) head.push("jit ms", "jit ratio", "net jit", "net jit ratio");
+  const rows: string[][] = [head];
   for (const w of chosen) {
     const t = await time(w, await build(w));
     const netQ = Math.max(t.qemu - startup.qemu, 1);
     const netT = Math.max(t.typevisor - startup.typevisor, 1);
-    rows.push([
+    const row = [
       w,
       t.qemu.toFixed(0),
       t.typevisor.toFixed(0),
@@ -76,7 +88,12 @@ async function main(): Promise<void> {
       netQ.toFixed(0),
       netT.toFixed(0),
       (netT / netQ).toFixed(2),
-    ]);
+    ];
+    if (COLUMNS.includes("jit")) {
+      const netJ = Math.max(t.jit - startup.jit, 1);
+      row.push(t.jit.toFixed(0), (t.jit / t.qemu).toFixed(2), netJ.toFixed(0), (netJ / netQ).toFixed(2));
+    }
+    rows.push(row);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));

@@ -20,6 +20,7 @@ import { ProcessVm } from "../procvm/kernel.ts";
 import { SIGINT, SIGQUIT } from "../procvm/signals.ts";
 import { restoreHostTerminal, setTerminalSignalHandler } from "../procvm/terminal.ts";
 import { CliError } from "./cli-error.ts";
+import { applyJitFlag, JIT_FLAG, JIT_FLAG_HELP } from "./jit-flag.ts";
 import { parseSize } from "./size.ts";
 import { collect } from "./repeatable-option.ts";
 
@@ -27,6 +28,7 @@ import { collect } from "./repeatable-option.ts";
 export const DEFAULT_LD_PREFIX = "/usr/riscv64-linux-gnu";
 
 export interface ExecFlags {
+  jit?: string;
   ldPrefix?: string;
   env: string[];
   unsetEnv: string[];
@@ -51,6 +53,7 @@ export function registerExecCommand(program: Command): void {
     .option("--trace-syscalls", "print every system call to stderr (strace-like); unimplemented ones are flagged once")
     .option("-m, --memory <SIZE>", "guest memory pool for all its processes, e.g. 512M or 2G", "1G")
     .option("-g, --gdb <PORT>", "wait for gdb on 127.0.0.1:PORT before the first instruction (env TYPEVISOR_GDB), like qemu-riscv64 -g")
+    .option(JIT_FLAG, JIT_FLAG_HELP)
     .passThroughOptions()
     .action(async (prog: string, args: string[], flags: ExecFlags) => {
       const { code, signal } = await execCommand(prog, args, flags);
@@ -102,6 +105,7 @@ const TERMINAL_SIGNALS: Array<[NodeJS.Signals, number]> = [["SIGINT", SIGINT], [
 
 /** Runs the program; resolves to typevisor's exit code and the signal that ended the program (0 if none). */
 export async function execCommand(prog: string, args: string[], flags: ExecFlags): Promise<{ code: number; signal: number }> {
+  applyJitFlag(flags.jit);
   const memoryBytes = parseSize(flags.memory);
   if (memoryBytes === null || memoryBytes < 16 << 20 || memoryBytes > 3 * 2 ** 30) {
     throw new CliError(`--memory ${flags.memory}: expected a size from 16M to 3G`);

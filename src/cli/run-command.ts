@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { MAX_HARTS } from "../cpu/layout.ts";
 import { buildMachine, closeBackends } from "../vmm/build.ts";
+import { applyJitFlag, JIT_FLAG, JIT_FLAG_HELP } from "./jit-flag.ts";
 import { CliError } from "./cli-error.ts";
 import { withDefaultGuest } from "./default-guest-run.ts";
 import { planRun, type RunFlags } from "./run-config.ts";
@@ -46,6 +47,7 @@ export function registerRunCommand(program: Command): void {
     .option("--device <SPEC>", "QEMU style: virtio-blk-device,drive=ID (a --drive ...,if=none,id=ID) or virtio-rng-device (repeatable)", collect, [])
     .option("--snapshot", "write to no disk image: every drive's writes go to memory and are discarded at exit")
     .option("--icount <N>", "deterministic time: one 10 MHz timer tick per N instructions")
+    .option(JIT_FLAG, JIT_FLAG_HELP)
     .option(
       "--net <none|null|loopback|user[,...]|switch=PATH>",
       "virtio-net NIC backend (default: none, user for the default guest; null: an idle eth0; user[,hostfwd=tcp::2222-:22,...] is NAT as QEMU's -netdev user; " +
@@ -59,7 +61,7 @@ export function registerRunCommand(program: Command): void {
     .option("-M, --machine <TYPE>", "the board: only virt")
     .option("--nographic", "accepted for QEMU habits: the console is always this terminal")
     .addHelpText("after", DEFAULT_GUEST_HELP)
-    .action(async (flags: RunFlags) => {
+    .action(async (flags: RunFlags & { jit?: string }) => {
       process.exitCode = await runCommand(flags);
     });
 }
@@ -68,7 +70,8 @@ export function registerRunCommand(program: Command): void {
 const MACHINE_FLAGS = ["kernel", "initrd", "bios", "append", "dumpdtb", "net", "rng", "snapshot", "icount"] as const;
 
 /** Runs the machine the flags describe (or the snapshot --restore names); resolves to the process exit status. */
-export async function runCommand(flags: RunFlags & { restore?: string }): Promise<number> {
+export async function runCommand(flags: RunFlags & { restore?: string; jit?: string }): Promise<number> {
+  applyJitFlag(flags.jit);
   const plan = planRun(flags);
   const gdb = plan.gdbPort === null ? undefined : { port: plan.gdbPort, waitForDebugger: flags.S === true };
   if (flags.restore !== undefined) {

@@ -56,6 +56,8 @@ export class DecodeCache {
    * so a page without them needs no search for write tags.
    */
   pageFlags: Uint8Array | null = null;
+  /** Told when a slot loses its page, RAM page `page` (the JIT parks that page's translation). */
+  onRelease: ((slot: number, page: number) => void) | null = null;
 
   constructor(memory: WebAssembly.Memory, ramBytes: number) {
     const pages = Math.ceil(ramBytes / 4096);
@@ -132,6 +134,7 @@ export class DecodeCache {
     const base = DECODE_CACHE_BASE / 4 + slot * SLOT_WORDS;
     const users = this.users;
     for (let i = 0; i < users.length; i++) users[i].decodeSlotReused(base);
+    if (this.onRelease !== null) this.onRelease(slot, page);
   }
 
   /** Marks every entry of `slot` undecoded. */

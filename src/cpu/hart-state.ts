@@ -52,6 +52,8 @@ export const TIMER_CHECK = 219; // instructions since the Sstc timer was compare
 export const SAVED_WORDS = 256;
 /** Words 256..319 are scratch for helpers (64-bit ALU wasm, FPU). */
 export const SCRATCH = 256;
+/** Why translated code returned (src/jit/translate.ts EXIT_*): written by the code, read by the JIT. */
+export const JIT_EXIT = 320;
 
 export const PRIV_U = 0;
 export const PRIV_S = 1;

@@ -41,6 +41,9 @@ import {
 import { createMulDiv, type MulDiv } from "./mul-div.ts";
 import { pmpDecode } from "./pmp.ts";
 import { primeInterpreter } from "./primer.ts";
+import { jitConfig } from "../jit/config.ts";
+import { jitFor, type Jit } from "../jit/jit.ts";
+import { EXIT_STEP } from "../jit/translate.ts";
 import type { Saveable } from "../machine/device.ts";
 import { badState } from "../machine/timer.ts";
 
@@ -120,6 +123,8 @@ export class Hart {
   private readonly m32: Int32Array;
   private readonly ctab: Int32Array;
   private readonly dcache: DecodeCache;
+  /** The VM's JIT (src/jit), or null when it is off (TYPEVISOR_JIT). */
+  readonly jit: Jit | null;
   private readonly md: MulDiv;
   /** Byte addresses of the mul/div operand slots in the scratch area. */
   private readonly mdA: number;
@@ -166,6 +171,8 @@ export class Hart {
     this.dcache = bus.code;
     this.dcache.attach(this);
     this.md = createMulDiv(memory);
+    const jit = jitConfig();
+    this.jit = jit.mode === "off" ? null : jitFor(memory, this.dcache, jit.threshold);
     const scratch = this.state.base + SCRATCH * 4;
     this.mdA = scratch;
     this.mdB = scratch + 8;
@@ -495,7 +502,17 @@ export class Hart {
     let traps = 0;
     this.batchEnd = false;
     this.batchDone = 0;
-    outer: while (left > 0) {
+    const jit = this.jit;
+    // After the JIT stops at an instruction it does not translate, the inner
+    // loop runs just that one: `left` is 1 and `held` the rest of the budget.
+    let stepping = false;
+    let held = 0;
+    outer: while (left + held > 0) {
+      if (stepping) {
+        stepping = false;
+        left += held;
+        held = 0;
+      }
       // The inner loop keeps pcHi fixed: a jump that changes it ends the
       // inner loop. `| 0`: fields are untyped to V8; this keeps them int32.
       let pcLo = w[PC];
@@ -512,6 +529,18 @@ export class Hart {
       // Set when the inner loop leaves for a call the outer loop makes before
       // going back in: 1 = decode the entry at pc, 2 = the operation at pc.
       let call = 0;
+      if (jit !== null && this.fetchTagHi === pcHi && fPage !== -4096) {
+        const n = jit.run(w, fDec, fHost, (pcLo - fPage) | 0, left, this.state.base, (this.tlbWords + this.dataTlb) << 2);
+        if (n >= 0) {
+          left -= n;
+          if (jit.exit !== EXIT_STEP) continue;
+          pcLo = w[PC];
+          held = left - 1;
+          left = 1;
+          stepping = true;
+        }
+      }
+      const leftIn = left;
       if (this.fetchTagHi === pcHi && fPage !== -4096) fast: while (left > 0) {
         const off = (pcLo - fPage) | 0;
         // Leaves at a page change, and at offset 0xffe (an instruction there
@@ -1130,6 +1159,14 @@ export class Hart {
         left--;
       }
       w[PC] = pcLo;
+      if (jit !== null && leftIn !== left) jit.count(fDec, leftIn - left);
+      if (stepping) {
+        stepping = false;
+        const ran = left === 0;
+        left += held;
+        held = 0;
+        if (ran) continue;
+      }
       if (left <= 0) break;
       // The calls the inner loop leaves to the outer one (with a call inside
       // it, V8 keeps the loop's state in stack slots, not registers): decoding

@@ -37,6 +37,8 @@ export interface RunOptions {
   hangGuardMs?: number;
   /** Guest RAM in MiB (both targets get the same; Typevisor's default is 256). */
   memoryMiB?: number;
+  /** Typevisor's --jit (default: its environment's TYPEVISOR_JIT, off when unset). */
+  jit?: "off" | "on" | "force";
 }
 
 const DEFAULT_HANG_GUARD_MS = Number(process.env.TEST_HANG_GUARD_SECONDS ?? 600) * 1000;
@@ -60,7 +62,8 @@ export function commandFor(target: Target, elf: string, opts: RunOptions = {}): 
     return [QEMU, ["-M", "virt", "-m", `${mem}M`, "-bios", "none", "-nographic", "-kernel", elf]];
   }
   const memArgs = opts.memoryMiB === undefined ? [] : ["-m", mem];
-  return [process.execPath, [TYPEVISOR_BIN, "run", "--bios", "none", ...memArgs, "--kernel", elf]];
+  const jitArgs = opts.jit === undefined ? [] : ["--jit", opts.jit];
+  return [process.execPath, [TYPEVISOR_BIN, "run", "--bios", "none", ...memArgs, ...jitArgs, "--kernel", elf]];
 }
 
 export async function runElf(target: Target, elf: string, opts: RunOptions = {}): Promise<RunResult> {
