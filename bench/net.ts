@@ -87,7 +87,7 @@ async function main(): Promise<void> {
           await vm.waitForShell(manifest.readyMarker);
           if (v6) {
             // SLAAC: the global address, once duplicate address detection is over.
-            await vm.check("for i in $(seq 1 120); do ip -6 addr show dev eth0 | grep -q 'scope global' && ! ip -6 addr show dev eth0 | grep -q tentative && break; sleep 1; done");
+            await vm.check("for i in $(seq 1 120); do ip -6 addr show dev eth0 | grep -qE 'scope (global|site)' && ! ip -6 addr show dev eth0 | grep -q tentative && break; sleep 1; done");
           } else {
             await vm.check(`printf '%s\\n' ${DHCP_SCRIPT.map((l) => `'${l}'`).join(" ")} > /tmp/dhcp.sh && chmod +x /tmp/dhcp.sh`);
             await vm.check("udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5");
