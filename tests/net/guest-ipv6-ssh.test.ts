@@ -4,8 +4,10 @@
  * fec0::2, resolves through fec0::3, fetches a 32 MiB file by wget from a
  * host server bound to ::1 (sha256 checked), and the host's OpenSSH client
  * runs `uname -a` in the guest through hostfwd=tcp::PORT-:22 (dropbear,
- * root's blank password). The same steps run on QEMU's -netdev user with
- * the same guest for comparison; timings are printed, not asserted.
+ * root's blank password). The IPv6 steps run on QEMU's -netdev user with
+ * the same guest for comparison (not ssh: QEMU 7.2's slirp gives this guest
+ * no DHCP lease with ipv6=on, so its IPv4 forward has nowhere to go; see
+ * docs/network.md); timings are printed, not asserted.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -77,7 +79,7 @@ function ssh(port: number, command: string): Promise<{ code: number; stdout: str
   });
 }
 
-async function exercise(vm: GuestConsole, sshPort: number): Promise<Record<string, number>> {
+async function exercise(vm: GuestConsole, sshPort: number | null): Promise<Record<string, number>> {
   const times: Record<string, number> = {};
   // SLAAC: wait until the global address has passed duplicate address detection.
   const slaac = await vm.run(
@@ -95,6 +97,7 @@ async function exercise(vm: GuestConsole, sshPort: number): Promise<Record<strin
   const download = await vm.run(`wget -q -O - 'http://[fec0::2]:${httpPort}/big' | sha256sum`);
   assert.equal(download.output.split(/\s/)[0], bigSha, download.output);
   times.wget32MiBv6 = download.hostMs;
+  if (sshPort === null) return times;
 
   const first = await ssh(sshPort, "uname -a");
   assert.equal(first.code, 0, first.stderr);
@@ -125,7 +128,7 @@ test("the same steps on QEMU's -netdev user,ipv6=on with the same guest (referen
   const sshPort = await freePort();
   const vm = await boot("qemu", sshPort);
   try {
-    console.log(`qemu -netdev user: ${JSON.stringify(await exercise(vm, sshPort), round)}`);
+    console.log(`qemu -netdev user: ${JSON.stringify(await exercise(vm, null), round)}`);
   } finally {
     await vm.kill();
   }

@@ -97,7 +97,8 @@ async function boot(target: "typevisor" | "qemu", fwdPort: number): Promise<Gues
   const vm =
     target === "typevisor"
       ? GuestConsole.start(typevisorCommand({ ...b, extraArgs: ["--net", `user,${fwd}`] }))
-      : GuestConsole.start(qemuCommand({ ...b, extraArgs: ["-netdev", `user,id=n0,${fwd}`, "-device", "virtio-net-device,netdev=n0"] }));
+      : // ipv6=off: QEMU 7.2's slirp stops answering DHCP once an IPv6 guest has spoken IPv6 first (docs/network.md).
+        GuestConsole.start(qemuCommand({ ...b, extraArgs: ["-netdev", `user,id=n0,ipv6=off,${fwd}`, "-device", "virtio-net-device,netdev=n0"] }));
   await vm.waitForShell(manifest.readyMarker);
   return vm;
 }
