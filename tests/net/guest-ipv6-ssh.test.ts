@@ -12,7 +12,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
-import { createServer } from "node:net";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
@@ -21,6 +20,7 @@ import { join } from "node:path";
 import { once } from "node:events";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../../src/guest/default-guest.ts";
 import { GuestConsole, qemuCommand, typevisorCommand, type GuestBoot } from "../support/guest-console.ts";
+import { freePort } from "./guest-sim.ts";
 
 const BIG = 32 << 20;
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-net6-"));
@@ -41,15 +41,6 @@ after(() => {
   http.close();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, "close");
-  return port;
-}
 
 async function boot(target: "typevisor" | "qemu", sshPort: number): Promise<GuestConsole> {
   const guest = await ensureDefaultGuest();

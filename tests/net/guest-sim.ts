@@ -5,6 +5,8 @@
  * replies. Waits have a hang guard that fails with what arrived; they are
  * not speed assertions.
  */
+import { createServer } from "node:net";
+import { once } from "node:events";
 import { UserNetBackend, type UserNetOptions } from "../../src/backends/net/user/user-net.ts";
 import { defaultUserNetConfig, type UserNetConfig } from "../../src/backends/net/user/options.ts";
 import { ipPayloadOffset, parseIpv4, type IpAddress, type Ipv4 } from "../../src/backends/net/user/addresses.ts";
@@ -207,6 +209,16 @@ export function parseReceived(frame: Uint8Array): Received | null {
     r.udp = udp;
   }
   return r;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a hostfwd= listener). */
+export async function freePort(): Promise<number> {
+  const s = createServer().listen(0, "127.0.0.1");
+  await once(s, "listening");
+  const port = (s.address() as { port: number }).port;
+  s.close();
+  await once(s, "close");
+  return port;
 }
 
 /** A standard DNS query (RD set) for one name and type. */

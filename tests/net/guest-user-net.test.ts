@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { once } from "node:events";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../../src/guest/default-guest.ts";
 import { GuestConsole, qemuCommand, typevisorCommand, type GuestBoot } from "../support/guest-console.ts";
+import { freePort } from "./guest-sim.ts";
 
 const BIG = 32 << 20;
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-net-"));
@@ -55,15 +56,6 @@ after(() => {
   ncServer.close();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, "close");
-  return port;
-}
 
 /** The udhcpc script busybox lacks in this initramfs: configure eth0, the route and resolv.conf. */
 const DHCP_SCRIPT = [
