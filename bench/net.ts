@@ -2,7 +2,7 @@
  * Guest ⇄ host networking, Typevisor `--net user` against QEMU 7.2
  * `-netdev user` (slirp) with the same default guest, in one run.
  *
- *   node --import tsx bench/net.ts [--mib N] [--reps N]
+ *   node --import tsx bench/net.ts [--mib N] [--reps N] [--ipv6]
  *
  * Per target: boot, DHCP (udhcpc), then
  * - download: guest `wget -O /dev/null` of an N MiB file (default 32) from a
@@ -10,6 +10,8 @@
  * - upload: guest `dd … | nc 10.0.2.2 PORT` of N/2 MiB to a host peer that
  *   counts the bytes;
  * - ping: `ping -c 5 10.0.2.2`, the guest's average round trip.
+ * With --ipv6 the same over IPv6: host servers on ::1 reached as fec0::2
+ * (QEMU: `-netdev user,ipv6=on`), the guest's SLAAC address, `ping6`.
  * Times are host wall time from typing the command to its end marker on
  * the console (so they include the guest's own CPU work). Prints every
  * sample, the medians and the ratio Typevisor / QEMU.
@@ -41,12 +43,16 @@ interface Sample {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { mib: { type: "string", default: "32" }, reps: { type: "string", default: "1" } } });
+  const { values } = parseArgs({ options: { mib: { type: "string", default: "32" }, reps: { type: "string", default: "1" }, ipv6: { type: "boolean", default: false } } });
+  const v6 = values.ipv6;
+  const loopback = v6 ? "::1" : "127.0.0.1";
+  const gateway = v6 ? "fec0::2" : "10.0.2.2";
+  const gatewayInUrl = v6 ? "[fec0::2]" : "10.0.2.2";
   const mib = Number(values.mib);
   const reps = Number(values.reps);
   if (!(mib >= 1) || !Number.isInteger(reps) || reps < 1) throw new Error("--mib N (≥ 1) and --reps N (whole, ≥ 1)");
   const big = Buffer.alloc(mib << 20, 0x5a);
-  const http = createHttpServer((_, res) => res.end(big)).listen(0, "127.0.0.1");
+  const http = createHttpServer((_, res) => res.end(big)).listen(0, loopback);
   await once(http, "listening");
   const httpPort = (http.address() as { port: number }).port;
   let uploaded = 0;
@@ -57,7 +63,7 @@ async function main(): Promise<void> {
       uploaded = n;
       s.end();
     });
-  }).listen(0, "127.0.0.1");
+  }).listen(0, loopback);
   await once(sink, "listening");
   const sinkPort = (sink.address() as { port: number }).port;
 
@@ -66,7 +72,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), "typevisor-bench-net-"));
   const targets = ["qemu -netdev user", "typevisor --net user"] as const;
   const samples = new Map<string, Sample[]>(targets.map((t) => [t, []]));
-  console.log(`guest ⇄ host TCP over user-mode networking: ${mib} MiB down, ${mib / 2} MiB up, ${reps} rep(s), ${new Date().toISOString()}`);
+  console.log(`guest ⇄ host TCP over user-mode networking (${v6 ? "IPv6" : "IPv4"}): ${mib} MiB down, ${mib / 2} MiB up, ${reps} rep(s), ${new Date().toISOString()}`);
   try {
     for (let rep = 0; rep < reps; rep++) {
       for (const target of targets) {
@@ -74,19 +80,24 @@ async function main(): Promise<void> {
         copyFileSync(guest.disk, disk);
         const b: GuestBoot = { kernel: guest.kernel, initrd: guest.initrd, append: manifest.append, drives: [{ file: disk }] };
         const command = target.startsWith("qemu")
-          ? qemuCommand({ ...b, extraArgs: ["-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0"] })
+          ? qemuCommand({ ...b, extraArgs: ["-netdev", `user,id=n0${v6 ? ",ipv6=on" : ""}`, "-device", "virtio-net-device,netdev=n0"] })
           : typevisorCommand({ ...b, extraArgs: ["--net", "user"] });
         const vm = GuestConsole.start(command, { label: target, hangGuardMs: HANG_GUARD_MS });
         try {
           await vm.waitForShell(manifest.readyMarker);
-          await vm.check(`printf '%s\\n' ${DHCP_SCRIPT.map((l) => `'${l}'`).join(" ")} > /tmp/dhcp.sh && chmod +x /tmp/dhcp.sh`);
-          await vm.check("udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5");
-          const down = await vm.run(`wget -q -O /dev/null http://10.0.2.2:${httpPort}/`);
+          if (v6) {
+            // SLAAC: the global address, once duplicate address detection is over.
+            await vm.check("for i in $(seq 1 120); do ip -6 addr show dev eth0 | grep -qE 'scope (global|site)' && ! ip -6 addr show dev eth0 | grep -q tentative && break; sleep 1; done");
+          } else {
+            await vm.check(`printf '%s\\n' ${DHCP_SCRIPT.map((l) => `'${l}'`).join(" ")} > /tmp/dhcp.sh && chmod +x /tmp/dhcp.sh`);
+            await vm.check("udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5");
+          }
+          const down = await vm.run(`wget -q -O /dev/null http://${gatewayInUrl}:${httpPort}/`);
           if (down.status !== 0) throw new Error(`${target}: wget failed: ${down.output}`);
           uploaded = 0;
-          const up = await vm.run(`dd if=/dev/zero bs=64k count=${mib * 8} 2>/dev/null | nc 10.0.2.2 ${sinkPort}`);
+          const up = await vm.run(`dd if=/dev/zero bs=64k count=${mib * 8} 2>/dev/null | nc ${gateway} ${sinkPort}`);
           if (uploaded !== (mib << 20) / 2) throw new Error(`${target}: the host got ${uploaded} bytes of the upload`);
-          const ping = await vm.check("ping -c 5 10.0.2.2");
+          const ping = await vm.check(`${v6 ? "ping6" : "ping"} -c 5 ${gateway}`);
           const avg = /min\/avg\/max = [\d.]+\/([\d.]+)\//.exec(ping);
           if (!avg) throw new Error(`${target}: no ping summary in ${ping}`);
           const s = { downloadMs: down.hostMs, uploadMs: up.hostMs, pingMs: Number(avg[1]) };

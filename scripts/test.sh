@@ -9,7 +9,7 @@ hash -r
 bash scripts/ensure-debian-packages.sh \
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu \
   qemu-system-misc qemu-user qemu-utils opensbi device-tree-compiler e2fsprogs busybox golang-go gcc gdb-multiarch \
-  tcpdump chromium fonts-dejavu-core
+  tcpdump chromium fonts-dejavu-core openssh-client
 [ -d node_modules ] || npm ci
 npx tsc --noEmit
 mapfile -t files < <(find tests -name '*.test.ts' | sort)

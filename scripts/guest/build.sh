@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the Typevisor default guest from Debian packages only: a Linux 6.1
 # kernel Image (tinyconfig + scripts/guest/kernel.config), a static busybox
-# 1.35 initramfs whose /init is scripts/guest/init, and an ext4 data disk.
+# 1.35 initramfs whose /init is scripts/guest/init, with a static dropbear
+# SSH server, and an ext4 data disk.
 #
 # The result lands in ${TYPEVISOR_CACHE:-$HOME/.cache/typevisor}/guest/<hash>/,
-# where <hash> covers this script, the kernel config fragment, the init script
-# and the versions of the Debian packages that shape the output. A build is
+# where <hash> covers this script, the files beside it (kernel config
+# fragment, init script, dropbear options and crypt) and the versions of the Debian packages that shape the output. A build is
 # installed by renaming a finished staging directory, so the cache never holds
 # half a guest; a second run with the same recipe returns at once. The last
 # line on stdout is the cache directory; progress goes to stderr.
@@ -25,6 +26,7 @@ JOBS=${TYPEVISOR_BUILD_JOBS:-$(nproc)}
 KERNEL_PACKAGE=linux-source-6.1
 KERNEL_TARBALL=/usr/src/linux-source-6.1.tar.xz
 BUSYBOX_SOURCE_VERSION='1:1.35.0-4+deb12u1'
+DROPBEAR_SOURCE_VERSION='2022.83-1+deb12u3'
 CROSS=riscv64-linux-gnu-
 # Everything the build runs. Those in OUTPUT_PACKAGES also shape
 # the bytes of the result, so their versions are part of the recipe hash.
@@ -88,7 +90,7 @@ ensure_packages() {
 # the cache directory.
 recipe() {
 	local f p
-	for f in build.sh kernel.config init; do
+	for f in build.sh kernel.config init dropbear-localoptions.h no-crypt.c; do
 		printf 'file %s %s\n' "$f" "$(sha256sum <"$SCRIPT_DIR/$f" | cut -d' ' -f1)"
 	done
 	for p in "${OUTPUT_PACKAGES[@]}"; do
@@ -98,6 +100,7 @@ recipe() {
 	dpkg-query -W -f '${db:Status-Abbrev}${Package} ${Version}\n' 'gcc-[0-9]*-riscv64-linux-gnu' \
 		2>/dev/null | sed -n 's/^ii *\(.*\)/package \1/p'
 	printf 'source busybox %s\n' "$BUSYBOX_SOURCE_VERSION"
+	printf 'source dropbear %s\n' "$DROPBEAR_SOURCE_VERSION"
 }
 
 RECIPE=
@@ -111,7 +114,7 @@ guest_is_cached() { [[ -f $GUEST_DIR/manifest.json ]]; }
 
 # --- progress -----------------------------------------------------------------
 BUILD_START=$SECONDS
-STEP_COUNT=6
+STEP_COUNT=7
 STEP_NUMBER=0
 STEP_NAME=
 STEP_START=0
@@ -239,9 +242,11 @@ check_kernel_config() {
 
 # `apt-get source` needs a deb-src entry. As root, add one for this
 # release's main archive, on the same mirror as its deb entry.
-ensure_busybox_source_listed() {
-	busybox_source_listed && return
-	((EUID == 0)) || die "busybox source $BUSYBOX_SOURCE_VERSION is not in apt's source lists; as root, add a deb-src entry for the Debian archive (main) and run apt-get update"
+# Usage: ensure_source_listed PACKAGE VERSION VARIABLE
+ensure_source_listed() {
+	local package=$1 version=$2 variable=$3
+	source_listed "$package" "$version" && return
+	((EUID == 0)) || die "$package source $version is not in apt's source lists; as root, add a deb-src entry for the Debian archive (main) and run apt-get update"
 	local list=/etc/apt/sources.list.d/typevisor-deb-src.sources
 	if [[ ! -e $list ]]; then
 		local codename mirror signed_by
@@ -256,11 +261,29 @@ ensure_busybox_source_listed() {
 	fi
 	APT_UPDATED=
 	apt_update_once
-	busybox_source_listed || die "the archive does not offer busybox source $BUSYBOX_SOURCE_VERSION; set BUSYBOX_SOURCE_VERSION in $0 to a version that 'apt-cache showsrc busybox' lists"
+	source_listed "$package" "$version" || die "the archive does not offer $package source $version; set $variable in $0 to a version that 'apt-cache showsrc $package' lists"
 }
 
-busybox_source_listed() {
-	apt-cache showsrc --only-source busybox 2>/dev/null | grep -qxF "Version: $BUSYBOX_SOURCE_VERSION"
+source_listed() {
+	apt-cache showsrc --only-source "$1" 2>/dev/null | grep -qxF "Version: $2"
+}
+
+# Unpacks Debian's source package PACKAGE=VERSION (with Debian's patches) at
+# $WORK/PACKAGE. Usage: fetch_source PACKAGE VERSION VARIABLE
+fetch_source() {
+	local package=$1 version=$2
+	ensure_source_listed "$@"
+	mkdir "$WORK/$package-source"
+	(cd "$WORK/$package-source" && apt-get source -q "$package=$version") >"$WORK/$package-source.log" 2>&1 ||
+		{ tail -n 20 "$WORK/$package-source.log" >&2; die "apt-get source $package failed"; }
+	mv "$WORK/$package-source/$package"-[0-9]*/ "$WORK/$package"
+}
+
+# Fails the build when a program for the initramfs needs a dynamic loader.
+require_static() {
+	if "${CROSS}readelf" -l "$1" | grep -q INTERP; then
+		die "$(basename "$1") is dynamically linked"
+	fi
 }
 
 # Prints "URI [signed-by]" of the first deb entry for <codename>, from
@@ -287,10 +310,7 @@ debian_mirror() {
 
 build_busybox() {
 	step "busybox: fetch source $BUSYBOX_SOURCE_VERSION and build (defconfig + static)"
-	ensure_busybox_source_listed
-	(cd "$WORK" && apt-get source -q "busybox=$BUSYBOX_SOURCE_VERSION") >"$WORK/busybox-source.log" 2>&1 ||
-		{ tail -n 20 "$WORK/busybox-source.log" >&2; die "apt-get source busybox failed"; }
-	mv "$WORK"/busybox-1.*/ "$WORK/busybox"
+	fetch_source busybox "$BUSYBOX_SOURCE_VERSION" BUSYBOX_SOURCE_VERSION
 	mkdir "$WORK/busybox-build"
 	BMAKE=(make -C "$WORK/busybox" O="$WORK/busybox-build" CROSS_COMPILE="$CROSS")
 	{
@@ -300,9 +320,28 @@ build_busybox() {
 	} >"$WORK/busybox-config.log" 2>&1 || { tail -n 40 "$WORK/busybox-config.log" >&2; die "busybox configuration failed"; }
 	grep -qx 'CONFIG_STATIC=y' "$WORK/busybox-build/.config" || die "busybox config lost CONFIG_STATIC=y"
 	run_logged "$WORK/busybox-build.log" "${BMAKE[@]}" -j"$JOBS"
-	if "${CROSS}readelf" -l "$WORK/busybox-build/busybox" | grep -q INTERP; then
-		die "busybox is dynamically linked"
-	fi
+	require_static "$WORK/busybox-build/busybox"
+}
+
+# Dropbear with its bundled libtomcrypt/libtommath (Debian links the
+# system's; there are none for riscv64), no zlib and no login records (the
+# guest keeps none), linked against no-crypt.c's crypt(): Debian's riscv64
+# cross glibc has no libcrypt, and root's blank password never needs it.
+# One static multi-call binary serves as dropbear and dropbearkey.
+build_dropbear() {
+	step "dropbear: fetch source $DROPBEAR_SOURCE_VERSION and build (static)"
+	fetch_source dropbear "$DROPBEAR_SOURCE_VERSION" DROPBEAR_SOURCE_VERSION
+	mkdir "$WORK/no-crypt"
+	"${CROSS}gcc" -O2 -c "$SCRIPT_DIR/no-crypt.c" -o "$WORK/no-crypt/no-crypt.o"
+	"${CROSS}ar" rcs "$WORK/no-crypt/libcrypt.a" "$WORK/no-crypt/no-crypt.o"
+	cp "$SCRIPT_DIR/dropbear-localoptions.h" "$WORK/dropbear/localoptions.h"
+	(cd "$WORK/dropbear" && ./configure --host=riscv64-linux-gnu --enable-static --enable-bundled-libtom \
+		--disable-zlib --disable-lastlog --disable-utmp --disable-utmpx --disable-wtmp --disable-wtmpx \
+		--disable-pututline --disable-pututxline LDFLAGS="-L$WORK/no-crypt") >"$WORK/dropbear-config.log" 2>&1 ||
+		{ tail -n 40 "$WORK/dropbear-config.log" >&2; die "dropbear configuration failed"; }
+	grep -qx '#define HAVE_CRYPT 1' "$WORK/dropbear/config.h" || die "dropbear's configure did not find crypt()"
+	run_logged "$WORK/dropbear-build.log" make -C "$WORK/dropbear" -j"$JOBS" PROGRAMS="dropbear dropbearkey" MULTI=1
+	require_static "$WORK/dropbear/dropbearmulti"
 }
 
 build_initramfs() {
@@ -314,7 +353,12 @@ build_initramfs() {
 	chmod 1777 "$root/tmp"
 	chmod 700 "$root/root"
 	install -m 755 "$SCRIPT_DIR/init" "$root/init"
-	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+	"${CROSS}strip" -o "$root/usr/sbin/dropbearmulti" "$WORK/dropbear/dropbearmulti"
+	ln -s dropbearmulti "$root/usr/sbin/dropbear"
+	ln -s ../sbin/dropbearmulti "$root/usr/bin/dropbearkey"
+	# root's password is blank: dropbear -B lets it log in over SSH
+	# (docs/guest-images.md), and the console shell needs no login.
+	printf 'root::0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\n' >"$root/etc/group"
 	# gen_init_cpio stamps files with their own mtime, the rest with -t.
 	find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
@@ -366,13 +410,15 @@ build_data_disk() {
 
 write_manifest() {
 	step "install into the cache"
-	local kernel_release busybox_version f first=1 entry
+	local kernel_release busybox_version dropbear_version f first=1 entry
 	kernel_release=$("${KMAKE[@]}" -s kernelrelease)
 	busybox_version=$(sed -n 's/^# Busybox version: //p' "$WORK/busybox-build/.config")
+	dropbear_version=$(sed -n 's/^#define DROPBEAR_VERSION "\(.*\)"$/\1/p' "$WORK/dropbear/default_options.h" "$WORK/dropbear/sysoptions.h" | head -n 1)
 	{
 		printf '{\n  "format": 1,\n  "recipeHash": "%s",\n' "$(basename "$GUEST_DIR")"
 		printf '  "builtAt": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		printf '  "kernelRelease": "%s",\n  "busyboxVersion": "%s",\n' "$kernel_release" "$busybox_version"
+		printf '  "dropbearVersion": "%s",\n' "$dropbear_version"
 		printf '  "append": "%s",\n  "readyMarker": "%s",\n' "$KERNEL_APPEND" "$READY_MARKER"
 		printf '  "dataDiskFile": { "path": "/%s", "text": "%s\\n" },\n' "$DATA_FILE_NAME" "$DATA_FILE_TEXT"
 		printf '  "files": {\n'
@@ -444,6 +490,7 @@ main() {
 
 	build_kernel
 	build_busybox
+	build_dropbear
 	build_initramfs
 	build_data_disk
 	write_manifest

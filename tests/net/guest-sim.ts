@@ -5,13 +5,17 @@
  * replies. Waits have a hang guard that fails with what arrived; they are
  * not speed assertions.
  */
+import { createServer } from "node:net";
+import { once } from "node:events";
 import { UserNetBackend, type UserNetOptions } from "../../src/backends/net/user/user-net.ts";
 import { defaultUserNetConfig, type UserNetConfig } from "../../src/backends/net/user/options.ts";
-import { parseIpv4, type Ipv4 } from "../../src/backends/net/user/addresses.ts";
+import { ipPayloadOffset, parseIpv4, type IpAddress, type Ipv4 } from "../../src/backends/net/user/addresses.ts";
 import { put16, put32 } from "../../src/backends/net/user/bytes.ts";
-import { finishChecksum, sumWords } from "../../src/backends/net/user/checksum.ts";
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, etherType } from "../../src/backends/net/user/ethernet.ts";
+import { finishChecksum, pseudoHeaderSum, sumWords } from "../../src/backends/net/user/checksum.ts";
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, etherType } from "../../src/backends/net/user/ethernet.ts";
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, parseIpv4Packet, writeIpv4Header, type Ipv4Packet } from "../../src/backends/net/user/ipv4.ts";
+import { PROTO_ICMPV6, parseIpv6Packet, writeIpv6Header, type Ipv6Packet } from "../../src/backends/net/user/ipv6.ts";
+import type { Ipv6 } from "../../src/backends/net/user/ipv6-address.ts";
 import { parseUdp, writeUdpHeader, type UdpDatagram } from "../../src/backends/net/user/udp.ts";
 import { ACK, parseTcp, writeTcpSegment, type TcpSegment } from "../../src/backends/net/user/tcp-segment.ts";
 
@@ -20,6 +24,11 @@ export const GUEST_IP = ip("10.0.2.15");
 export const HOST_IP = ip("10.0.2.2");
 export const DNS_IP = ip("10.0.2.3");
 export const GATEWAY_MAC = Uint8Array.of(0x52, 0x55, 10, 0, 2, 2);
+/** The SLAAC (EUI-64) addresses of GUEST_MAC in fec0::/64 and on the link. */
+export const GUEST_IP6: Ipv6 = "fec0::5054:ff:fe12:3456";
+export const GUEST_LINK_LOCAL: Ipv6 = "fe80::5054:ff:fe12:3456";
+export const HOST_IP6: Ipv6 = "fec0::2";
+export const DNS_IP6: Ipv6 = "fec0::3";
 const HANG_GUARD_MS = 20_000;
 
 export function ip(text: string): Ipv4 {
@@ -28,10 +37,10 @@ export function ip(text: string): Ipv4 {
   return v;
 }
 
-/** A received IPv4 frame, parsed. */
+/** A received IPv4 or IPv6 frame, parsed. */
 export interface Received {
   frame: Uint8Array;
-  ip: Ipv4Packet;
+  ip: Ipv4Packet | Ipv6Packet;
   tcp?: TcpSegment;
   udp?: UdpDatagram;
 }
@@ -109,21 +118,49 @@ export class GuestSim {
     return f;
   }
 
-  udpFrame(src: Ipv4, srcPort: number, dst: Ipv4, dstPort: number, data: Uint8Array, dstMac = GATEWAY_MAC): Uint8Array {
-    const f = new Uint8Array(42 + data.length);
-    f.set(data, 42);
-    writeUdpHeader(f, 34, src, srcPort, dst, dstPort, data.length);
-    return this.ipv4Frame(src, dst, PROTO_UDP, f.subarray(34), dstMac);
+  ipv6Frame(src: Ipv6, dst: Ipv6, protocol: number, payload: Uint8Array, dstMac = GATEWAY_MAC, hopLimit = 64): Uint8Array {
+    const f = new Uint8Array(54 + payload.length);
+    f.set(dstMac, 0);
+    f.set(GUEST_MAC, 6);
+    put16(f, 12, ETHERTYPE_IPV6);
+    f.set(payload, 54);
+    writeIpv6Header(f, src, dst, protocol, payload.length, hopLimit);
+    return f;
   }
 
-  tcpFrame(o: { srcPort: number; dst: Ipv4; dstPort: number; seq: number; ack: number; flags: number; window: number; data?: Uint8Array; mss?: number; wscale?: number; src?: Ipv4 }): Uint8Array {
+  /** An IPv4 or IPv6 frame, by the type of the addresses. */
+  ipFrame(src: IpAddress, dst: IpAddress, protocol: number, payload: Uint8Array, dstMac = GATEWAY_MAC): Uint8Array {
+    return typeof src === "number" && typeof dst === "number"
+      ? this.ipv4Frame(src, dst, protocol, payload, dstMac)
+      : this.ipv6Frame(String(src), String(dst), protocol, payload, dstMac);
+  }
+
+  udpFrame(src: IpAddress, srcPort: number, dst: IpAddress, dstPort: number, data: Uint8Array, dstMac = GATEWAY_MAC): Uint8Array {
+    const at = ipPayloadOffset(dst);
+    const f = new Uint8Array(at + 8 + data.length);
+    f.set(data, at + 8);
+    writeUdpHeader(f, at, src, srcPort, dst, dstPort, data.length);
+    return this.ipFrame(src, dst, PROTO_UDP, f.subarray(at), dstMac);
+  }
+
+  tcpFrame(o: { srcPort: number; dst: IpAddress; dstPort: number; seq: number; ack: number; flags: number; window: number; data?: Uint8Array; mss?: number; wscale?: number; src?: IpAddress }): Uint8Array {
     const data = o.data ?? new Uint8Array(0);
-    const src = o.src ?? GUEST_IP;
-    const buf = new Uint8Array(34 + 28 + data.length);
+    const src = o.src ?? (typeof o.dst === "number" ? GUEST_IP : GUEST_IP6);
+    const at = ipPayloadOffset(o.dst);
+    const buf = new Uint8Array(at + 28 + data.length);
     const optLen = o.mss ? (o.wscale !== undefined && o.wscale >= 0 ? 8 : 4) : 0;
-    buf.set(data, 34 + 20 + optLen);
-    const n = writeTcpSegment(buf, 34, src, o.srcPort, o.dst, o.dstPort, o.seq, o.ack, o.flags, o.window, data.length, o.mss ?? 0, o.wscale ?? -1);
-    return this.ipv4Frame(src, o.dst, PROTO_TCP, buf.subarray(34, 34 + n));
+    buf.set(data, at + 20 + optLen);
+    const n = writeTcpSegment(buf, at, src, o.srcPort, o.dst, o.dstPort, o.seq, o.ack, o.flags, o.window, data.length, o.mss ?? 0, o.wscale ?? -1);
+    return this.ipFrame(src, o.dst, PROTO_TCP, buf.subarray(at, at + n));
+  }
+
+  /** An ICMPv6 message (type, code 0, `body` after the 4-byte type/code/checksum) with its checksum. */
+  icmpv6(src: Ipv6, dst: Ipv6, type: number, body: Uint8Array, opts: { hopLimit?: number; dstMac?: Uint8Array<ArrayBuffer> } = {}): Uint8Array {
+    const p = new Uint8Array(4 + body.length);
+    p[0] = type;
+    p.set(body, 4);
+    put16(p, 2, finishChecksum(sumWords(p, 0, p.length, pseudoHeaderSum(src, dst, PROTO_ICMPV6, p.length))));
+    return this.ipv6Frame(src, dst, PROTO_ICMPV6, p, opts.dstMac ?? GATEWAY_MAC, opts.hopLimit ?? 64);
   }
 
   icmpEcho(dst: Ipv4, id: number, seq: number, data: Uint8Array): Uint8Array {
@@ -168,9 +205,13 @@ export class GuestSim {
 }
 
 export function parseReceived(frame: Uint8Array): Received | null {
-  if (etherType(frame) !== ETHERTYPE_IPV4) return null;
-  const ip = parseIpv4Packet(frame);
-  if (typeof ip === "string") throw new Error(`the backend sent a bad IPv4 packet (${ip})`);
+  const type = etherType(frame);
+  if (type !== ETHERTYPE_IPV4 && type !== ETHERTYPE_IPV6) return null;
+  const ip = type === ETHERTYPE_IPV4 ? parseIpv4Packet(frame) : parseIpv6Packet(frame);
+  if (typeof ip === "string" || ip === null) throw new Error(`the backend sent a bad IP packet (${ip})`);
+  if (ip.protocol === PROTO_ICMPV6 && finishChecksum(sumWords(frame, ip.payload, ip.payload + ip.payloadLength, pseudoHeaderSum(ip.src, ip.dst, PROTO_ICMPV6, ip.payloadLength))) !== 0) {
+    throw new Error("the backend sent an ICMPv6 message with a bad checksum");
+  }
   const r: Received = { frame, ip };
   if (ip.protocol === PROTO_TCP) {
     const tcp = parseTcp(frame, ip.payload, ip.payloadLength, ip.src, ip.dst);
@@ -182,6 +223,29 @@ export function parseReceived(frame: Uint8Array): Received | null {
     r.udp = udp;
   }
   return r;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a hostfwd= listener). */
+export async function freePort(): Promise<number> {
+  const s = createServer().listen(0, "127.0.0.1");
+  await once(s, "listening");
+  const port = (s.address() as { port: number }).port;
+  s.close();
+  await once(s, "close");
+  return port;
+}
+
+/** A standard DNS query (RD set) for one name and type. */
+export function dnsQuery(id: number, name: string, type: number): Uint8Array {
+  const labels = name.split(".").flatMap((l) => [l.length, ...Buffer.from(l)]);
+  const q = new Uint8Array(12 + labels.length + 1 + 4);
+  put16(q, 0, id);
+  put16(q, 2, 0x0100); // RD
+  put16(q, 4, 1);
+  q.set(labels, 12);
+  put16(q, 12 + labels.length + 1, type);
+  put16(q, 12 + labels.length + 3, 1);
+  return q;
 }
 
 export function payload(r: Received): Uint8Array {
@@ -204,7 +268,7 @@ export class GuestTcp {
   wscale = 7;
   peerWindowShift = 0;
 
-  constructor(readonly sim: GuestSim, readonly port: number, readonly dst: Ipv4, readonly dstPort: number) {}
+  constructor(readonly sim: GuestSim, readonly port: number, readonly dst: IpAddress, readonly dstPort: number) {}
 
   fromPeer = (r: Received) => r.tcp !== undefined && r.tcp.dstPort === this.port && r.tcp.srcPort === this.dstPort && r.ip.src === this.dst;
 

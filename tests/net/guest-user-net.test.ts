@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { once } from "node:events";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../../src/guest/default-guest.ts";
 import { GuestConsole, qemuCommand, typevisorCommand, type GuestBoot } from "../support/guest-console.ts";
+import { freePort } from "./guest-sim.ts";
 
 const BIG = 32 << 20;
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-net-"));
@@ -56,15 +57,6 @@ after(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, "close");
-  return port;
-}
-
 /** The udhcpc script busybox lacks in this initramfs: configure eth0, the route and resolv.conf. */
 const DHCP_SCRIPT = [
   "#!/bin/sh",
@@ -97,7 +89,8 @@ async function boot(target: "typevisor" | "qemu", fwdPort: number): Promise<Gues
   const vm =
     target === "typevisor"
       ? GuestConsole.start(typevisorCommand({ ...b, extraArgs: ["--net", `user,${fwd}`] }))
-      : GuestConsole.start(qemuCommand({ ...b, extraArgs: ["-netdev", `user,id=n0,${fwd}`, "-device", "virtio-net-device,netdev=n0"] }));
+      : // ipv6=off: QEMU 7.2's slirp stops answering DHCP once an IPv6 guest has spoken IPv6 first (docs/network.md).
+        GuestConsole.start(qemuCommand({ ...b, extraArgs: ["-netdev", `user,id=n0,ipv6=off,${fwd}`, "-device", "virtio-net-device,netdev=n0"] }));
   await vm.waitForShell(manifest.readyMarker);
   return vm;
 }

@@ -1,10 +1,19 @@
 /**
  * IPv4 addresses as unsigned 32-bit numbers, and the MAC addresses the
  * virtual gateway answers with (QEMU slirp's 52:55 followed by the IPv4
- * address, so 10.0.2.2 is 52:55:0a:00:02:02).
+ * address, so 10.0.2.2 is 52:55:0a:00:02:02). An address of either family
+ * is an IpAddress: a number for IPv4, canonical text for IPv6
+ * (ipv6-address.ts), so TCP and UDP handle both with one code path.
  */
+import type { Ipv6 } from "./ipv6-address.ts";
 
 export type Ipv4 = number;
+export type IpAddress = Ipv4 | Ipv6;
+
+/** Ethernet (14) + IPv4 (20, no options) or IPv6 (40, no extension headers). */
+export function ipPayloadOffset(ip: IpAddress): number {
+  return typeof ip === "number" ? 34 : 54;
+}
 
 /** "10.0.2.15" to a number; null unless it is a dotted quad. */
 export function parseIpv4(text: string): Ipv4 | null {

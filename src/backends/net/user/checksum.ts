@@ -1,3 +1,6 @@
+import { ipv6Bytes } from "./ipv6-address.ts";
+import type { IpAddress } from "./addresses.ts";
+
 /**
  * The Internet checksum (RFC 1071): a ones-complement sum of 16-bit
  * big-endian words. Sums are kept as plain numbers and folded at the end; a
@@ -18,7 +21,11 @@ export function finishChecksum(sum: number): number {
   return ~sum & 0xffff;
 }
 
-/** The IPv4 pseudo-header sum that TCP and UDP checksums start from. */
-export function pseudoHeaderSum(src: number, dst: number, protocol: number, length: number): number {
-  return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length;
+/** The pseudo-header sum (IPv4's, or IPv6's of RFC 8200 §8.1) that TCP, UDP and ICMPv6 checksums start from. */
+export function pseudoHeaderSum(src: IpAddress, dst: IpAddress, protocol: number, length: number): number {
+  if (typeof src === "number" && typeof dst === "number") {
+    return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length;
+  }
+  const sum = sumWords(ipv6Bytes(String(src)), 0, 16, sumWords(ipv6Bytes(String(dst)), 0, 16));
+  return sum + (length >>> 16) + (length & 0xffff) + protocol;
 }

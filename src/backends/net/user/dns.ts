@@ -9,6 +9,7 @@
 import { lookup } from "node:dns";
 import { get16, put16, put32 } from "./bytes.ts";
 import { isLoopback, parseIpv4, type Ipv4 } from "./addresses.ts";
+import { ipv6Bytes, parseIpv6, type Ipv6 } from "./ipv6-address.ts";
 
 export const DNS_PORT = 53;
 const HEADER = 12;
@@ -85,6 +86,8 @@ export class DnsForwarder {
 
   constructor(
     private readonly gateway: Ipv4,
+    /** The gateway's IPv6 address (ipv6=on), which ::1 answers become; null leaves ::1 out. */
+    private readonly gateway6: Ipv6 | null,
     private readonly resolve: (name: string, family: 4 | 6) => Promise<string[] | null> = hostLookup,
   ) {}
 
@@ -129,8 +132,7 @@ export class DnsForwarder {
         if (ip !== null && isLoopback(ip)) ip = this.gateway;
         bytes = ip === null ? null : Uint8Array.of(ip >>> 24, ip >>> 16, ip >>> 8, ip);
       } else {
-        // The guest has no IPv6 path to the host's ::1: leave it out.
-        bytes = text === "::1" ? null : parseIpv6(text);
+        bytes = text !== "::1" ? parseIpv6(text) : this.gateway6 === null ? null : ipv6Bytes(this.gateway6);
       }
       if (bytes === null) continue;
       const k = bytes.join(".");
@@ -157,20 +159,3 @@ function formErr(query: Uint8Array): Uint8Array {
   put16(out, 2, 0x8000 | RCODE_FORMERR);
   return out;
 }
-
-/** "2001:db8::1" to 16 bytes (no embedded IPv4 form); null if unparsable. */
-export function parseIpv6(text: string): Uint8Array | null {
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const parse = (s: string) => (s === "" ? [] : s.split(":"));
-  const head = parse(halves[0]);
-  const tail = halves.length === 2 ? parse(halves[1]) : [];
-  const fill = 8 - head.length - tail.length;
-  if (fill < 0 || (halves.length === 1 && fill !== 0)) return null;
-  const groups = [...head, ...Array<string>(fill).fill("0"), ...tail];
-  if (!groups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return null;
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => put16(out, 2 * i, parseInt(g, 16)));
-  return out;
-}
-

@@ -1,12 +1,14 @@
 /**
  * `--net user,OPTION=VALUE,...`: the options of QEMU's `-netdev user`
- * (net=, host=, dns=, dhcpstart=, restrict=, hostname=, hostfwd=) parsed
- * into a UserNetConfig. Defaults and derivations follow QEMU: net=
- * 10.0.2.0/24, and host, dns and dhcpstart are .2, .3 and .15 of the net.
- * One option is ours, not QEMU's: hostdeny=PORT (the hypervisor daemon
- * keeps guests off its API port).
+ * (net=, host=, dns=, dhcpstart=, restrict=, hostname=, hostfwd=, ipv6=,
+ * ipv6-net=, ipv6-host=, ipv6-dns=) parsed into a UserNetConfig. Defaults
+ * and derivations follow QEMU: net= 10.0.2.0/24, and host, dns and
+ * dhcpstart are .2, .3 and .15 of the net; ipv6-net= fec0::/64, and
+ * ipv6-host and ipv6-dns are ::2 and ::3 of it. One option is ours, not
+ * QEMU's: hostdeny=PORT (the hypervisor daemon keeps guests off its API port).
  */
 import { formatIpv4, parseIpv4, prefixMask, type Ipv4 } from "./addresses.ts";
+import { canonicalIpv6, formatIpv6, inIpv6Prefix, ipv6Bytes, ipv6Network, type Ipv6 } from "./ipv6-address.ts";
 
 export interface HostForward {
   protocol: "tcp" | "udp";
@@ -33,6 +35,14 @@ export interface UserNetConfig {
   hostForwards: HostForward[];
   /** hostdeny=PORT: guest TCP connections to the host itself (the gateway, or any host address) on these ports get a RST. */
   hostDenyPorts: number[];
+  /** ipv6=on (the default): router advertisements, NDP, ICMPv6 echo, DNS, TCP and UDP over IPv6. */
+  ipv6: boolean;
+  /** The advertised prefix (SLAAC needs a /64). */
+  ipv6Prefix: Ipv6;
+  ipv6PrefixLength: number;
+  /** The gateway's IPv6 address, which also stands for the host's ::1. */
+  ipv6Host: Ipv6;
+  ipv6Dns: Ipv6;
 }
 
 /** A bad `--net user` option; the message is one line for the user. */
@@ -53,6 +63,7 @@ export function parseUserNetSpec(spec: string): UserNetConfig {
   let hostname: string | null = null;
   const forwards: string[] = [];
   const denied: number[] = [];
+  const v6: V6Given = {};
   for (const item of items) {
     const eq = item.indexOf("=");
     if (eq < 0) throw new UserNetOptionError(`--net user: "${item}" is not option=value`);
@@ -91,11 +102,32 @@ export function parseUserNetSpec(spec: string): UserNetConfig {
         if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new UserNetOptionError(`--net user: hostdeny=${value}: expected a TCP port (1-65535)`);
         denied.push(Number(value));
         break;
+      case "ipv6":
+        if (!/^(on|off|yes|no|y|n)$/.test(value)) throw new UserNetOptionError(`--net user: ipv6=${value}: expected on or off`);
+        v6.enabled = value === "on" || value === "yes" || value === "y";
+        break;
+      case "ipv6-net": {
+        const [addr, bits] = value.split("/");
+        const ip = canonicalIpv6(addr);
+        const p = bits === undefined ? 64 : /^\d+$/.test(bits) ? Number(bits) : NaN;
+        if (ip === null || !(p >= 1 && p <= 126)) throw new UserNetOptionError(`--net user: ipv6-net=${value}: expected ADDRESS[/PREFIX] such as fec0::/64`);
+        v6.prefix = ipv6Network(ip, p);
+        v6.prefixLength = p;
+        break;
+      }
+      case "ipv6-host":
+      case "ipv6-dns": {
+        const ip = canonicalIpv6(value);
+        if (ip === null) throw new UserNetOptionError(`--net user: ${name}=${value}: expected an IPv6 address`);
+        v6[name === "ipv6-host" ? "host" : "dns"] = ip;
+        break;
+      }
       default:
-        throw new UserNetOptionError(`--net user: unknown option "${name}" (known: net, host, dns, dhcpstart, restrict, hostname, hostfwd, hostdeny)`);
+        throw new UserNetOptionError(`--net user: unknown option "${name}" (known: net, host, dns, dhcpstart, restrict, hostname, hostfwd, hostdeny, ipv6, ipv6-net, ipv6-host, ipv6-dns)`);
     }
   }
   const config = derive(network, prefix, given);
+  Object.assign(config, deriveIpv6(v6));
   config.restrict = restrict;
   config.hostname = hostname;
   config.hostForwards = forwards.map((f) => parseHostForward(f, config));
@@ -121,6 +153,7 @@ function derive(network: Ipv4, prefix: number, given: Partial<Record<"host" | "d
     hostname: null,
     hostForwards: [],
     hostDenyPorts: [],
+    ...deriveIpv6({}),
   };
   const broadcast = (network | ~mask) >>> 0;
   for (const name of ["host", "dns", "dhcpStart"] as const) {
@@ -133,6 +166,40 @@ function derive(network: Ipv4, prefix: number, given: Partial<Record<"host" | "d
   if (config.dhcpStart === config.host || config.dhcpStart === config.dns) {
     throw new UserNetOptionError(`--net user: dhcpstart=${formatIpv4(config.dhcpStart)} collides with the host or dns address`);
   }
+  return config;
+}
+
+interface V6Given {
+  enabled?: boolean;
+  prefix?: Ipv6;
+  prefixLength?: number;
+  host?: Ipv6;
+  dns?: Ipv6;
+}
+
+type Ipv6Config = Pick<UserNetConfig, "ipv6" | "ipv6Prefix" | "ipv6PrefixLength" | "ipv6Host" | "ipv6Dns">;
+
+function deriveIpv6(given: V6Given): Ipv6Config {
+  const prefix = given.prefix ?? "fec0::";
+  const prefixLength = given.prefixLength ?? 64;
+  const at = (n: number) => {
+    const b = ipv6Bytes(prefix).slice();
+    b[15] |= n;
+    return formatIpv6(b);
+  };
+  const config: Ipv6Config = {
+    ipv6: given.enabled ?? true,
+    ipv6Prefix: prefix,
+    ipv6PrefixLength: prefixLength,
+    ipv6Host: given.host ?? at(2),
+    ipv6Dns: given.dns ?? at(3),
+  };
+  for (const [name, ip] of [["ipv6-host", config.ipv6Host], ["ipv6-dns", config.ipv6Dns]] as const) {
+    if (!inIpv6Prefix(ip, prefix, prefixLength) || ip === prefix) {
+      throw new UserNetOptionError(`--net user: ${name}=${ip} is not a host address in ipv6-net=${prefix}/${prefixLength}`);
+    }
+  }
+  if (config.ipv6Host === config.ipv6Dns) throw new UserNetOptionError(`--net user: ipv6-host and ipv6-dns must differ (both ${config.ipv6Host})`);
   return config;
 }
 

@@ -16,10 +16,9 @@
  */
 import { ByteQueue } from "./byte-queue.ts";
 import { ACK, FIN, PSH, RST, SYN, TCP_HEADER, seqAdd, seqDiff, writeTcpSegment, type TcpSegment } from "./tcp-segment.ts";
-import type { Ipv4 } from "./addresses.ts";
+import { ipPayloadOffset, type IpAddress } from "./addresses.ts";
 
-/** Where a TCP segment starts in an outgoing frame (after Ethernet and IPv4 headers). */
-export const TCP_OFFSET = 14 + 20;
+/** The MSS we announce over IPv4 (a 1500-byte link); 20 less over IPv6's longer header. */
 export const OUR_MSS = 1460;
 export const RECEIVE_BUFFER = 256 * 1024;
 /** Our window-scale shift: RECEIVE_BUFFER >> 3 fits the 16-bit field. */
@@ -61,19 +60,20 @@ export interface TcpHostSide {
 
 /** What a connection needs from the stack around it. */
 export interface TcpLink {
-  /** Scratch frame buffer: the segment is written at TCP_OFFSET. */
+  /** Scratch frame buffer: the segment is written at ipPayloadOffset(its address). */
   readonly out: Uint8Array;
-  /** Sends the segment of `length` bytes at TCP_OFFSET in `out`. */
-  sendTcp(src: Ipv4, dst: Ipv4, length: number): void;
+  /** Sends the segment of `length` bytes at ipPayloadOffset(dst) in `out`. */
+  sendTcp(src: IpAddress, dst: IpAddress, length: number): void;
   /** The connection is over: forget it. */
   closed(conn: TcpConnection): void;
 }
 
+/** Both ends of one IP version. */
 export interface TcpEndpoints {
-  guestIp: Ipv4;
+  guestIp: IpAddress;
   guestPort: number;
   /** The far end as the guest sees it. */
-  remoteIp: Ipv4;
+  remoteIp: IpAddress;
   remotePort: number;
 }
 
@@ -81,6 +81,9 @@ export class TcpConnection {
   state: TcpState;
   host: TcpHostSide | null = null;
   readonly ends: TcpEndpoints;
+  /** Where segments start in `link.out` (after the Ethernet and IP headers). */
+  private readonly tcpOffset: number;
+  private readonly ourMss: number;
   /** Counters for tests and diagnostics. */
   readonly stats = { retransmits: 0, droppedOutOfWindow: 0, droppedOutOfOrder: 0 };
 
@@ -125,6 +128,8 @@ export class TcpConnection {
 
   private constructor(private readonly link: TcpLink, ends: TcpEndpoints, state: TcpState) {
     this.ends = ends;
+    this.tcpOffset = ipPayloadOffset(ends.guestIp);
+    this.ourMss = OUR_MSS - (this.tcpOffset - ipPayloadOffset(0));
     this.state = state;
     this.iss = (Math.random() * 0x100000000) >>> 0;
     this.sndUna = this.iss;
@@ -286,7 +291,7 @@ export class TcpConnection {
   }
 
   private takeSynOptions(syn: TcpSegment, scaling: boolean): void {
-    this.mss = syn.mss > 0 ? Math.min(syn.mss, OUR_MSS) : 536;
+    this.mss = syn.mss > 0 ? Math.min(syn.mss, this.ourMss) : 536;
     this.sndWnd = syn.window;
     this.sndWndShift = scaling ? syn.windowScale : 0;
     this.rcvWndShift = scaling ? OUR_WINDOW_SCALE : 0;
@@ -374,7 +379,7 @@ export class TcpConnection {
       else if (this.state === "fin-wait-1") this.state = "closing";
       else if (this.state === "fin-wait-2") this.enterTimeWait();
     }
-    if (this.receiveRoom() < OUR_MSS) this.windowClosed = true;
+    if (this.receiveRoom() < this.ourMss) this.windowClosed = true;
     if (take === len && !fin && !this.windowClosed) this.delayAck();
     else this.sendAck();
   }
@@ -451,7 +456,7 @@ export class TcpConnection {
 
   private sendData(offset: number, len: number): void {
     const out = this.link.out;
-    this.sendQueue.copyOut(offset, len, out, TCP_OFFSET + TCP_HEADER);
+    this.sendQueue.copyOut(offset, len, out, this.tcpOffset + TCP_HEADER);
     const last = offset + len === this.sendQueue.length;
     this.emit(seqAdd(this.sndUna, offset), this.rcvNxt, ACK | (last ? PSH : 0), this.advertisedWindow(), len);
   }
@@ -518,8 +523,8 @@ export class TcpConnection {
     const flags = this.state === "syn-sent" ? SYN : SYN | ACK;
     const scale = this.state === "syn-sent" || this.rcvWndShift > 0 ? OUR_WINDOW_SCALE : -1;
     const window = Math.min(0xffff, this.receiveRoom());
-    const n = writeTcpSegment(this.link.out, TCP_OFFSET, this.ends.remoteIp, this.ends.remotePort, this.ends.guestIp, this.ends.guestPort,
-      this.iss, this.rcvNxt, flags, window, 0, OUR_MSS, scale);
+    const n = writeTcpSegment(this.link.out, this.tcpOffset, this.ends.remoteIp, this.ends.remotePort, this.ends.guestIp, this.ends.guestPort,
+      this.iss, this.rcvNxt, flags, window, 0, this.ourMss, scale);
     this.link.sendTcp(this.ends.remoteIp, this.ends.guestIp, n);
     this.sndNxt = seqAdd(this.iss, 1);
     if (this.rttSeq === -1 && this.retransmissions === 0) {
@@ -540,7 +545,7 @@ export class TcpConnection {
   private emit(seq: number, ack: number, flags: number, window: number, dataLength = 0): void {
     if (flags & ACK) this.unackedSegments = 0;
     const e = this.ends;
-    const n = writeTcpSegment(this.link.out, TCP_OFFSET, e.remoteIp, e.remotePort, e.guestIp, e.guestPort, seq, ack, flags, window, dataLength);
+    const n = writeTcpSegment(this.link.out, this.tcpOffset, e.remoteIp, e.remotePort, e.guestIp, e.guestPort, seq, ack, flags, window, dataLength);
     this.link.sendTcp(e.remoteIp, e.guestIp, n);
   }
 

@@ -1,17 +1,19 @@
 /**
- * The gateway's TCP: a table of guest connections, each bridged to a host
- * socket. A guest SYN to the gateway address connects to the host's
- * 127.0.0.1, to any other outside address connects there (unless
- * restrict=on); the SYN-ACK goes out only once the host connect succeeded,
+ * The gateway's TCP, IPv4 and IPv6 alike: a table of guest connections,
+ * each bridged to a host socket. A guest SYN to the gateway address
+ * connects to the host's loopback, to any other outside address connects
+ * there (unless restrict=on; host-target.ts); the SYN-ACK goes out only once the host connect succeeded,
  * and a refused connect becomes a RST, so the guest sees what a real peer
  * would do. Port forwards enter through `accept`. Segments that belong to
  * no connection get a RST (RFC 9293 §3.10.7.1).
  */
 import { connect, type Socket } from "node:net";
 import { networkInterfaces } from "node:os";
-import { formatIpv4, prefixMask, type Ipv4 } from "./addresses.ts";
+import { ipPayloadOffset, type IpAddress, type Ipv4 } from "./addresses.ts";
 import { ACK, RST, SYN, FIN, seqAdd, writeTcpSegment, type TcpSegment } from "./tcp-segment.ts";
-import { TCP_OFFSET, TcpConnection, type TcpEndpoints, type TcpLink } from "./tcp-connection.ts";
+import { TcpConnection, type TcpEndpoints, type TcpLink } from "./tcp-connection.ts";
+import { hostTarget } from "./host-target.ts";
+import { LOOPBACK6 } from "./ipv6-address.ts";
 import { SocketHostSide, bridgeSocket } from "./host-socket.ts";
 import type { UserNetConfig } from "./options.ts";
 
@@ -21,7 +23,7 @@ const FIRST_FORWARD_PORT = 49152;
 
 export interface TcpNatLink {
   readonly out: Uint8Array;
-  sendTcp(src: Ipv4, dst: Ipv4, length: number): void;
+  sendTcp(src: IpAddress, dst: IpAddress, length: number): void;
 }
 
 export class TcpNat {
@@ -40,8 +42,8 @@ export class TcpNat {
     };
   }
 
-  /** A segment from the guest (src/dst are the IPv4 addresses). */
-  segment(frame: Uint8Array, src: Ipv4, dst: Ipv4, seg: TcpSegment): void {
+  /** A segment from the guest (src/dst are its IP addresses, either version). */
+  segment(frame: Uint8Array, src: IpAddress, dst: IpAddress, seg: TcpSegment): void {
     const ends: TcpEndpoints = { guestIp: src, guestPort: seg.srcPort, remoteIp: dst, remotePort: seg.dstPort };
     const key = keyOf(ends);
     const existing = this.connections.get(key);
@@ -59,7 +61,7 @@ export class TcpNat {
       this.reset(ends, seg);
       return;
     }
-    const target = this.targetOf(dst);
+    const target = hostTarget(dst, this.config);
     if (target === null || this.connections.size >= MAX_TCP_CONNECTIONS || this.deniedOnHost(target, seg.dstPort)) {
       this.reset(ends, seg);
       return;
@@ -101,19 +103,8 @@ export class TcpNat {
   /** hostdeny=: `port` on the host itself (loopback or one of its own addresses) is closed to the guest. */
   private deniedOnHost(target: string, port: number): boolean {
     if (!this.config.hostDenyPorts.includes(port)) return false;
-    if (target === "127.0.0.1") return true;
+    if (target === "127.0.0.1" || target === LOOPBACK6) return true;
     return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === target));
-  }
-
-  /** Where a guest connection to `dst` goes on the host, or null if nowhere. */
-  private targetOf(dst: Ipv4): string | null {
-    const c = this.config;
-    if (dst === c.host) return "127.0.0.1";
-    if (((dst & prefixMask(c.prefix)) >>> 0) === c.network) return null; // nothing else lives on the virtual net
-    if (c.restrict) return null;
-    const first = dst >>> 24;
-    if (first === 0 || first === 127 || first >= 224) return null; // not a unicast address outside
-    return formatIpv4(dst);
   }
 
   /** A source port on the gateway for a forwarded connection, unused towards that guest port. */
@@ -128,12 +119,13 @@ export class TcpNat {
   /** The RST answering a segment that has no connection. */
   private reset(ends: TcpEndpoints, seg: TcpSegment): void {
     const out = this.link.out;
+    const at = ipPayloadOffset(ends.guestIp);
     let n: number;
     if (seg.flags & ACK) {
-      n = writeTcpSegment(out, TCP_OFFSET, ends.remoteIp, ends.remotePort, ends.guestIp, ends.guestPort, seg.ack, 0, RST, 0, 0);
+      n = writeTcpSegment(out, at, ends.remoteIp, ends.remotePort, ends.guestIp, ends.guestPort, seg.ack, 0, RST, 0, 0);
     } else {
       const ack = seqAdd(seg.seq, seg.dataLength + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0));
-      n = writeTcpSegment(out, TCP_OFFSET, ends.remoteIp, ends.remotePort, ends.guestIp, ends.guestPort, 0, ack, RST | ACK, 0, 0);
+      n = writeTcpSegment(out, at, ends.remoteIp, ends.remotePort, ends.guestIp, ends.guestPort, 0, ack, RST | ACK, 0, 0);
     }
     this.link.sendTcp(ends.remoteIp, ends.guestIp, n);
   }

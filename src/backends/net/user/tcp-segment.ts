@@ -6,7 +6,7 @@
 import { get16, get32, put16, put32 } from "./bytes.ts";
 import { finishChecksum, pseudoHeaderSum, sumWords } from "./checksum.ts";
 import { PROTO_TCP } from "./ipv4.ts";
-import type { Ipv4 } from "./addresses.ts";
+import type { IpAddress } from "./addresses.ts";
 
 export const TCP_HEADER = 20;
 export const FIN = 0x01;
@@ -46,7 +46,7 @@ export function seqAdd(a: number, n: number): number {
 }
 
 /** The segment at `start` (IP payload of `length` bytes), or null if malformed or its checksum is wrong. */
-export function parseTcp(frame: Uint8Array, start: number, length: number, src: Ipv4, dst: Ipv4): TcpSegment | null {
+export function parseTcp(frame: Uint8Array, start: number, length: number, src: IpAddress, dst: IpAddress): TcpSegment | null {
   if (length < TCP_HEADER) return null;
   const headerLength = (frame[start + 12] >> 4) * 4;
   if (headerLength < TCP_HEADER || headerLength > length) return null;
@@ -92,7 +92,7 @@ export function synOptionsLength(windowScale: number): number {
  * Returns the segment length.
  */
 export function writeTcpSegment(
-  out: Uint8Array, at: number, src: Ipv4, srcPort: number, dst: Ipv4, dstPort: number,
+  out: Uint8Array, at: number, src: IpAddress, srcPort: number, dst: IpAddress, dstPort: number,
   seq: number, ack: number, flags: number, window: number, dataLength: number, synMss = 0, synWindowScale = -1,
 ): number {
   const optionsLength = synMss > 0 ? synOptionsLength(synWindowScale) : 0;

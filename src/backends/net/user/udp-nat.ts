@@ -1,13 +1,16 @@
 /**
- * The gateway's UDP: one host socket (node:dgram) per guest source port,
- * which sends to whatever the guest addresses and passes every reply back
- * (a cone NAT, as slirp). Datagrams to the gateway address go to the host's
- * 127.0.0.1, and replies from the host's loopback come back from the
+ * The gateway's UDP, IPv4 and IPv6 alike: one host socket (node:dgram, udp4
+ * or udp6) per guest source address and port, which sends to whatever the
+ * guest addresses and passes every reply back (a cone NAT, as slirp).
+ * Datagrams to the gateway address go to the host's loopback
+ * (host-target.ts), and replies from the host's loopback come back from the
  * gateway address. Sessions idle for a minute are closed, and the table is
  * bounded (the oldest session makes room).
  */
 import { createSocket, type Socket } from "node:dgram";
-import { formatIpv4, isLoopback, parseIpv4, prefixMask, type Ipv4 } from "./addresses.ts";
+import { isLoopback, parseIpv4, type IpAddress } from "./addresses.ts";
+import { canonicalIpv6, LOOPBACK6 } from "./ipv6-address.ts";
+import { hostTarget } from "./host-target.ts";
 import type { UserNetConfig } from "./options.ts";
 
 export const MAX_UDP_SESSIONS = 256;
@@ -15,7 +18,7 @@ export const UDP_IDLE_MS = 60_000;
 
 export interface UdpNatLink {
   /** Sends `data` to the guest as a datagram from src:srcPort to dst:dstPort. */
-  sendUdp(src: Ipv4, srcPort: number, dst: Ipv4, dstPort: number, data: Uint8Array): void;
+  sendUdp(src: IpAddress, srcPort: number, dst: IpAddress, dstPort: number, data: Uint8Array): void;
 }
 
 interface Session {
@@ -33,8 +36,8 @@ export class UdpNat {
   }
 
   /** A datagram from the guest to an address outside; false if it was dropped. */
-  send(src: Ipv4, srcPort: number, dst: Ipv4, dstPort: number, data: Uint8Array): boolean {
-    const target = this.targetOf(dst);
+  send(src: IpAddress, srcPort: number, dst: IpAddress, dstPort: number, data: Uint8Array): boolean {
+    const target = hostTarget(dst, this.config);
     if (target === null || dstPort === 0) return false;
     const session = this.session(src, srcPort);
     session.idle.refresh();
@@ -47,17 +50,8 @@ export class UdpNat {
     this.sessions.clear();
   }
 
-  private targetOf(dst: Ipv4): string | null {
-    const c = this.config;
-    if (dst === c.host) return "127.0.0.1";
-    if (c.restrict || ((dst & prefixMask(c.prefix)) >>> 0) === c.network) return null;
-    const first = dst >>> 24;
-    if (first === 0 || first === 127 || first >= 224) return null;
-    return formatIpv4(dst);
-  }
-
-  private session(guestIp: Ipv4, guestPort: number): Session {
-    const key = `${guestIp}:${guestPort}`;
+  private session(guestIp: IpAddress, guestPort: number): Session {
+    const key = `${guestIp}/${guestPort}`;
     const found = this.sessions.get(key);
     if (found !== undefined) return found;
     if (this.sessions.size >= MAX_UDP_SESSIONS) {
@@ -65,7 +59,7 @@ export class UdpNat {
       this.closeSession(oldest);
       this.sessions.delete(oldestKey);
     }
-    const socket = createSocket("udp4");
+    const socket = createSocket(typeof guestIp === "number" ? "udp4" : "udp6");
     const session: Session = {
       socket,
       idle: setTimeout(() => {
@@ -77,13 +71,21 @@ export class UdpNat {
       // e.g. ICMP port unreachable surfacing as ECONNREFUSED: the guest sees silence, as on a lossy net
     });
     socket.on("message", (msg, rinfo) => {
-      const from = parseIpv4(rinfo.address);
+      const from = this.guestView(rinfo.address);
       if (from === null) return;
       session.idle.refresh();
-      this.link.sendUdp(isLoopback(from) ? this.config.host : from, rinfo.port, guestIp, guestPort, msg);
+      this.link.sendUdp(from, rinfo.port, guestIp, guestPort, msg);
     });
     this.sessions.set(key, session);
     return session;
+  }
+
+  /** A host peer's address as the guest sees it: the host's loopback is the gateway. */
+  private guestView(address: string): IpAddress | null {
+    const v4 = parseIpv4(address);
+    if (v4 !== null) return isLoopback(v4) ? this.config.host : v4;
+    const v6 = canonicalIpv6(address);
+    return v6 === LOOPBACK6 ? this.config.ipv6Host : v6;
   }
 
   private closeSession(s: Session): void {

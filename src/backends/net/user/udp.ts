@@ -2,7 +2,7 @@
 import { get16, put16 } from "./bytes.ts";
 import { finishChecksum, pseudoHeaderSum, sumWords } from "./checksum.ts";
 import { PROTO_UDP } from "./ipv4.ts";
-import type { Ipv4 } from "./addresses.ts";
+import type { IpAddress } from "./addresses.ts";
 
 export const UDP_HEADER = 8;
 
@@ -15,7 +15,7 @@ export interface UdpDatagram {
 }
 
 /** The datagram at `start` (IP payload of `length` bytes), or null if malformed or its checksum is wrong. */
-export function parseUdp(frame: Uint8Array, start: number, length: number, src: Ipv4, dst: Ipv4): UdpDatagram | null {
+export function parseUdp(frame: Uint8Array, start: number, length: number, src: IpAddress, dst: IpAddress): UdpDatagram | null {
   if (length < UDP_HEADER) return null;
   const udpLength = get16(frame, start + 4);
   if (udpLength < UDP_HEADER || udpLength > length) return null;
@@ -26,8 +26,13 @@ export function parseUdp(frame: Uint8Array, start: number, length: number, src: 
   return { srcPort: get16(frame, start), dstPort: get16(frame, start + 2), data: start + UDP_HEADER, dataLength: udpLength - UDP_HEADER };
 }
 
+/** The destination port of the datagram at `start` (whose header the caller knows is there). */
+export function udpDstPort(frame: Uint8Array, start: number): number {
+  return get16(frame, start + 2);
+}
+
 /** Writes a UDP header (and checksum) at `at` for `dataLength` bytes already placed after it. */
-export function writeUdpHeader(out: Uint8Array, at: number, src: Ipv4, srcPort: number, dst: Ipv4, dstPort: number, dataLength: number): void {
+export function writeUdpHeader(out: Uint8Array, at: number, src: IpAddress, srcPort: number, dst: IpAddress, dstPort: number, dataLength: number): void {
   const length = UDP_HEADER + dataLength;
   put16(out, at, srcPort);
   put16(out, at + 2, dstPort);
