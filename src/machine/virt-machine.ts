@@ -46,6 +46,12 @@ export const MAX_RAM_SIZE = 65536 * WASM_PAGE - RAM_OFFSET;
 const BATCH = 1 << 14;
 /** Host milliseconds of guest execution between event-loop turns. */
 const SLICE_MS = 10;
+/**
+ * Slice while disk requests are in flight: their completions arrive as
+ * event-loop callbacks, so the loop yields this often to take them (a
+ * setImmediate turn costs microseconds).
+ */
+const IO_SLICE_MS = 1;
 
 /** The `fw_dynamic_info` OpenSBI's fw_dynamic reads through a2 (QEMU passes it too). */
 const FW_DYNAMIC_MAGIC = 0x4942534f; // "OSBI"
@@ -158,6 +164,8 @@ export class VirtMachine {
   private readonly input: Uint8Array[] = [];
   private inputPos = 0;
   private wake: (() => void) | null = null;
+  /** A device's host I/O finished: complete it at the next step. */
+  private ioReady = false;
   /** Harts held stopped (SBI HSM); only the built-in firmware stops any. */
   private readonly stopped: boolean[];
   /** run() is executing (between its start and its return). */
@@ -206,7 +214,15 @@ export class VirtMachine {
     this.uart = new Uart16550(this.plic, (byte) => this.serialOut(byte));
     const rtcTime = clock.deterministic ? () => BigInt(clock.now()) * 100n : hostWallNs();
     this.rtc = new GoldfishRtc(this.plic, rtcTime);
-    this.virtio = new VirtioSlots({ mem: this.bus, sink: this.plic, devices: options.virtio ?? [] });
+    this.virtio = new VirtioSlots({
+      mem: this.bus,
+      sink: this.plic,
+      devices: options.virtio ?? [],
+      onIoReady: () => {
+        this.ioReady = true;
+        this.wakeUp();
+      },
+    });
     for (const dev of [this.finisher, this.rtc, this.clint, this.plic, this.uart]) this.bus.addDevice(dev);
     for (const slot of this.virtio.slots) this.bus.addDevice(slot.mmio);
 
@@ -220,15 +236,16 @@ export class VirtMachine {
 
   /**
    * Stops the guest between two instruction batches, with its clock stopped.
-   * Resolves once run() is parked (at once if run() is not running). The
-   * machine's state is then consistent for save() or a snapshot.
+   * Resolves once run() is parked and no disk request is in flight (each
+   * one finished and completed to the guest). The machine's state is then
+   * consistent for save() or a snapshot.
    */
   pause(): Promise<void> {
     this.pauseRequested = true;
     if (this.isPaused) return Promise.resolve();
     if (!this.running) {
       this.park();
-      return Promise.resolve();
+      return this.virtio.drainIo();
     }
     for (const hart of this.harts) hart.requestStop();
     this.wakeUp();
@@ -377,7 +394,12 @@ export class VirtMachine {
 
   /** run() waits here while paused, until resume() or quit(). */
   private async parked(): Promise<void> {
-    if (!this.isPaused) this.park();
+    if (!this.isPaused) {
+      // A snapshot never holds a half-done disk request: finish them first (the guest stays stopped).
+      await this.virtio.drainIo();
+      if (!this.pauseRequested || this.exitRequest !== null) return;
+      this.park();
+    }
     await new Promise<void>((resolve) => {
       this.unpark = resolve;
     });
@@ -418,6 +440,8 @@ export class VirtMachine {
     try {
       return await this.runLoop();
     } finally {
+      // Nothing may still be writing guest RAM or the disk once run() is over.
+      await this.virtio.drainIo();
       this.running = false;
     }
   }
@@ -428,7 +452,8 @@ export class VirtMachine {
         await this.parked();
         continue;
       }
-      const sliceEnd = performance.now() + SLICE_MS;
+      const sliceStart = performance.now();
+      let sliceEnd = sliceStart + SLICE_MS;
       let sleepMs = 0;
       const held = this.debugger?.held() ?? null;
       if (held !== null) {
@@ -444,6 +469,7 @@ export class VirtMachine {
         this.debugger?.held() == null
       ) {
         const deadline = this.step();
+        if (this.virtio.inFlight() > 0) sliceEnd = Math.min(sliceEnd, sliceStart + IO_SLICE_MS);
         if (this.exitRequest === null && this.allWaiting()) {
           sleepMs = this.clock.idleUntil(deadline);
           if (sleepMs > 0) break;
@@ -498,6 +524,10 @@ export class VirtMachine {
     if (this.bus.pages.failure !== null) throw this.bus.pages.failure;
     // After the harts ran: the guest may have made room, and new bytes wake it.
     this.feedInput();
+    if (this.ioReady) {
+      this.ioReady = false;
+      this.virtio.completeIo();
+    }
     return this.pollTimers();
   }
 
