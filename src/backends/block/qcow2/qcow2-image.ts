@@ -12,6 +12,8 @@
  * worst; `flush` (fsync) makes everything before it durable.
  */
 import type { BlockBackend } from "../block-backend.ts";
+import type { BlockDone, BlockIo } from "../block-io.ts";
+import { submitQcow2 } from "./async-io.ts";
 import { decodeCompressed, deflateCluster, encodeCompressed, inflateCluster } from "./compressed.ts";
 import { COMPRESSED, COPIED, ZERO, entryOffset, hiWord, loWord, setEntry, writeU64 } from "./entries.ts";
 import { CorruptImageError, ImageError, hex } from "./errors.ts";
@@ -180,6 +182,11 @@ export class Qcow2Image implements BlockBackend {
     return this.guarded(() => this.file.sync());
   }
 
+  /** virtio-blk's asynchronous path (async-io.ts). */
+  submit(io: BlockIo, done: BlockDone): void {
+    submitQcow2(this, io, done);
+  }
+
   close(): void {
     if (!this.readOnly && this.file.size % 512 !== 0) {
       // Compressed data may end mid-sector; keep the file a whole number of sectors, as QEMU's is.
@@ -203,7 +210,7 @@ export class Qcow2Image implements BlockBackend {
       const hi = l2 === null ? 0 : hiWord(l2, idx);
       const lo = l2 === null ? 0 : loWord(l2, idx);
       if (hi & COMPRESSED) {
-        const data = this.inflate(hi, lo);
+        const data = this.inflateEntry(hi, lo);
         dst.set(data.subarray(within, within + n), offset);
       } else {
         const host = entryOffset(hi, lo, "L2 entry");
@@ -545,7 +552,8 @@ export class Qcow2Image implements BlockBackend {
     if (avail < n) dst.fill(0, offset + avail, offset + n);
   }
 
-  private inflate(hi: number, lo: number): Uint8Array {
+  /** The inflated cluster a compressed L2 entry points at (the last one is kept). */
+  inflateEntry(hi: number, lo: number): Uint8Array {
     const c = decodeCompressed(hi, lo, this.clusterBits);
     if (this.inflated !== null && this.inflated.at === c.offset) return this.inflated.data;
     if (c.offset + 1 > this.file.size) {
@@ -556,7 +564,8 @@ export class Qcow2Image implements BlockBackend {
     return data;
   }
 
-  private checkDataCluster(host: number): void {
+  /** Throws CorruptImageError unless `host` can be a data cluster of this image. */
+  checkDataCluster(host: number): void {
     if (host % this.clusterSize !== 0) {
       throw new CorruptImageError(`${this.path}: image is corrupt: data cluster offset ${hex(host)} is not cluster-aligned`);
     }
