@@ -23,7 +23,7 @@ import { readvAll, writevAll } from "../host-fd.ts";
 import { COMPRESSED, COPIED, ZERO, entryOffset, hiWord, loWord } from "./entries.ts";
 import type { Qcow2Image } from "./qcow2-image.ts";
 
-/** Largest single host transfer when guest-contiguous clusters are host-contiguous too. */
+/** Largest single host write when guest-contiguous clusters are host-contiguous too. */
 const MAX_RUN = 8 * 2 ** 20;
 
 export function submitQcow2(img: Qcow2Image, io: BlockIo, done: BlockDone): void {
@@ -76,45 +76,19 @@ class Parts {
 function readAsync(img: Qcow2Image, io: BlockIo, done: BlockDone): void {
   const parts = new Parts(img, done);
   const fd = img.file.descriptor;
-  const cs = img.clusterSize;
-  let position = io.position;
   let at = 0; // bytes into the request
   try {
     while (at < io.length) {
-      const gc = Math.floor(position / cs);
-      const within = position - gc * cs;
-      let n = Math.min(io.length - at, cs - within);
-      const l2 = img.l2Table(gc);
-      const idx = gc % img.l2Entries;
-      const hi = l2 === null ? 0 : hiWord(l2, idx);
-      const lo = l2 === null ? 0 : loWord(l2, idx);
-      const bufs = () => sliceBuffers(io.buffers, at, n);
-      if (hi & COMPRESSED) {
-        copyInto(bufs(), img.inflateEntry(hi, lo).subarray(within, within + n));
-      } else {
-        const host = entryOffset(hi, lo, "L2 entry");
-        if (lo & ZERO && img.header.version === 3) {
-          for (const b of bufs()) b.fill(0);
-        } else if (host === 0) {
-          readBacking(img, position, bufs(), n, parts);
-        } else {
-          img.checkDataCluster(host);
-          // Extend over following clusters that continue the same host run.
-          while (at + n < io.length && n < MAX_RUN && l2 !== null) {
-            const nextIdx = idx + Math.ceil((within + n) / cs);
-            if (nextIdx >= img.l2Entries) break;
-            const nhi = hiWord(l2, nextIdx);
-            const nlo = loWord(l2, nextIdx);
-            if (nhi & COMPRESSED || nlo & ZERO) break;
-            if (entryOffset(nhi, nlo, "L2 entry") !== host + (nextIdx - idx) * cs) break;
-            n = Math.min(io.length - at, n + cs);
-          }
-          parts.add();
-          readvAll(fd, bufs(), host + within, (err) => parts.end(err));
-        }
+      const p = img.nextPiece(io.position + at, io.length - at);
+      const bufs = sliceBuffers(io.buffers, at, p.length);
+      if (p.kind === "compressed") copyInto(bufs, img.inflateEntry(p.hi, p.lo).subarray(p.within, p.within + p.length));
+      else if (p.kind === "zero") for (const b of bufs) b.fill(0);
+      else if (p.kind === "backing") readBacking(img, io.position + at, bufs, p.length, parts);
+      else {
+        parts.add();
+        readvAll(fd, bufs, p.host, (err) => parts.end(err));
       }
-      position += n;
-      at += n;
+      at += p.length;
     }
   } catch (e) {
     parts.end(e as Error);
