@@ -46,12 +46,6 @@ export const MAX_RAM_SIZE = 65536 * WASM_PAGE - RAM_OFFSET;
 const BATCH = 1 << 14;
 /** Host milliseconds of guest execution between event-loop turns. */
 const SLICE_MS = 10;
-/**
- * Slice while disk requests are in flight: their completions arrive as
- * event-loop callbacks, so the loop yields this often to take them (a
- * setImmediate turn costs microseconds).
- */
-const IO_SLICE_MS = 1;
 
 /** The `fw_dynamic_info` OpenSBI's fw_dynamic reads through a2 (QEMU passes it too). */
 const FW_DYNAMIC_MAGIC = 0x4942534f; // "OSBI"
@@ -452,8 +446,7 @@ export class VirtMachine {
         await this.parked();
         continue;
       }
-      const sliceStart = performance.now();
-      let sliceEnd = sliceStart + SLICE_MS;
+      const sliceEnd = performance.now() + SLICE_MS;
       let sleepMs = 0;
       const held = this.debugger?.held() ?? null;
       if (held !== null) {
@@ -469,7 +462,6 @@ export class VirtMachine {
         this.debugger?.held() == null
       ) {
         const deadline = this.step();
-        if (this.virtio.inFlight() > 0) sliceEnd = Math.min(sliceEnd, sliceStart + IO_SLICE_MS);
         if (this.exitRequest === null && this.allWaiting()) {
           sleepMs = this.clock.idleUntil(deadline);
           if (sleepMs > 0) break;
