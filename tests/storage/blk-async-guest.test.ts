@@ -1,7 +1,8 @@
 /**
  * Asynchronous virtio-blk with real Linux (the default guest, second disk
- * /dev/vdb): a guest job keeps counting while one of its reads is held on
- * the host, and the read completes (by interrupt) once the host lets it go;
+ * /dev/vdb): a guest job keeps counting (a timer-driven loop) while a read
+ * is held on the host, and the read completes (by interrupt) once the host
+ * lets it go;
  * parallel guest readers put several requests in flight at once and read
  * the right bytes.
  */
@@ -73,7 +74,8 @@ test("Linux: the guest keeps running while a read is held on the host; parallel 
   const guest = new LinuxGuest(files, { disks: [disk] }).start();
   try {
     await guest.booted(files.readyMarker);
-    await guest.run("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; done) & echo counting");
+    // A job that keeps counting (on a timer: a CPU-bound loop can starve the shell, see docs/storage.md).
+    await guest.run("(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done) & echo counting");
     await guest.run(
       `(dd if=/dev/vdb of=/tmp/block bs=4096 count=1 skip=${GATED_BLOCK} iflag=direct 2>/dev/null; echo $? > /tmp/dd.done) & echo started`,
     );
