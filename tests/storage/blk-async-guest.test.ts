@@ -101,7 +101,8 @@ test("Linux: the guest keeps running while a read is held on the host; parallel 
 
     disk.maxInFlight = 0;
     const sums = await guest.run(
-      "for k in 0 1 2 3 4 5 6 7; do (dd if=/dev/vdb bs=65536 count=8 skip=$((k*8)) iflag=direct 2>/dev/null | md5sum > /tmp/sum$k) & done; wait; cat /tmp/sum0 /tmp/sum1 /tmp/sum2 /tmp/sum3 /tmp/sum4 /tmp/sum5 /tmp/sum6 /tmp/sum7",
+      // `wait` for these readers only: the counter job never ends.
+      "p=''; for k in 0 1 2 3 4 5 6 7; do (dd if=/dev/vdb bs=65536 count=8 skip=$((k*8)) iflag=direct 2>/dev/null | md5sum > /tmp/sum$k) & p=\"$p $!\"; done; wait $p; cat /tmp/sum0 /tmp/sum1 /tmp/sum2 /tmp/sum3 /tmp/sum4 /tmp/sum5 /tmp/sum6 /tmp/sum7",
     );
     for (let k = 0; k < 8; k++) {
       const h = crypto.createHash("md5").update(data.subarray(k * 8 * 65536, (k + 1) * 8 * 65536)).digest("hex");
