@@ -3,7 +3,7 @@
  * block device, timed with CLOCK_MONOTONIC (which follows the host's clock
  * on both QEMU and Typevisor).
  *
- *   diskbench DEVICE seqread MIB | seqwrite MIB | randread COUNT
+ *   diskbench DEVICE seqread MIB | seqwrite MIB | randread COUNT [SEED]
  *
  * Prints one line: "<mode> <MB/s or IOPS> <unit> <checksum>".
  */
@@ -22,8 +22,8 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: diskbench DEVICE seqread MIB | seqwrite MIB | randread COUNT\n");
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: diskbench DEVICE seqread MIB | seqwrite MIB | randread COUNT [SEED]\n");
     return 2;
   }
   const char *mode = argv[2];
@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
   if (posix_memalign((void **)&buf, 4096, chunk)) return 1;
   memset(buf, 0x5a, chunk);
   unsigned long sum = 0;
-  unsigned int seed = 12345;
+  unsigned int seed = argc == 5 ? (unsigned int)atol(argv[4]) : 12345;
   double start = now();
   long ops = strcmp(mode, "randread") == 0 ? n : n;
   for (long i = 0; i < ops; i++) {

@@ -176,6 +176,8 @@ export class VirtMachine {
   private readonly input: Uint8Array[] = [];
   private inputPos = 0;
   private wake: (() => void) | null = null;
+  /** A device's host I/O finished: complete it at the next step. */
+  private ioReady = false;
   /** Harts held stopped (SBI HSM); only the built-in firmware stops any. */
   private readonly stopped: boolean[];
   /** run() is executing (between its start and its return). */
@@ -225,14 +227,7 @@ export class VirtMachine {
     this.uart = new Uart16550(this.plic, (byte) => this.serialOut(byte));
     const rtcTime = clock.deterministic ? () => BigInt(clock.now()) * 100n : hostWallNs();
     this.rtc = new GoldfishRtc(this.plic, rtcTime);
-    // A virtio interrupt raised by a host event (a frame from a socket) while the harts idle in WFI ends the run loop's sleep at once, not at the next timer tick.
-    const virtioIrqs: InterruptSink = {
-      setIrq: (irq, level) => {
-        this.plic.setIrq(irq, level);
-        if (level) this.wakeUp();
-      },
-    };
-    this.virtio = new VirtioSlots({ mem: this.bus, sink: virtioIrqs, devices: options.virtio ?? [] });
+    this.virtio = this.virtioSlots(options.virtio ?? []);
     for (const dev of [this.finisher, this.rtc, this.clint, this.plic, this.uart]) this.bus.addDevice(dev);
     for (const slot of this.virtio.slots) this.bus.addDevice(slot.mmio);
 
@@ -246,15 +241,16 @@ export class VirtMachine {
 
   /**
    * Stops the guest between two instruction batches, with its clock stopped.
-   * Resolves once run() is parked (at once if run() is not running). The
-   * machine's state is then consistent for save() or a snapshot.
+   * Resolves once run() is parked and no disk request is in flight (each
+   * one finished and completed to the guest). The machine's state is then
+   * consistent for save() or a snapshot.
    */
   pause(): Promise<void> {
     this.pauseRequested = true;
     if (this.isPaused) return Promise.resolve();
     if (!this.running) {
       this.park();
-      return Promise.resolve();
+      return this.virtio.drainIo();
     }
     for (const hart of this.harts) hart.requestStop();
     this.wakeUp();
@@ -409,7 +405,12 @@ export class VirtMachine {
 
   /** run() waits here while paused, until resume() or quit(). */
   private async parked(): Promise<void> {
-    if (!this.isPaused) this.park();
+    if (!this.isPaused) {
+      // A snapshot never holds a half-done disk request: finish them first (the guest stays stopped).
+      await this.virtio.drainIo();
+      if (!this.pauseRequested || this.exitRequest !== null) return;
+      this.park();
+    }
     await new Promise<void>((resolve) => {
       this.unpark = resolve;
     });
@@ -450,6 +451,8 @@ export class VirtMachine {
     try {
       return await this.runLoop();
     } finally {
+      // Nothing may still be writing guest RAM or the disk once run() is over.
+      await this.virtio.drainIo();
       this.running = false;
     }
   }
@@ -544,9 +547,30 @@ export class VirtMachine {
    */
   plugVirtio(devices: readonly VirtioDevice[]): void {
     if (this.virtio.populated().length > 0) throw new Error("the board already has virtio devices");
-    const slots = new VirtioSlots({ mem: this.bus, sink: this.plic, devices });
+    const slots = this.virtioSlots(devices);
     this.virtio.slots.forEach((slot, i) => this.bus.replaceDevice(slot.mmio, slots.slots[i].mmio));
     this.virtio = slots;
+  }
+
+  /**
+   * The virtio slots holding `devices`, wired to wake the run loop: an
+   * interrupt raised by a host event (a frame from a socket) while the harts
+   * idle in WFI ends the sleep at once, not at the next timer tick, and so
+   * does a disk request the host finished (its completion is delivered in
+   * the loop).
+   */
+  private virtioSlots(devices: readonly VirtioDevice[]): VirtioSlots {
+    const sink: InterruptSink = {
+      setIrq: (irq, level) => {
+        this.plic.setIrq(irq, level);
+        if (level) this.wakeUp();
+      },
+    };
+    const onIoReady = () => {
+      this.ioReady = true;
+      this.wakeUp();
+    };
+    return new VirtioSlots({ mem: this.bus, sink, devices, onIoReady });
   }
 
   private bootImages(): BootImages {
@@ -568,6 +592,10 @@ export class VirtMachine {
     if (this.bus.pages.failure !== null) throw this.bus.pages.failure;
     // After the harts ran: the guest may have made room, and new bytes wake it.
     this.feedInput();
+    if (this.ioReady) {
+      this.ioReady = false;
+      this.virtio.completeIo();
+    }
     return this.pollTimers();
   }
 

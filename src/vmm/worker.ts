@@ -195,6 +195,7 @@ async function serve(request: Request): Promise<ReplyValue> {
       return { ramUsedBytes: used * PAGE_SIZE, heapUsedBytes: getHeapStatistics().used_heap_size, ...activity() };
     }
     case "stop":
+      await machine.virtio.drainIo(); // disk requests in flight finish before the backends close
       return finish(null);
   }
 }

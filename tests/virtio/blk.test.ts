@@ -64,6 +64,18 @@ function submit(
   return { status: r.mem.read(status.addr, 1)[0], len: used[0].len };
 }
 
+/** As `submit`, for a backend that finishes later (a host file): waits for the device to drain. */
+async function submitAsync(r: Rig, type: number, sector: number, data: { out?: Buf[]; in?: Buf[] } = {}): Promise<{ status: number; len: number }> {
+  const hdr = r.drv.alloc.data(header(type, sector));
+  const status = r.drv.alloc.space(1, 0xff);
+  r.q.add([hdr, ...(data.out ?? [])], [...(data.in ?? []), status]);
+  r.drv.kick(0);
+  await r.blk.drainIo();
+  const used = r.q.takeUsed();
+  assert.equal(used.length, 1, "one request completed");
+  return { status: r.mem.read(status.addr, 1)[0], len: used[0].len };
+}
+
 function pattern(len: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: len }, (_, i) => (i * 7 + seed) & 0xff);
 }
@@ -262,7 +274,7 @@ test("works without EVENT_IDX and INDIRECT_DESC negotiated", () => {
   assert.notEqual(r.drv.status() & STATUS_DEVICE_NEEDS_RESET, 0, "indirect was not negotiated");
 });
 
-test("raw file backend: data and flushes reach the file", () => {
+test("raw file backend: data and flushes reach the file", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "typevisor-blk-"));
   try {
     const file = path.join(dir, "disk.img");
@@ -272,11 +284,11 @@ test("raw file backend: data and flushes reach the file", () => {
     assert.equal(backend.readOnly, false);
     const r = setup(backend);
     const data = pattern(1024, 77);
-    assert.equal(submit(r, VIRTIO_BLK_T_OUT, 10, { out: [r.drv.alloc.data(data)] }).status, VIRTIO_BLK_S_OK);
-    assert.equal(submit(r, VIRTIO_BLK_T_FLUSH, 0).status, VIRTIO_BLK_S_OK);
+    assert.equal((await submitAsync(r, VIRTIO_BLK_T_OUT, 10, { out: [r.drv.alloc.data(data)] })).status, VIRTIO_BLK_S_OK);
+    assert.equal((await submitAsync(r, VIRTIO_BLK_T_FLUSH, 0)).status, VIRTIO_BLK_S_OK);
     assert.deepEqual(new Uint8Array(fs.readFileSync(file)).subarray(10 * 512, 12 * 512), data);
     const into = r.drv.alloc.space(1024);
-    assert.equal(submit(r, VIRTIO_BLK_T_IN, 10, { in: [into] }).status, VIRTIO_BLK_S_OK);
+    assert.equal((await submitAsync(r, VIRTIO_BLK_T_IN, 10, { in: [into] })).status, VIRTIO_BLK_S_OK);
     assert.deepEqual(r.mem.read(into.addr, 1024), data);
     assert.equal(backend.readAt(8192 - 10, new Uint8Array(20), 0, 20), false, "past the end");
     backend.close();

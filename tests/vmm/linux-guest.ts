@@ -7,6 +7,7 @@ import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../../src/guest/default-guest.ts";
 import { VirtMachine } from "../../src/machine/virt-machine.ts";
+import type { BlockBackend } from "../../src/backends/block/block-backend.ts";
 import { RawFileBackend } from "../../src/backends/block/raw-file.ts";
 import { NullEthernetBackend } from "../../src/backends/net/null.ts";
 import { VirtioBlk, VirtioNet, VirtioRng } from "../../src/devices/virtio/index.ts";
@@ -47,7 +48,7 @@ export class LinuxGuest {
   private waiter: (() => void) | null = null;
 
   /** Builds the machine (boot: false for a restore); start() runs it. */
-  constructor(files: GuestFiles, opts: { boot?: boolean; mac?: string } = {}) {
+  constructor(files: GuestFiles, opts: { boot?: boolean; mac?: string; disks?: BlockBackend[] } = {}) {
     this.machine = new VirtMachine({
       firmware: { kind: "builtin" },
       kernel: { name: "Image", bytes: files.kernel },
@@ -56,6 +57,7 @@ export class LinuxGuest {
       boot: opts.boot,
       virtio: [
         new VirtioBlk({ backend: RawFileBackend.open(files.disk) }),
+        ...(opts.disks ?? []).map((backend) => new VirtioBlk({ backend })),
         new VirtioNet({ backend: new NullEthernetBackend(), mac: opts.mac }),
         new VirtioRng(),
       ],

@@ -3,10 +3,13 @@
  * fixed size with positioned reads and writes. Methods return false on a
  * host I/O error (the guest then gets VIRTIO_BLK_S_IOERR); they never throw.
  *
- * Operations are synchronous: the device completes each request before the
- * hart continues. An asynchronous backend (worker thread, network storage)
- * would complete requests later through the same virtqueue API.
+ * The methods below are synchronous (img tools, tests). virtio-blk uses
+ * `submit` where a backend has it: the request runs on the host while the
+ * guest continues, and `done` reports it later (block-io.ts); a backend
+ * without `submit` is served through the synchronous methods.
  */
+import type { BlockDone, BlockIo } from "./block-io.ts";
+
 export interface BlockBackend {
   /** Size in bytes (the device exposes floor(size / 512) sectors). */
   readonly size: number;
@@ -33,6 +36,13 @@ export interface BlockBackend {
    * `unmap` lets the backend free their storage rather than keep it.
    */
   writeZeroes?(position: number, length: number, unmap: boolean): boolean;
+  /**
+   * Optional: starts `io` and calls `done` once it finished (never throws).
+   * Requests may run in parallel; the caller never submits two that overlap
+   * while one of them writes, and submits a flush only after the writes it
+   * covers are done.
+   */
+  submit?(io: BlockIo, done: BlockDone): void;
   /** Makes every completed write durable (fsync). */
   flush(): boolean;
   /** Releases host resources; the backend is unusable afterwards. */

@@ -1,9 +1,13 @@
 /**
- * A raw disk image in a host file, accessed with synchronous positioned I/O
- * on one file descriptor (fs.readSync / writeSync / fsyncSync).
+ * A raw disk image in a host file on one file descriptor: synchronous
+ * positioned I/O (readAt / writeAt, for `img` tools and tests) and
+ * asynchronous vectored I/O on libuv's thread pool (`submit`, for
+ * virtio-blk), so a VM's reads and writes never wait on the host disk.
  */
 import * as fs from "node:fs";
 import type { BlockBackend } from "./block-backend.ts";
+import { submitSync, type BlockDone, type BlockIo } from "./block-io.ts";
+import { openImageFd, readvAll, writevAll } from "./host-fd.ts";
 
 export class RawFileBackend implements BlockBackend {
   readonly size: number;
@@ -21,21 +25,24 @@ export class RawFileBackend implements BlockBackend {
   /** Opens `path`; throws an Error that names the file and the reason. */
   static open(path: string, opts: { readOnly?: boolean } = {}): RawFileBackend {
     const readOnly = opts.readOnly === true;
-    let fd: number;
-    try {
-      fd = fs.openSync(path, readOnly ? "r" : "r+");
-    } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code === "EACCES" && !readOnly
-        ? " (add readonly=on to use it read-only)"
-        : "";
-      throw new Error(`cannot open disk image ${path}: ${(e as Error).message}${why}`);
-    }
-    try {
-      if (!fs.fstatSync(fd).isFile()) throw new Error("not a regular file");
-      return new RawFileBackend(path, fd, readOnly);
-    } catch (e) {
-      fs.closeSync(fd);
-      throw new Error(`cannot use disk image ${path}: ${(e as Error).message}`);
+    const wording = { noun: "disk image ", readOnlyHint: "add readonly=on to use it read-only", makeError: (m: string) => new Error(m) };
+    return new RawFileBackend(path, openImageFd(path, readOnly, wording), readOnly);
+  }
+
+  submit(io: BlockIo, done: BlockDone): void {
+    const finish = (err: Error | null) => done(err === null);
+    switch (io.op) {
+      case "read":
+        if (!this.inside(io.position, io.length)) return done(false);
+        return readvAll(this.fd, io.buffers, io.position, finish);
+      case "write":
+        if (this.readOnly || !this.inside(io.position, io.length)) return done(false);
+        return writevAll(this.fd, io.buffers, io.position, finish);
+      case "flush":
+        if (this.readOnly || this.fd < 0) return done(this.fd >= 0);
+        return fs.fsync(this.fd, finish);
+      default:
+        return submitSync(this, io, done);
     }
   }
 

@@ -1,19 +1,42 @@
 /**
  * virtio-blk (virtio 1.2 section 5.2): one request queue; read, write,
- * flush, get-id, and discard / write-zeroes when the backend can do them. Requests complete synchronously against the backend,
- * inside the driver's QueueNotify write.
+ * flush, get-id, and discard / write-zeroes when the backend can do them.
  *
- * A request is a 16-byte header (type, reserved, sector) in the readable
- * part, data in the readable part (writes) or writable part (reads), and a
- * status byte as the last writable byte.
+ * Requests complete asynchronously: QueueNotify parses each chain
+ * (blk-request.ts) and submits it to the backend (`submitIo`); the guest
+ * runs on while the host does the I/O, with many requests in flight
+ * (ordered by blk-order.ts). A backend's `done` only records the result and
+ * tells the machine (`ctx.ioReady`); the machine's run loop calls
+ * `completeIo` beside its timers, which writes the status bytes, fills the
+ * used ring and interrupts once per batch. `drainIo` waits for everything
+ * in flight: a snapshot never holds a half-done request.
  */
 import { resolve } from "node:path";
 import type { AccessSize } from "../../machine/device.ts";
 import { badState } from "../../machine/timer.ts";
 import type { BlockBackend } from "../../backends/block/block-backend.ts";
+import { submitIo, type BlockIo } from "../../backends/block/block-io.ts";
+import { RequestOrder } from "./blk-order.ts";
+import {
+  BlkRequest,
+  MAX_ZERO_SECTORS,
+  SECTOR_SIZE,
+  VIRTIO_BLK_S_IOERR,
+  VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_T_DISCARD,
+  VIRTIO_BLK_T_FLUSH,
+  VIRTIO_BLK_T_GET_ID,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_WRITE_ZEROES,
+  parseBlkRequest,
+  type BlkDisk,
+} from "./blk-request.ts";
 import { VIRTIO_ID_BLOCK, feature } from "./constants.ts";
 import type { VirtioContext, VirtioDevice } from "./device.ts";
-import type { DescriptorChain } from "./virtqueue.ts";
+
+/** The request constants are part of the device's interface (tests, tools). */
+export * from "./blk-request.ts";
 
 export const VIRTIO_BLK_F_SIZE_MAX = 1;
 export const VIRTIO_BLK_F_SEG_MAX = 2;
@@ -23,24 +46,8 @@ export const VIRTIO_BLK_F_FLUSH = 9;
 export const VIRTIO_BLK_F_DISCARD = 13;
 export const VIRTIO_BLK_F_WRITE_ZEROES = 14;
 
-export const VIRTIO_BLK_T_IN = 0;
-export const VIRTIO_BLK_T_OUT = 1;
-export const VIRTIO_BLK_T_FLUSH = 4;
-export const VIRTIO_BLK_T_GET_ID = 8;
-export const VIRTIO_BLK_T_DISCARD = 11;
-export const VIRTIO_BLK_T_WRITE_ZEROES = 13;
-
-export const VIRTIO_BLK_S_OK = 0;
-export const VIRTIO_BLK_S_IOERR = 1;
-export const VIRTIO_BLK_S_UNSUPP = 2;
-
-export const SECTOR_SIZE = 512;
-const HEADER_SIZE = 16;
 const ID_BYTES = 20;
 const CONFIG_SIZE = 0x40;
-/** Largest DISCARD / WRITE_ZEROES range in sectors (QEMU's BDRV_REQUEST_MAX_SECTORS), one segment per request. */
-const MAX_ZERO_SECTORS = 0x3f_ffff;
-const SEGMENT_SIZE = 16;
 
 export interface VirtioBlkOptions {
   backend: BlockBackend;
@@ -80,9 +87,18 @@ export class VirtioBlk implements VirtioDevice {
   readonly capacity: number;
   private ctx: VirtioContext | null = null;
   private readonly id = new Uint8Array(ID_BYTES);
-  private readonly header = new Uint8Array(HEADER_SIZE);
-  private readonly headerView = new DataView(this.header.buffer);
-  private readonly statusByte = new Uint8Array(1);
+  private readonly disk: BlkDisk;
+  private readonly order = new RequestOrder();
+  /** Requests not in use (each with its own `done`, made once). */
+  private readonly free: InFlight[] = [];
+  /** Finished on the backend, not yet on the used ring. */
+  private completed: InFlight[] = [];
+  /** Submitted to the backend and not finished there, including those of before a reset. */
+  private submitted = 0;
+  /** Bumped by reset: completions of requests from before it are dropped. */
+  private generation = 0;
+  private seq = 0;
+  private drainWaiters: (() => void)[] = [];
 
   constructor(opts: VirtioBlkOptions) {
     const queueSize = opts.queueSize ?? 256;
@@ -101,6 +117,12 @@ export class VirtioBlk implements VirtioDevice {
       if (opts.backend.writeZeroes !== undefined) features |= feature(VIRTIO_BLK_F_WRITE_ZEROES);
     }
     this.features = features;
+    this.disk = {
+      capacity: this.capacity,
+      readOnly: opts.backend.readOnly,
+      canDiscard: opts.backend.discard !== undefined,
+      canWriteZeroes: opts.backend.writeZeroes !== undefined,
+    };
     const serial = new TextEncoder().encode(opts.serial ?? "");
     if (serial.length > ID_BYTES) throw new Error(`virtio-blk serial "${opts.serial}" is longer than 20 bytes`);
     this.id.set(serial);
@@ -130,25 +152,122 @@ export class VirtioBlk implements VirtioDevice {
     const ctx = this.ctx;
     if (ctx === null || index !== 0) return;
     const q = ctx.queues[0];
-    let pushed = false;
     for (let c = q.pop(); c !== null; c = q.pop()) {
-      if (c.readableBytes < HEADER_SIZE || c.writableBytes < 1) {
+      const r = this.free.pop() ?? new InFlight(this);
+      if (!parseBlkRequest(c, this.disk, r)) {
+        this.free.push(r);
         ctx.needsReset("virtio-blk: request without a header or a status byte");
         break;
       }
-      const status = this.execute(c);
-      this.statusByte[0] = status;
-      c.writeBytes(c.writableBytes - 1, this.statusByte, 0, 1);
-      // Like QEMU, report the whole writable part as written.
-      q.push(c.head, Math.min(c.writableBytes, 0xffffffff));
-      pushed = true;
+      r.generation = this.generation;
+      r.seq = this.seq++;
+      if (r.type === VIRTIO_BLK_T_GET_ID && r.status === VIRTIO_BLK_S_OK) {
+        c.writeBytes(0, this.id, 0, Math.min(ID_BYTES, c.writableBytes - 1));
+      }
+      if (r.status !== VIRTIO_BLK_S_OK || r.type === VIRTIO_BLK_T_GET_ID) {
+        this.completed.push(r);
+        continue;
+      }
+      if (this.order.admit(r)) this.start(r);
+    }
+    // What finished at once (in-memory backends, errors) goes out with this notification.
+    this.completeIo();
+  }
+
+  /** Requests the backend has not finished (the machine drains before a snapshot). */
+  get inFlight(): number {
+    return this.submitted + this.order.waiting;
+  }
+
+  /**
+   * Puts every finished request on the used ring (status byte, used length)
+   * and interrupts the driver once if it asked. Called by the machine's run
+   * loop after `ctx.ioReady`, and by QueueNotify.
+   */
+  completeIo(): void {
+    const ctx = this.ctx;
+    if (ctx === null || this.completed.length === 0) return;
+    const done = this.completed;
+    this.completed = [];
+    const mem = ctx.mem;
+    let pushed = false;
+    for (const r of done) {
+      if (r.generation === this.generation) {
+        if (r.type === VIRTIO_BLK_T_IN || r.type === VIRTIO_BLK_T_GET_ID) {
+          for (let i = 0; i < r.runs; i++) mem.ramWritten(r.runOffset[i], r.runLength[i]);
+        }
+        mem.ram[r.statusAt] = r.status;
+        mem.ramWritten(r.statusAt, 1);
+        ctx.queues[0].push(r.head, r.usedLen);
+        pushed = true;
+      }
+      this.free.push(r);
     }
     if (pushed) ctx.notifyUsed(0);
   }
 
-  reset(): void {}
+  /** Resolves once nothing is in flight and everything finished is on the used ring. */
+  drainIo(): Promise<void> {
+    if (this.submitted === 0) {
+      this.completeIo();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  reset(): void {
+    // Requests on the backend finish there (their buffers are guest RAM the driver gave up); their results are dropped.
+    this.generation++;
+    this.order.clear();
+  }
+
+  /** The backend finished `f` (called once per submit, at once or later). */
+  finished(r: InFlight, ok: boolean): void {
+    this.submitted--;
+    r.status = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+    if (ok && r.type === VIRTIO_BLK_T_IN) this.stats.readBytes += r.length;
+    else if (ok && r.type === VIRTIO_BLK_T_OUT) this.stats.writeBytes += r.length;
+    this.completed.push(r);
+    if (r.generation === this.generation) {
+      for (const next of this.order.finish(r)) this.start(next as InFlight);
+    }
+    if (this.submitted === 0 && this.drainWaiters.length > 0) {
+      this.completeIo();
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
+    }
+    this.ctx?.ioReady();
+  }
+
+  private start(r: InFlight): void {
+    const io = r.io;
+    io.position = r.position;
+    io.length = r.length;
+    io.unmap = r.unmap;
+    io.buffers.length = 0;
+    switch (r.type) {
+      case VIRTIO_BLK_T_IN:
+      case VIRTIO_BLK_T_OUT: {
+        io.op = r.type === VIRTIO_BLK_T_IN ? "read" : "write";
+        const ram = (this.ctx as VirtioContext).mem.ram;
+        for (let i = 0; i < r.runs; i++) io.buffers.push(ram.subarray(r.runOffset[i], r.runOffset[i] + r.runLength[i]));
+        break;
+      }
+      case VIRTIO_BLK_T_FLUSH:
+        io.op = "flush";
+        break;
+      case VIRTIO_BLK_T_DISCARD:
+        io.op = "discard";
+        break;
+      case VIRTIO_BLK_T_WRITE_ZEROES:
+        io.op = "write-zeroes";
+        break;
+    }
+    this.submitted++;
+    submitIo(this.backend, io, r.done);
+  }
 
   save(): VirtioBlkState {
+    if (this.inFlight > 0) throw new Error("virtio-blk: requests are in flight; drain the machine's I/O before saving it");
     const state: VirtioBlkState = { v: 1, disk: this.identity() };
     if (this.backend.save !== undefined) state.backend = this.backend.save();
     return state;
@@ -188,103 +307,15 @@ export class VirtioBlk implements VirtioDevice {
     const path = this.backend.path;
     return { path: path === undefined ? null : resolve(path), size: this.backend.size, readOnly: this.backend.readOnly };
   }
+}
 
-  private execute(c: DescriptorChain): number {
-    c.readBytes(0, this.header, 0, HEADER_SIZE);
-    const h = this.headerView;
-    const type = h.getUint32(0, true);
-    const sectorLo = h.getUint32(8, true);
-    const sectorHi = h.getUint32(12, true);
-    switch (type) {
-      case VIRTIO_BLK_T_IN:
-        return this.transfer(c, false, sectorLo, sectorHi, c.writableBytes - 1);
-      case VIRTIO_BLK_T_OUT:
-        if (this.backend.readOnly) return VIRTIO_BLK_S_IOERR;
-        return this.transfer(c, true, sectorLo, sectorHi, c.readableBytes - HEADER_SIZE);
-      case VIRTIO_BLK_T_FLUSH:
-        return this.backend.flush() ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
-      case VIRTIO_BLK_T_DISCARD:
-      case VIRTIO_BLK_T_WRITE_ZEROES:
-        return this.zeroRange(c, type === VIRTIO_BLK_T_DISCARD);
-      case VIRTIO_BLK_T_GET_ID:
-        c.writeBytes(0, this.id, 0, Math.min(ID_BYTES, c.writableBytes - 1));
-        return VIRTIO_BLK_S_OK;
-      default:
-        return VIRTIO_BLK_S_UNSUPP;
-    }
-  }
+/** A pooled request with its BlockIo and its `done`, made once per slot. */
+class InFlight extends BlkRequest {
+  readonly io: BlockIo = { op: "read", position: 0, length: 0, buffers: [], unmap: false };
+  readonly done: (ok: boolean) => void;
 
-  /** DISCARD or WRITE_ZEROES: one segment {sector u64, num_sectors u32, flags u32} after the header. */
-  private zeroRange(c: DescriptorChain, discard: boolean): number {
-    const b = this.backend;
-    if (b.readOnly || (discard ? b.discard === undefined : b.writeZeroes === undefined)) return VIRTIO_BLK_S_UNSUPP;
-    if (c.readableBytes - HEADER_SIZE !== SEGMENT_SIZE) return VIRTIO_BLK_S_UNSUPP; // max_*_seg is 1
-    c.readBytes(HEADER_SIZE, this.header, 0, SEGMENT_SIZE);
-    const h = this.headerView;
-    const sectorLo = h.getUint32(0, true);
-    const sectorHi = h.getUint32(4, true);
-    const count = h.getUint32(8, true);
-    const flags = h.getUint32(12, true);
-    // Discard takes no flags; write-zeroes only "unmap" (bit 0).
-    if (flags & (discard ? ~0 : ~1)) return VIRTIO_BLK_S_UNSUPP;
-    if (sectorHi >= 0x200000 || count > MAX_ZERO_SECTORS) return VIRTIO_BLK_S_IOERR;
-    const sector = sectorHi * 0x1_0000_0000 + sectorLo;
-    if (sector + count > this.capacity) return VIRTIO_BLK_S_IOERR;
-    const ok = discard
-      ? b.discard!(sector * SECTOR_SIZE, count * SECTOR_SIZE)
-      : b.writeZeroes!(sector * SECTOR_SIZE, count * SECTOR_SIZE, (flags & 1) !== 0);
-    return ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
-  }
-
-  /** Moves `dataLen` bytes between the chain's data segments and the disk at `sector`. */
-  private transfer(c: DescriptorChain, write: boolean, sectorLo: number, sectorHi: number, dataLen: number): number {
-    if (dataLen % SECTOR_SIZE !== 0 || sectorHi >= 0x200000) return VIRTIO_BLK_S_IOERR;
-    const sector = sectorHi * 0x1_0000_0000 + sectorLo;
-    if (sector > this.capacity - dataLen / SECTOR_SIZE) return VIRTIO_BLK_S_IOERR;
-    // Writes take data after the header in the readable part; reads fill the
-    // writable part up to the status byte.
-    const first = write ? 0 : c.readable;
-    const end = write ? c.readable : c.count;
-    let skip = write ? HEADER_SIZE : 0;
-    let remaining = dataLen;
-    let position = sector * SECTOR_SIZE;
-    // Adjacent segments (common: consecutive guest pages) become one host I/O.
-    let runOff = 0;
-    let runLen = 0;
-    for (let i = first; i < end && remaining > 0; i++) {
-      let off = c.offset[i];
-      let len = c.length[i];
-      if (skip >= len) {
-        skip -= len;
-        continue;
-      }
-      off += skip;
-      len -= skip;
-      skip = 0;
-      const n = Math.min(len, remaining);
-      remaining -= n;
-      if (runLen > 0 && runOff + runLen === off) {
-        runLen += n;
-        continue;
-      }
-      if (runLen > 0 && !this.io(write, position, runOff, runLen)) return VIRTIO_BLK_S_IOERR;
-      position += runLen;
-      runOff = off;
-      runLen = n;
-    }
-    if (runLen > 0 && !this.io(write, position, runOff, runLen)) return VIRTIO_BLK_S_IOERR;
-    return VIRTIO_BLK_S_OK;
-  }
-
-  private io(write: boolean, position: number, ramOffset: number, length: number): boolean {
-    const mem = (this.ctx as VirtioContext).mem;
-    if (write) {
-      this.stats.writeBytes += length;
-      return this.backend.writeAt(position, mem.ram, ramOffset, length);
-    }
-    this.stats.readBytes += length;
-    const ok = this.backend.readAt(position, mem.ram, ramOffset, length);
-    mem.ramWritten(ramOffset, length);
-    return ok;
+  constructor(device: VirtioBlk) {
+    super();
+    this.done = (ok) => device.finished(this, ok);
   }
 }

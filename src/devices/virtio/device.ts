@@ -19,6 +19,11 @@ export interface VirtioContext {
   needsReset(reason: string): void;
   /** Whether the driver accepted feature `bit`. */
   hasFeature(bit: number): boolean;
+  /**
+   * Host I/O of the device finished (a backend callback): the machine will
+   * call the device's `completeIo` from its run loop, waking it from WFI.
+   */
+  ioReady(): void;
 }
 
 export interface VirtioDevice {
@@ -43,6 +48,12 @@ export interface VirtioDevice {
   queueNotify(index: number): void;
   /** Device reset (status 0): drop all in-flight and pending state. Queues are reset by the transport. */
   reset(): void;
+  /** Devices with asynchronous host I/O: requests not finished yet. */
+  readonly inFlight?: number;
+  /** Puts finished asynchronous requests on the used rings (run loop, after `ioReady`). */
+  completeIo?(): void;
+  /** Resolves once nothing is in flight and all of it completed to the driver. */
+  drainIo?(): Promise<void>;
   /** Device-type state for snapshots (plain, structured-clone-able). */
   save(): unknown;
   restore(state: unknown): void;

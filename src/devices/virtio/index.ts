@@ -45,6 +45,8 @@ export interface VirtioSlotsOptions {
   sink: InterruptSink;
   /** Devices in command-line order; at most eight. */
   devices: readonly VirtioDevice[];
+  /** A device's asynchronous host I/O finished: call `completeIo` from the run loop soon. */
+  onIoReady?: () => void;
 }
 
 export interface VirtioSlotsState {
@@ -74,7 +76,7 @@ export class VirtioSlots implements Saveable<VirtioSlotsState> {
       const irq = VIRTIO_MMIO_IRQ_BASE + index;
       const device = opts.devices[n];
       const transport =
-        device === undefined ? null : new MmioTransport({ base, irq, sink: opts.sink, mem: opts.mem, device });
+        device === undefined ? null : new MmioTransport({ base, irq, sink: opts.sink, mem: opts.mem, device, onIoReady: opts.onIoReady });
       slots.push({
         index,
         base,
@@ -91,6 +93,23 @@ export class VirtioSlots implements Saveable<VirtioSlotsState> {
   /** The slots holding a device, in device order. */
   populated(): VirtioSlot[] {
     return this.slots.filter((s) => s.transport !== null);
+  }
+
+  /** Requests the devices' backends have not finished yet. */
+  inFlight(): number {
+    let n = 0;
+    for (const s of this.slots) n += s.transport?.device.inFlight ?? 0;
+    return n;
+  }
+
+  /** Hands finished asynchronous I/O to the drivers (used rings, interrupts). */
+  completeIo(): void {
+    for (const s of this.slots) s.transport?.completeIo();
+  }
+
+  /** Resolves once no device has I/O in flight and all of it reached the drivers. */
+  async drainIo(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.transport?.device.drainIo?.()));
   }
 
   save(): VirtioSlotsState {

@@ -69,6 +69,8 @@ export interface MmioTransportOptions {
   eventIdx?: boolean;
   /** Offer VIRTIO_F_INDIRECT_DESC (default true). */
   indirect?: boolean;
+  /** The device's host I/O finished: the machine should call `completeIo` soon (and leave WFI). */
+  onIoReady?: () => void;
 }
 
 export interface MmioTransportState {
@@ -112,6 +114,7 @@ export class MmioTransport implements MmioDevice, Saveable<MmioTransportState>, 
   private interruptStatus = 0;
   private configGeneration = 0;
   private irqLevel = false;
+  private readonly onIoReady: () => void;
 
   constructor(opts: MmioTransportOptions) {
     this.base = opts.base;
@@ -120,6 +123,7 @@ export class MmioTransport implements MmioDevice, Saveable<MmioTransportState>, 
     this.mem = opts.mem;
     this.device = opts.device;
     this.name = opts.device.name;
+    this.onIoReady = opts.onIoReady ?? (() => {});
     let offered = opts.device.features | feature(VIRTIO_F_VERSION_1);
     if (opts.eventIdx !== false) offered |= feature(VIRTIO_F_EVENT_IDX);
     if (opts.indirect !== false) offered |= feature(VIRTIO_F_INDIRECT_DESC);
@@ -216,6 +220,19 @@ export class MmioTransport implements MmioDevice, Saveable<MmioTransportState>, 
     this.brokenReason = reason;
     for (const q of this.queues) q.running = false;
     if ((this.status & STATUS_DRIVER_OK) !== 0) this.raise(INT_CONFIG_CHANGE);
+  }
+
+  ioReady(): void {
+    this.onIoReady();
+  }
+
+  /** Completes the device's finished asynchronous requests (run loop); a device throw stops the device only. */
+  completeIo(): void {
+    try {
+      this.device.completeIo?.();
+    } catch (e) {
+      this.internalError(e);
+    }
   }
 
   hasFeature(bit: number): boolean {

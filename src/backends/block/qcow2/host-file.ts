@@ -3,6 +3,7 @@
  * either move every byte or throw an ImageError naming the file.
  */
 import * as fs from "node:fs";
+import { openImageFd } from "../host-fd.ts";
 import { ImageError } from "./errors.ts";
 
 export class HostFile {
@@ -20,20 +21,13 @@ export class HostFile {
   }
 
   static open(path: string, readOnly: boolean): HostFile {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, readOnly ? "r" : "r+");
-    } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code === "EACCES" && !readOnly ? " (open it read-only instead)" : "";
-      throw new ImageError(`cannot open ${path}: ${(e as Error).message}${why}`);
-    }
-    try {
-      if (!fs.fstatSync(fd).isFile()) throw new Error("not a regular file");
-      return new HostFile(path, fd, readOnly);
-    } catch (e) {
-      fs.closeSync(fd);
-      throw new ImageError(`cannot use ${path}: ${(e as Error).message}`);
-    }
+    const wording = { noun: "", readOnlyHint: "open it read-only instead", makeError: (m: string) => new ImageError(m) };
+    return new HostFile(path, openImageFd(path, readOnly, wording), readOnly);
+  }
+
+  /** The descriptor, for asynchronous I/O (host-fd.ts); -1 once closed. */
+  get descriptor(): number {
+    return this.fd;
   }
 
   /** Reads `length` bytes at `position`; bytes past the end of the file read as zeros. */

@@ -12,6 +12,8 @@
  * worst; `flush` (fsync) makes everything before it durable.
  */
 import type { BlockBackend } from "../block-backend.ts";
+import type { BlockDone, BlockIo } from "../block-io.ts";
+import { submitQcow2 } from "./async-io.ts";
 import { decodeCompressed, deflateCluster, encodeCompressed, inflateCluster } from "./compressed.ts";
 import { COMPRESSED, COPIED, ZERO, entryOffset, hiWord, loWord, setEntry, writeU64 } from "./entries.ts";
 import { CorruptImageError, ImageError, hex } from "./errors.ts";
@@ -45,6 +47,18 @@ export interface ClusterInfo {
   host: number;
 }
 
+/** One piece of a read (Qcow2Image.nextPiece). */
+export interface ReadPiece {
+  kind: "data" | "zero" | "backing" | "compressed";
+  /** data: host offset of the first byte. */
+  host: number;
+  length: number;
+  /** The L2 entry (compressed: to inflate) and the offset into the first cluster. */
+  hi: number;
+  lo: number;
+  within: number;
+}
+
 export class Qcow2Image implements BlockBackend {
   readonly file: HostFile;
   header: Qcow2Header;
@@ -64,6 +78,7 @@ export class Qcow2Image implements BlockBackend {
   private readonly l2Cache: L2Cache;
   private readonly scratch: Uint8Array;
   private inflated: { at: number; data: Uint8Array } | null = null;
+  private readonly piece: ReadPiece = { kind: "zero", host: 0, length: 0, hi: 0, lo: 0, within: 0 };
   private compressedCursor = 0;
   private compressedEnd = 0;
 
@@ -180,6 +195,11 @@ export class Qcow2Image implements BlockBackend {
     return this.guarded(() => this.file.sync());
   }
 
+  /** virtio-blk's asynchronous path (async-io.ts). */
+  submit(io: BlockIo, done: BlockDone): void {
+    submitQcow2(this, io, done);
+  }
+
   close(): void {
     if (!this.readOnly && this.file.size % 512 !== 0) {
       // Compressed data may end mid-sector; keep the file a whole number of sectors, as QEMU's is.
@@ -193,43 +213,64 @@ export class Qcow2Image implements BlockBackend {
   // ---- Data path: throws ImageError ----
 
   read(position: number, dst: Uint8Array, offset: number, length: number): void {
-    const cs = this.clusterSize;
     while (length > 0) {
-      const gc = Math.floor(position / cs);
-      const within = position - gc * cs;
-      let n = Math.min(length, cs - within);
-      const l2 = this.l2Table(gc);
-      const idx = gc % this.l2Entries;
-      const hi = l2 === null ? 0 : hiWord(l2, idx);
-      const lo = l2 === null ? 0 : loWord(l2, idx);
-      if (hi & COMPRESSED) {
-        const data = this.inflate(hi, lo);
-        dst.set(data.subarray(within, within + n), offset);
-      } else {
-        const host = entryOffset(hi, lo, "L2 entry");
-        if (lo & ZERO && this.header.version === 3) {
-          dst.fill(0, offset, offset + n);
-        } else if (host === 0) {
-          this.readBacking(position, dst, offset, n);
-        } else {
-          this.checkDataCluster(host);
-          // Extend over following clusters that continue the same host run.
-          while (n < length && n < MAX_COALESCED_READ && l2 !== null) {
-            const nextIdx = idx + Math.ceil((within + n) / cs);
-            if (nextIdx >= this.l2Entries) break;
-            const nhi = hiWord(l2, nextIdx);
-            const nlo = loWord(l2, nextIdx);
-            if (nhi & COMPRESSED || nlo & ZERO) break;
-            if (entryOffset(nhi, nlo, "L2 entry") !== host + (nextIdx - idx) * cs) break;
-            n = Math.min(length, n + cs);
-          }
-          this.file.read(host + within, dst, offset, n);
-        }
-      }
+      const p = this.nextPiece(position, length);
+      const n = p.length;
+      if (p.kind === "compressed") dst.set(this.inflateEntry(p.hi, p.lo).subarray(p.within, p.within + n), offset);
+      else if (p.kind === "zero") dst.fill(0, offset, offset + n);
+      else if (p.kind === "backing") this.readBacking(position, dst, offset, n);
+      else this.file.read(p.host, dst, offset, n);
       position += n;
       offset += n;
       length -= n;
     }
+  }
+
+  /**
+   * What backs the guest bytes from `position` on (at most `length`): one
+   * cluster, or for data clusters as many following clusters as continue
+   * the same host run (up to 8 MiB), so they are read with one call.
+   * Throws CorruptImageError for an entry that cannot be. The returned
+   * object is reused by the next call.
+   */
+  nextPiece(position: number, length: number): ReadPiece {
+    const cs = this.clusterSize;
+    const p = this.piece;
+    const gc = Math.floor(position / cs);
+    const within = position - gc * cs;
+    let n = Math.min(length, cs - within);
+    const l2 = this.l2Table(gc);
+    const idx = gc % this.l2Entries;
+    const hi = l2 === null ? 0 : hiWord(l2, idx);
+    const lo = l2 === null ? 0 : loWord(l2, idx);
+    p.hi = hi;
+    p.lo = lo;
+    p.within = within;
+    p.host = 0;
+    if (hi & COMPRESSED) {
+      p.kind = "compressed";
+    } else {
+      const host = entryOffset(hi, lo, "L2 entry");
+      if (lo & ZERO && this.header.version === 3) p.kind = "zero";
+      else if (host === 0) p.kind = "backing";
+      else {
+        this.checkDataCluster(host);
+        // Extend over following clusters that continue the same host run.
+        while (n < length && n < MAX_COALESCED_READ && l2 !== null) {
+          const nextIdx = idx + Math.ceil((within + n) / cs);
+          if (nextIdx >= this.l2Entries) break;
+          const nhi = hiWord(l2, nextIdx);
+          const nlo = loWord(l2, nextIdx);
+          if (nhi & COMPRESSED || nlo & ZERO) break;
+          if (entryOffset(nhi, nlo, "L2 entry") !== host + (nextIdx - idx) * cs) break;
+          n = Math.min(length, n + cs);
+        }
+        p.kind = "data";
+        p.host = host + within;
+      }
+    }
+    p.length = n;
+    return p;
   }
 
   write(position: number, src: Uint8Array, offset: number, length: number): void {
@@ -545,7 +586,8 @@ export class Qcow2Image implements BlockBackend {
     if (avail < n) dst.fill(0, offset + avail, offset + n);
   }
 
-  private inflate(hi: number, lo: number): Uint8Array {
+  /** The inflated cluster a compressed L2 entry points at (the last one is kept). */
+  inflateEntry(hi: number, lo: number): Uint8Array {
     const c = decodeCompressed(hi, lo, this.clusterBits);
     if (this.inflated !== null && this.inflated.at === c.offset) return this.inflated.data;
     if (c.offset + 1 > this.file.size) {
@@ -556,7 +598,8 @@ export class Qcow2Image implements BlockBackend {
     return data;
   }
 
-  private checkDataCluster(host: number): void {
+  /** Throws CorruptImageError unless `host` can be a data cluster of this image. */
+  checkDataCluster(host: number): void {
     if (host % this.clusterSize !== 0) {
       throw new CorruptImageError(`${this.path}: image is corrupt: data cluster offset ${hex(host)} is not cluster-aligned`);
     }

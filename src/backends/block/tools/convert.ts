@@ -5,6 +5,7 @@
  * `compress`, qcow2 clusters are written deflated.
  */
 import type { BlockBackend } from "../block-backend.ts";
+import { submitIo, type BlockIo } from "../block-io.ts";
 import { ImageLock } from "../image-lock.ts";
 import { openImage, type ImageFormat } from "../open-image.ts";
 import { ImageError } from "../qcow2/errors.ts";
@@ -24,7 +25,8 @@ export interface ConvertOptions {
   progress?: (done: number, total: number) => void;
 }
 
-const CHUNK = 2 * 2 ** 20;
+/** Bytes read per step; the next chunk is read (on the thread pool) while this one is written. */
+const CHUNK = 8 * 2 ** 20;
 
 export async function convertImage(source: string, target: string, opts: ConvertOptions): Promise<void> {
   if (opts.compress && opts.outputFormat !== "qcow2") throw new ImageError("compression (-c) needs output format qcow2");
@@ -48,34 +50,50 @@ export async function convertImage(source: string, target: string, opts: Convert
 async function copy(src: BlockBackend, dst: BlockBackend, opts: ConvertOptions): Promise<void> {
   const qcow2 = dst instanceof Qcow2Image ? dst : null;
   const unit = qcow2 !== null ? qcow2.clusterSize : 4096;
-  const buf = new Uint8Array(CHUNK);
   const zeros = Buffer.alloc(unit);
   const total = src.size;
-  for (let pos = 0; pos < total; pos += CHUNK) {
+  const buffers = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+  const read = (pos: number, buf: Uint8Array): Promise<void> => {
     const n = Math.min(CHUNK, total - pos);
-    if (!src.readAt(pos, buf, 0, n)) throw new ImageError(`reading the source at ${pos} failed${why(src)}`);
-    const nonZero: number[] = [];
-    for (let at = 0; at < n; at += unit) {
-      const len = Math.min(unit, n - at);
-      if (Buffer.compare(buf.subarray(at, at + len), zeros.subarray(0, len)) !== 0) nonZero.push(at);
-    }
-    if (opts.compress && qcow2 !== null) {
-      // Deflate the chunk's clusters in parallel on the thread pool, then write them in order.
-      const whole = nonZero.filter((at) => at + unit <= n);
-      const packed = await Promise.all(whole.map((at) => deflateClusterAsync(buf.subarray(at, at + unit))));
-      whole.forEach((at, i) => qcow2.writePacked((pos + at) / unit, buf.subarray(at, at + unit), packed[i]));
-      for (const at of nonZero.filter((a) => a + unit > n)) write(dst, pos + at, buf, at, n - at);
-    } else {
-      // Each run of non-zero units is one write.
-      for (let i = 0; i < nonZero.length; ) {
-        let j = i + 1;
-        while (j < nonZero.length && nonZero[j] === nonZero[j - 1] + unit) j++;
-        const start = nonZero[i];
-        write(dst, pos + start, buf, start, Math.min(n, nonZero[j - 1] + unit) - start);
-        i = j;
+    const io: BlockIo = { op: "read", position: pos, length: n, buffers: [buf.subarray(0, n)], unmap: false };
+    const done = new Promise<void>((resolve, reject) =>
+      submitIo(src, io, (ok) => (ok ? resolve() : reject(new ImageError(`reading the source at ${pos} failed${why(src)}`)))),
+    );
+    done.catch(() => {}); // awaited below; a write error may come first
+    return done;
+  };
+  let ahead = total > 0 ? read(0, buffers[0]) : null;
+  try {
+    for (let pos = 0, k = 0; pos < total; pos += CHUNK, k ^= 1) {
+      const n = Math.min(CHUNK, total - pos);
+      await ahead;
+      const buf = buffers[k];
+      ahead = pos + CHUNK < total ? read(pos + CHUNK, buffers[k ^ 1]) : null;
+      const nonZero: number[] = [];
+      for (let at = 0; at < n; at += unit) {
+        const len = Math.min(unit, n - at);
+        if (Buffer.compare(buf.subarray(at, at + len), zeros.subarray(0, len)) !== 0) nonZero.push(at);
       }
+      if (opts.compress && qcow2 !== null) {
+        // Deflate the chunk's clusters in parallel on the thread pool, then write them in order.
+        const whole = nonZero.filter((at) => at + unit <= n);
+        const packed = await Promise.all(whole.map((at) => deflateClusterAsync(buf.subarray(at, at + unit))));
+        whole.forEach((at, i) => qcow2.writePacked((pos + at) / unit, buf.subarray(at, at + unit), packed[i]));
+        for (const at of nonZero.filter((a) => a + unit > n)) write(dst, pos + at, buf, at, n - at);
+      } else {
+        // Each run of non-zero units is one write.
+        for (let i = 0; i < nonZero.length; ) {
+          let j = i + 1;
+          while (j < nonZero.length && nonZero[j] === nonZero[j - 1] + unit) j++;
+          const start = nonZero[i];
+          write(dst, pos + start, buf, start, Math.min(n, nonZero[j - 1] + unit) - start);
+          i = j;
+        }
+      }
+      opts.progress?.(pos + n, total);
     }
-    opts.progress?.(pos + n, total);
+  } finally {
+    await ahead?.catch(() => {}); // the source is closed next: no read may still be running
   }
   if (total === 0) opts.progress?.(0, 0);
 }
