@@ -35,10 +35,16 @@ export class GuestShell {
     vm.console.on("end", () => this.notify());
   }
 
-  /** Waits until a freshly booted guest has printed `marker` and then its first prompt. */
+  /**
+   * Waits until a freshly booted guest has printed `marker` and then its
+   * first prompt, then turns the kernel's informational console messages
+   * off (`dmesg -n 5`: warnings and worse still show), so that a message
+   * such as eth0's "link becomes ready" never lands inside a command's output.
+   */
   async ready(marker: string): Promise<void> {
     const m = await this.waitFor(new RegExp(`${marker}\n`), 0);
     await this.waitFor(this.prompt, m.index);
+    await this.run("dmesg -n 5");
   }
 
   /**

@@ -214,6 +214,7 @@ export class GuestConsole {
     const m = await this.waitFor(new RegExp(`${escapeRegExp(marker)}\n`), 0, `the ready marker ${marker}`);
     const markerMs = this.timeAt(m.index + marker.length);
     await this.waitFor(this.prompt, m.index, "the shell prompt");
+    await this.check(QUIET_CONSOLE);
     return markerMs;
   }
 
@@ -308,6 +309,14 @@ export function describeExit(e: Exit): string {
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+/**
+ * Run once the shell is up: the kernel's informational console messages
+ * (eth0's "link becomes ready" as DHCP brings it up, mounts) would
+ * otherwise land in the middle of a command's output. Warnings and worse
+ * (oopses, WARNING splats, panics, power-off) still reach the console.
+ */
+const QUIET_CONSOLE = "dmesg -n 5";
 
 /** "TV-END-3" → `TV-E""ND-3`: the shell joins it back into the marker. */
 function split(marker: string): string {
