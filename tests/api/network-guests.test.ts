@@ -2,10 +2,13 @@
  * The point of a daemon network: two default guests (Linux + busybox) on
  * one network get distinct DHCP leases from its shared NAT uplink and ping
  * each other through the daemon's switch — with per-NIC NATs (before) each
- * guest was alone on its own 10.0.2.0/24 and the ping could not work.
+ * guest was alone on its own 10.0.2.0/24 and the ping could not work — and
+ * the network's port forward reaches the guest holding the first lease.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { DEFAULT_GUEST_READY_MARKER } from "../../src/guest/default-guest-config.ts";
 import { TestDaemon } from "./harness.ts";
 import { ConsoleClient } from "./ws-client.ts";
@@ -27,7 +30,7 @@ test("two default guests on one network: distinct DHCP leases from its NAT, they
   const d = await TestDaemon.start();
   const consoles: ConsoleClient[] = [];
   try {
-    assert.equal((await d.unix("POST", "/v1/networks", { name: "lan", nat: true, subnet: "10.0.7.0/24" })).status, 201);
+    assert.equal((await d.unix("POST", "/v1/networks", { name: "lan", nat: true, subnet: "10.0.7.0/24", forwards: [{ proto: "tcp", hostPort: 0, guestPort: 22 }] })).status, 201);
     for (const vm of ["a", "b"]) {
       const created = await d.unix("POST", "/v1/vms", { name: vm, memoryMiB: 128, nics: [{ network: "lan" }] });
       assert.equal(created.status, 201, created.text);
@@ -48,6 +51,14 @@ test("two default guests on one network: distinct DHCP leases from its NAT, they
     b.send(`ping -c 2 -W 5 ${la.ip} >/dev/null; echo PING-$?\n`);
     const pb = await b.waitForMatch(/PING-\d+/, lb.at);
     assert.match(b.output.slice(lb.at, pb), /PING-0/, b.output.slice(lb.at));
+
+    // The network's one forward reaches the guest at the first lease (.15), whichever VM holds it: its dropbear greets.
+    assert.ok([la.ip, lb.ip].includes("10.0.7.15"), `${la.ip} ${lb.ip}`);
+    const port = d.daemon.hypervisor.networks.switchOf("lan").nat!.boundForwards[0].boundPort;
+    const ssh = connect(port, "127.0.0.1");
+    const [banner] = (await once(ssh, "data")) as [Buffer];
+    ssh.destroy();
+    assert.match(banner.toString("latin1"), /^SSH-2\.0-dropbear/);
 
     for (const vm of ["a", "b"]) assert.equal((await d.unix("POST", `/v1/vms/${vm}/actions/stop`)).body.state, "stopped");
     assert.equal(d.daemon.hypervisor.activeVms, 0);
