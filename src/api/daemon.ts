@@ -74,7 +74,8 @@ export class Daemon {
       daemon.apps.push(tcp);
     }
     if (o.prewarm !== undefined && o.prewarm > 0) Vm.prewarm(o.prewarm, DEFAULT_RESOURCE_LIMITS);
-    // Only now, so a guest NIC knows the API port it must not reach.
+    // Only now, so a network's NAT and a guest NIC know the API port they must not reach.
+    for (const failure of await hypervisor.networks.openAll()) o.logger.error(failure, "a network's switch did not open");
     for (const failure of await hypervisor.autostart()) o.logger.error(failure, "autostart failed");
     return daemon;
   }

@@ -66,7 +66,7 @@ export class Hypervisor {
     this.budget = new Budget({ memoryBytes: Math.floor(this.hostMemory * ratio), vcpus: Math.floor(this.hostCores * ratio), overcommitRatio: ratio });
     this.vmStore = new JsonCollection<VmRecord>(join(dataDir, "state", "vms"), warn);
     this.pools = new Pools(new JsonCollection<PoolRecord>(join(dataDir, "state", "pools"), warn), join(dataDir, "pools", "default"), (image) => this.usersOf((r) => r.disks.some((d) => d.image === image)), this.jobs, this.events);
-    this.networks = new Networks(new JsonCollection<NetworkRecord>(join(dataDir, "state", "networks"), warn), (net) => this.usersOf((r) => r.nics.some((n) => "network" in n && n.network === net)), this.events, options.apiPort ?? (() => null));
+    this.networks = new Networks(new JsonCollection<NetworkRecord>(join(dataDir, "state", "networks"), warn), join(dataDir, "run"), (net) => this.usersOf((r) => r.nics.some((n) => "network" in n && n.network === net)), this.events, options.apiPort ?? (() => null));
     for (const record of this.vmStore.values()) this.vms.set(record.name, this.supervise(record));
   }
 
@@ -98,6 +98,7 @@ export class Hypervisor {
         await s.stop();
       }),
     );
+    await this.networks.closeAll();
   }
 
   async metrics(): Promise<string> {

@@ -196,6 +196,9 @@ export const NetworkView = Type.Object({
   forwards: Type.Array(Forward),
   allowApi: Type.Boolean(),
   usedBy: Type.Array(Type.String()),
+  socket: Type.String({ description: "the Unix socket of the network's switch (<data-dir>/run/net-<name>.sock)" }),
+  switchOpen: Type.Boolean({ description: "false only when the switch could not be opened (see the daemon's log)" }),
+  ports: Type.Integer({ description: "VM NICs plugged into the switch now" }),
 });
 export type NetworkView = Static<typeof NetworkView>;
 

@@ -2,7 +2,9 @@
  * Pools, images, networks and VM updates through the API, without booting
  * anything: create, import and clone as jobs with progress, delete refused
  * (409) while a VM uses the image or network, PATCH of a VM that is not
- * running, and the NIC options a network turns into (the API port denied).
+ * running, and what a network turns into: a switch whose NAT uplink denies
+ * the API port, and a NIC that joins the switch (tests/api/networks.test.ts
+ * has the switch itself).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -56,16 +58,17 @@ test("pools and images: create, import and clone as jobs, delete refused while a
   }
 });
 
-test("networks: forwards and the API port become NIC options; delete refused while used; PATCH only while not running", async () => {
+test("networks: forwards and the API port become the uplink's options; a NIC joins the switch; delete refused while used; PATCH only while not running", async () => {
   const d = await TestDaemon.start();
   try {
     const net = await d.unix("POST", "/v1/networks", { name: "lan", nat: false, subnet: "10.0.9.0/24", forwards: [{ proto: "tcp", hostPort: 0, guestPort: 80 }] });
     assert.equal(net.status, 201, net.text);
-    const options = d.daemon.hypervisor.networks.userOptions({ network: "lan" });
-    assert.equal(options, `net=10.0.9.0/24,restrict=on,hostfwd=tcp::0-:80,hostdeny=${d.daemon.tcpPort}`);
+    const networks = d.daemon.hypervisor.networks;
+    assert.equal(networks.uplinkSpec("lan"), `user,net=10.0.9.0/24,restrict=on,hostfwd=tcp::0-:80,hostdeny=${d.daemon.tcpPort}`);
     await d.unix("POST", "/v1/networks", { name: "open", nat: true, allowApi: true });
-    assert.doesNotMatch(d.daemon.hypervisor.networks.userOptions({ network: "open" }), /hostdeny/, "allowApi lets guests reach the API");
-    assert.match(d.daemon.hypervisor.networks.userOptions({ user: "hostfwd=tcp::2222-:22" }), new RegExp(`hostdeny=${d.daemon.tcpPort}$`));
+    assert.doesNotMatch(networks.uplinkSpec("open"), /hostdeny/, "allowApi lets guests reach the API");
+    assert.deepEqual(networks.nicConfig({ network: "lan" }), { backend: "switch", path: join(d.dataDir, "run", "net-lan.sock") });
+    assert.deepEqual(networks.nicConfig({ user: "hostfwd=tcp::2222-:22" }), { backend: "user", options: `hostfwd=tcp::2222-:22,hostdeny=${d.daemon.tcpPort}` });
 
     assert.equal((await d.unix("POST", "/v1/vms", await echoVmBody("web", { nics: [{ network: "lan" }] }))).status, 201);
     assert.equal((await d.unix("POST", "/v1/vms", await echoVmBody("bad", { nics: [{ network: "nowhere" }] }))).status, 404);

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,9 +70,13 @@ test("kill -9 and restart: nothing lost, autostart VMs run again; SIGTERM --on-s
     assert.equal((await call(sock, "POST", "/v1/vms/auto/snapshots", { name: "snap1" })).status, 201);
     assert.equal((await call(sock, "POST", "/v1/tokens", { name: "kept", role: "viewer", scope: "*" })).status, 201);
 
+    const lanSocket = join(dataDir, "run", "net-lan.sock");
+    assert.ok(existsSync(lanSocket), "the network's switch listens under <data-dir>/run");
     daemon.kill("SIGKILL");
     await ended(daemon);
+    assert.ok(existsSync(lanSocket), "kill -9 leaves the socket file behind");
     daemon = await serve(dataDir);
+    assert.equal((await call(sock, "GET", "/v1/networks/lan")).body.switchOpen, true, "the stale socket was replaced by the restarted daemon's switch");
 
     const vms = (await call(sock, "GET", "/v1/vms")).body as { name: string; state: string; disks: unknown[]; nics: unknown[] }[];
     assert.deepEqual(vms.map((v) => [v.name, v.state]).sort(), [["auto", "running"], ["manual", "stopped"]]);
@@ -82,11 +86,15 @@ test("kill -9 and restart: nothing lost, autostart VMs run again; SIGTERM --on-s
     assert.deepEqual((await call(sock, "GET", "/v1/vms/auto/snapshots")).body.map((s: { name: string }) => s.name), ["snap1"]);
     assert.deepEqual((await call(sock, "GET", "/v1/tokens")).body.map((t: { name: string }) => t.name), ["kept"]);
     assert.match(await scrollback(sock, "auto"), />/, "the autostart VM booted again (the echo guest's prompt)");
+    assert.equal((await call(sock, "POST", "/v1/vms/manual/actions/start")).body.state, "running", "joins the reopened switch");
+    assert.equal((await call(sock, "GET", "/v1/networks/lan")).body.ports, 1);
+    assert.equal((await call(sock, "POST", "/v1/vms/manual/actions/stop")).body.state, "stopped");
 
     // Graceful: save the running VM; the next daemon resumes it (no boot prompt in its fresh scrollback).
     daemon.kill("SIGTERM");
     await ended(daemon);
     assert.equal(daemon.exitCode, 0);
+    assert.ok(!existsSync(lanSocket), "a clean shutdown removes the switch's socket");
     daemon = await serve(dataDir, "--on-shutdown", "save");
     const auto = (await call(sock, "GET", "/v1/vms/auto")).body;
     assert.equal(auto.state, "running");
