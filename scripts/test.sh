@@ -15,4 +15,7 @@ npx tsc --noEmit
 mapfile -t files < <(find tests -name '*.test.ts' | sort)
 # --test-force-exit: a test file whose tests are done exits even if a failed
 # test left a VM's worker or a socket open, so one failure cannot hang the run.
-exec node --import tsx --test --test-force-exit --test-reporter=spec "${files[@]}"
+# --test-concurrency=2: two test files at a time (Node's default on 2 cores is
+# one); many files spend their time waiting on a guest, a daemon or a browser,
+# and no test asserts on speed, so the suite fits its time budget this way.
+exec node --import tsx --test --test-force-exit --test-concurrency=2 --test-reporter=spec "${files[@]}"
