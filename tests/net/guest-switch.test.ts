@@ -20,6 +20,7 @@ import { once } from "node:events";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../../src/guest/default-guest.ts";
 import { GuestConsole, qemuCommand, typevisorCommand, type GuestBoot } from "../support/guest-console.ts";
 import { TYPEVISOR_BIN } from "../support/run.ts";
+import { WRITE_DHCP_SCRIPT } from "./dhcp-script.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-switch-"));
 const socketPath = join(tmp, "sw.sock");
@@ -38,17 +39,6 @@ after(() => {
   http.close();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-/** The udhcpc script: configure eth0 and the default route from the lease. */
-const DHCP_SCRIPT = [
-  "#!/bin/sh",
-  'case "$1" in',
-  "bound|renew)",
-  "ifconfig $interface $ip netmask $subnet up",
-  "route add default gw $router dev $interface;;",
-  "deconfig) ifconfig $interface 0.0.0.0 up;;",
-  "esac",
-];
 
 async function startSwitch(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [TYPEVISOR_BIN, "switch", socketPath, "--uplink", "user"], { stdio: ["ignore", "ignore", "pipe"] });
@@ -78,7 +68,7 @@ async function bootGuests(): Promise<{ a: GuestConsole; b: GuestConsole; q: Gues
 
 /** DHCP through the switch's uplink; returns the leased address. */
 async function lease(vm: GuestConsole): Promise<string> {
-  await vm.check(`printf '%s\\n' ${DHCP_SCRIPT.map((l) => `'${l}'`).join(" ")} > /tmp/dhcp.sh && chmod +x /tmp/dhcp.sh`);
+  await vm.check(WRITE_DHCP_SCRIPT);
   const dhcp = await vm.run("udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5");
   assert.equal(dhcp.status, 0, dhcp.output);
   const m = /lease of (10\.0\.2\.\d+) obtained from 10\.0\.2\.2/.exec(dhcp.output);

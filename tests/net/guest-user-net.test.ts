@@ -19,6 +19,7 @@ import { once } from "node:events";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../../src/guest/default-guest.ts";
 import { GuestConsole, qemuCommand, typevisorCommand, type GuestBoot } from "../support/guest-console.ts";
 import { freePort } from "./guest-sim.ts";
+import { WRITE_DHCP_SCRIPT } from "./dhcp-script.ts";
 
 const BIG = 32 << 20;
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-net-"));
@@ -57,18 +58,6 @@ after(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** The udhcpc script busybox lacks in this initramfs: configure eth0, the route and resolv.conf. */
-const DHCP_SCRIPT = [
-  "#!/bin/sh",
-  'case "$1" in',
-  "bound|renew)",
-  "ifconfig $interface $ip netmask $subnet up",
-  "route add default gw $router dev $interface",
-  'echo "nameserver $dns" > /etc/resolv.conf;;',
-  "deconfig) ifconfig $interface 0.0.0.0 up;;",
-  "esac",
-];
-
 function hostGet(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     get({ host: "127.0.0.1", port, path: "/" }, (res) => {
@@ -98,7 +87,7 @@ async function boot(target: "typevisor" | "qemu", fwdPort: number): Promise<Gues
 /** The whole exercise on one booted guest; returns timings in host ms. */
 async function exercise(vm: GuestConsole, fwdPort: number, withDns: boolean): Promise<Record<string, number>> {
   const times: Record<string, number> = {};
-  await vm.check(`printf '%s\\n' ${DHCP_SCRIPT.map((l) => `'${l}'`).join(" ")} > /tmp/dhcp.sh && chmod +x /tmp/dhcp.sh`);
+  await vm.check(WRITE_DHCP_SCRIPT);
   const dhcp = await vm.run("udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5");
   assert.equal(dhcp.status, 0, dhcp.output);
   assert.match(dhcp.output, /lease of 10\.0\.2\.15 obtained from 10\.0\.2\.2/);
