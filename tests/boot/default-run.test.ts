@@ -17,7 +17,12 @@ import { TYPEVISOR_BIN } from "../support/run.ts";
 import { typevisorWithEnv } from "../cli/session.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-default-run-"));
-after(() => rmSync(tmp, { recursive: true, force: true }));
+/** Every guest this file starts: killed at the end, so a failed assertion never leaves a VM running. */
+const started: GuestConsole[] = [];
+after(() => {
+  for (const vm of started) void vm.kill();
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 async function bootDefault(disk: string, ...args: string[]): Promise<GuestConsole> {
   const guest = await ensureDefaultGuest();
@@ -25,6 +30,7 @@ async function bootDefault(disk: string, ...args: string[]): Promise<GuestConsol
   process.env.TYPEVISOR_DATA_DISK = disk;
   const console = GuestConsole.start([process.execPath, [TYPEVISOR_BIN, "run", ...args]], { label: `typevisor run ${args.join(" ")}` });
   delete process.env.TYPEVISOR_DATA_DISK;
+  started.push(console);
   await console.waitForShell(manifest.readyMarker);
   return console;
 }
