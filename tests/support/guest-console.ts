@@ -316,7 +316,7 @@ export function escapeRegExp(text: string): string {
  * otherwise land in the middle of a command's output. Warnings and worse
  * (oopses, WARNING splats, panics, power-off) still reach the console.
  */
-const QUIET_CONSOLE = "dmesg -n 5";
+export const QUIET_CONSOLE = "dmesg -n 5";
 
 /** "TV-END-3" → `TV-E""ND-3`: the shell joins it back into the marker. */
 function split(marker: string): string {

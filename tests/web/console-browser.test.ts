@@ -14,6 +14,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./chromium.ts";
 import { DaemonProcess } from "./daemon-process.ts";
+import { QUIET_CONSOLE } from "../support/guest-console.ts";
 
 const VM = "webtest";
 const HANG_GUARD_MS = Number(process.env.TEST_HANG_GUARD_SECONDS ?? 600) * 1000;
@@ -185,6 +186,8 @@ test("start boots the default guest; `uname -a` typed in the terminal answers on
   await admin.locator('[data-action="start"]').click();
   await waitForState(admin, "running");
   await waitForScreen(admin, PROMPT);
+  // As the shell helpers do: eth0's "link becomes ready" would otherwise land inside the echo of `uname -a`.
+  await run(admin, `${QUIET_CONSOLE}; echo quiet-$((6*7))`, /quiet-42/);
   const text = await run(admin, "uname -a", /Linux \S+ 6\.1\.\d+[^\n]*riscv64/);
   assert.match(text, /uname -a\s*\n\s*Linux/);
   await shot(admin, "web-console-main");
