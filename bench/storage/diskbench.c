@@ -3,7 +3,7 @@
  * block device, timed with CLOCK_MONOTONIC (which follows the host's clock
  * on both QEMU and Typevisor).
  *
- *   diskbench DEVICE seqread MIB | seqwrite MIB | randread COUNT [SEED]
+ *   diskbench DEVICE seqread MIB | seqwrite MIB | randread COUNT [SEED] | randwrite COUNT [SEED]
  *
  * Prints one line: "<mode> <MB/s or IOPS> <unit> <checksum>".
  */
@@ -23,23 +23,24 @@ static double now(void) {
 
 int main(int argc, char **argv) {
   if (argc != 4 && argc != 5) {
-    fprintf(stderr, "usage: diskbench DEVICE seqread MIB | seqwrite MIB | randread COUNT [SEED]\n");
+    fprintf(stderr, "usage: diskbench DEVICE seqread MIB | seqwrite MIB | randread COUNT [SEED] | randwrite COUNT [SEED]\n");
     return 2;
   }
   const char *mode = argv[2];
   long n = atol(argv[3]);
-  int write = strcmp(mode, "seqwrite") == 0;
+  int scattered = strcmp(mode, "randread") == 0 || strcmp(mode, "randwrite") == 0;
+  int write = strcmp(mode, "seqwrite") == 0 || strcmp(mode, "randwrite") == 0;
   int fd = open(argv[1], (write ? O_WRONLY : O_RDONLY) | O_DIRECT);
   if (fd < 0) { perror(argv[1]); return 1; }
   off_t size = lseek(fd, 0, SEEK_END);
-  size_t chunk = strcmp(mode, "randread") == 0 ? 4096 : 1 << 20;
+  size_t chunk = scattered ? 4096 : 1 << 20;
   unsigned char *buf;
   if (posix_memalign((void **)&buf, 4096, chunk)) return 1;
   memset(buf, 0x5a, chunk);
   unsigned long sum = 0;
   unsigned int seed = argc == 5 ? (unsigned int)atol(argv[4]) : 12345;
   double start = now();
-  long ops = strcmp(mode, "randread") == 0 ? n : n;
+  long ops = n;
   for (long i = 0; i < ops; i++) {
     off_t at;
     if (chunk == 4096) {
