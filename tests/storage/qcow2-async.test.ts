@@ -2,7 +2,7 @@
  * qcow2's asynchronous path (Qcow2Image.submit) with many requests in
  * flight at once, as virtio-blk issues them (never two overlapping where
  * one writes): batches of random reads, partial and whole-cluster writes
- * (in place and allocating), write-zeroes and flushes over an image with a
+ * (in place and allocating), write-zeroes, discards and flushes over an image with a
  * raw backing file, checked against a model after every batch; at the end
  * both `typevisor`'s and `qemu-img check` find the image clean and the
  * backing file untouched.
@@ -59,9 +59,14 @@ for (const clusterBits of [12, 16]) {
             const data = pattern(len, batch * 100 + k);
             io = { op: "write", position: pos, length: len, buffers: split(data), unmap: false };
             model.set(data, pos);
-          } else {
+          } else if (r(2) === 0) {
             io = { op: "write-zeroes", position: pos, length: len, buffers: [], unmap: r(2) === 0 };
             model.fill(0, pos, pos + len);
+          } else {
+            // DISCARD frees whole clusters only (they then read as zeros); partial ones are left alone.
+            io = { op: "discard", position: pos, length: len, buffers: [], unmap: false };
+            const cs = 2 ** clusterBits;
+            model.fill(0, Math.ceil(pos / cs) * cs, Math.max(Math.ceil(pos / cs) * cs, Math.floor((pos + len) / cs) * cs));
           }
           pending++;
           maxPending = Math.max(maxPending, pending);

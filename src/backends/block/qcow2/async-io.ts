@@ -1,26 +1,31 @@
 /**
  * virtio-blk's asynchronous requests on a qcow2 image (`Qcow2Image.submit`).
+ * Nothing here waits for the host disk on the machine's thread.
  *
- * The guest data moves on libuv's thread pool (preadv / pwritev straight
+ * Guest data moves on libuv's thread pool (preadv / pwritev straight
  * between guest RAM and the image file): reads of data clusters, reads
  * through to the backing file, writes to clusters the image already owns
- * (COPIED), and flush (fsync). Everything that changes metadata — a write
- * that must allocate or copy a cluster, DISCARD, WRITE_ZEROES — runs
- * through the synchronous code path at once, one at a time (JavaScript
- * runs one of them to its end before anything else), which keeps
- * allocation serialized per image and its crash ordering as it was. Table
- * lookups read an L2 table synchronously when it is not cached.
+ * (COPIED), and flush (fsync). L2 tables missing from the cache are read
+ * on the pool first (l2-prefetch.ts). Requests that change metadata — a
+ * write that must allocate or copy a cluster, DISCARD, WRITE_ZEROES — go
+ * through the image's metadata lane (metadata-lane.ts): one at a time,
+ * worked out on this thread, their writes made in order on the pool; the
+ * partial clusters such a write must copy are read ahead on the pool.
  *
- * Why this is safe with several requests in flight: the device never runs
- * two overlapping requests at once when one writes (blk-order.ts). A cluster
- * an in-flight request reads or writes in place is referenced, so no
- * allocation can reuse it; a write in place needs COPIED, and a cluster
- * being written in place is never reallocated by a non-overlapping write.
+ * Ordering: the device never runs two requests at once whose bytes
+ * overlap when one writes (blk-order.ts); ClusterOrder (cluster-order.ts)
+ * also keeps a request that may change a cluster's mapping alone on its
+ * clusters. So a cluster an in-flight request reads or writes in place is
+ * referenced and stays so until it finishes (no allocation can reuse it),
+ * and a write in place keeps COPIED, which only a change on its own
+ * clusters could take away.
  */
 import * as fs from "node:fs";
 import { sliceBuffers, submitIo, type BlockDone, type BlockIo } from "../block-io.ts";
 import { readvAll, writevAll } from "../host-fd.ts";
-import { COMPRESSED, COPIED, ZERO, entryOffset, hiWord, loWord } from "./entries.ts";
+import type { ClusterRequest } from "./cluster-order.ts";
+import { prefetchL2 } from "./l2-prefetch.ts";
+import { applyDeferred } from "./metadata-lane.ts";
 import type { Qcow2Image } from "./qcow2-image.ts";
 
 /** Largest single host write when guest-contiguous clusters are host-contiguous too. */
@@ -28,24 +33,73 @@ const MAX_RUN = 8 * 2 ** 20;
 
 export function submitQcow2(img: Qcow2Image, io: BlockIo, done: BlockDone): void {
   const inside = io.position >= 0 && io.length >= 0 && io.position + io.length <= img.size;
-  switch (io.op) {
-    case "read":
-      if (!inside) return done(false);
-      return readAsync(img, io, done);
-    case "write":
-      if (img.readOnly || !inside) return done(false);
-      if (writeInPlace(img, io, done)) return;
-      return done(img.writeAt(io.position, gather(io), 0, io.length));
-    case "flush": {
-      const fd = img.file.descriptor;
-      if (img.readOnly || fd < 0) return done(fd >= 0);
-      return fsyncAsync(img, fd, done);
-    }
-    case "discard":
-      return done(img.discard(io.position, io.length));
-    case "write-zeroes":
-      return done(img.writeZeroes(io.position, io.length, io.unmap));
+  if (io.op === "flush") {
+    const fd = img.file.descriptor;
+    if (img.readOnly || fd < 0) return done(fd >= 0);
+    return fsyncAsync(img, fd, done);
   }
+  if (!inside || (io.op !== "read" && img.readOnly)) return done(false);
+  const cs = img.clusterSize;
+  const r: ClusterRequest = {
+    first: Math.floor(io.position / cs),
+    last: Math.floor((io.position + io.length - 1) / cs),
+    exclusive: io.op !== "read",
+    started: false,
+    start: () => prefetchL2(img, io.position, io.length, () => run(img, io, r, finish)),
+  };
+  const finish = (ok: boolean): void => {
+    img.requests.finish(r);
+    done(ok);
+  };
+  img.requests.add(r);
+}
+
+function run(img: Qcow2Image, io: BlockIo, r: ClusterRequest, done: BlockDone): void {
+  if (io.op === "read") return readAsync(img, io, done);
+  if (io.op === "write" && writeInPlace(img, io, done)) return img.requests.relax(r);
+  img.lane.run((release) =>
+    readPartialClusters(img, io, (copyIn) =>
+      applyDeferred(img, io, copyIn, (ok) => {
+        release();
+        done(ok);
+      }),
+    ),
+  );
+}
+
+/**
+ * Reads ahead the clusters a metadata change will rewrite only in part
+ * (the first and last of a write or write-zeroes, unless written in place):
+ * their current contents, whole, by guest cluster.
+ */
+function readPartialClusters(img: Qcow2Image, io: BlockIo, done: (copyIn: Map<number, Uint8Array>) => void): void {
+  const cs = img.clusterSize;
+  const copyIn = new Map<number, Uint8Array>();
+  const end = io.position + io.length;
+  const partial: number[] = [];
+  if (io.op !== "discard" && io.length > 0) {
+    if (io.position % cs !== 0 || io.length < cs) partial.push(Math.floor(io.position / cs));
+    const last = Math.floor((end - 1) / cs);
+    if (end % cs !== 0 && last !== partial[0]) partial.push(last);
+  }
+  let pending = 1;
+  const ended = (): void => {
+    if (--pending === 0) done(copyIn);
+  };
+  for (const gc of partial) {
+    try {
+      if (img.inPlaceHost(gc) >= 0) continue;
+    } catch {
+      continue; // working the change out reports it
+    }
+    const cluster = new Uint8Array(cs);
+    pending++;
+    readAsync(img, { op: "read", position: gc * cs, length: cs, buffers: [cluster], unmap: false }, (ok) => {
+      if (ok) copyIn.set(gc, cluster); // else the synchronous path reads (and reports) it
+      ended();
+    });
+  }
+  ended();
 }
 
 /** Counts outstanding parts of one request; `done` once, false if any part failed. */
@@ -126,16 +180,8 @@ function writeInPlace(img: Qcow2Image, io: BlockIo, done: BlockDone): boolean {
       const gc = Math.floor(position / cs);
       const within = position - gc * cs;
       const n = Math.min(io.length - at, cs - within);
-      const l2 = img.l2Table(gc);
-      if (l2 === null) return false;
-      const idx = gc % img.l2Entries;
-      const hi = hiWord(l2, idx);
-      const lo = loWord(l2, idx);
-      if (hi & COMPRESSED || !(hi & COPIED) || lo & ZERO) return false;
-      const host = entryOffset(hi, lo, "L2 entry");
-      if (host === 0) return false;
-      img.checkDataCluster(host);
-      img.guard.check(host, cs, "guest data");
+      const host = img.inPlaceHost(gc);
+      if (host < 0) return false;
       const k = runs.length;
       if (k > 0 && runs[k - 3] + runs[k - 1] === host + within && runs[k - 1] < MAX_RUN) runs[k - 1] += n;
       else runs.push(host + within, at, n);
@@ -158,18 +204,6 @@ function writeInPlace(img: Qcow2Image, io: BlockIo, done: BlockDone): boolean {
 function fsyncAsync(img: Qcow2Image, fd: number, done: BlockDone): void {
   const parts = new Parts(img, done);
   fs.fsync(fd, (err) => parts.end(err));
-}
-
-/** The request's data as one buffer (the synchronous path takes one). */
-function gather(io: BlockIo): Uint8Array {
-  if (io.buffers.length === 1) return io.buffers[0];
-  const all = new Uint8Array(io.length);
-  let at = 0;
-  for (const b of io.buffers) {
-    all.set(b, at);
-    at += b.length;
-  }
-  return all;
 }
 
 function copyInto(bufs: Uint8Array[], src: Uint8Array): void {

@@ -1,15 +1,29 @@
 /**
  * One image file on the host: synchronous positioned reads and writes that
  * either move every byte or throw an ImageError naming the file.
+ *
+ * Writes can also be deferred (`deferWrites` … `takeDeferred`): they are
+ * recorded in order instead of made, and reads see them, so the qcow2
+ * code can work out a whole metadata update on the machine's thread and
+ * have the writes made later, in the same order, on the thread pool
+ * (async-alloc.ts).
  */
 import * as fs from "node:fs";
-import { openImageFd } from "../host-fd.ts";
+import { openImageFd, writevAll } from "../host-fd.ts";
 import { ImageError } from "./errors.ts";
+
+/** One recorded write: `data` goes to `position`. */
+export interface DeferredWrite {
+  position: number;
+  data: Uint8Array;
+}
 
 export class HostFile {
   /** Current length of the file in bytes (kept up to date by our own writes). */
   size: number;
   private fd: number;
+  /** Writes recorded since deferWrites(), or null when writes are made at once. */
+  private deferred: DeferredWrite[] | null = null;
 
   private constructor(
     readonly path: string,
@@ -43,6 +57,7 @@ export class HostFile {
       throw new ImageError(`${this.path}: read of ${length} bytes at ${position} failed: ${(e as Error).message}`);
     }
     if (done < length) dst.fill(0, offset + done, offset + length);
+    if (this.deferred !== null) this.overlayDeferred(position, dst, offset, length);
   }
 
   /** A fresh buffer with `length` bytes at `position`. */
@@ -54,6 +69,7 @@ export class HostFile {
 
   write(position: number, src: Uint8Array, offset = 0, length = src.length - offset): void {
     if (this.readOnly) throw new ImageError(`${this.path}: image is open read-only`);
+    if (this.deferred !== null) return this.record(position, src.slice(offset, offset + length));
     let done = 0;
     try {
       while (done < length) done += fs.writeSync(this.fd, src, offset + done, length - done, position + done);
@@ -61,6 +77,55 @@ export class HostFile {
       throw new ImageError(`${this.path}: write of ${length} bytes at ${position} failed: ${(e as Error).message}`);
     }
     if (position + length > this.size) this.size = position + length;
+  }
+
+  /**
+   * As `write`, for a source that stays unchanged until the write is made
+   * (guest RAM of a request in flight, a buffer of its own): a deferred
+   * write keeps a view of it instead of a copy.
+   */
+  writeStable(position: number, src: Uint8Array, offset = 0, length = src.length - offset): void {
+    if (this.deferred !== null && !this.readOnly) return this.record(position, src.subarray(offset, offset + length));
+    this.write(position, src, offset, length);
+  }
+
+  /** From now until takeDeferred(), writes are recorded instead of made. */
+  deferWrites(): void {
+    this.deferred = [];
+  }
+
+  /** The writes recorded since deferWrites(), in order; writes are made at once again. */
+  takeDeferred(): DeferredWrite[] {
+    const writes = this.deferred ?? [];
+    this.deferred = null;
+    return writes;
+  }
+
+  /** Makes `writes` one after another on the thread pool (each starts when the one before it finished). */
+  writeInOrder(writes: readonly DeferredWrite[], done: (err: Error | null) => void): void {
+    const next = (k: number): void => {
+      if (k === writes.length) return done(null);
+      const w = writes[k];
+      writevAll(this.fd, [w.data], w.position, (err) => {
+        if (err) return done(new ImageError(`${this.path}: write of ${w.data.length} bytes at ${w.position} failed: ${err.message}`));
+        next(k + 1);
+      });
+    };
+    next(0);
+  }
+
+  private record(position: number, data: Uint8Array): void {
+    this.deferred!.push({ position, data });
+    if (position + data.length > this.size) this.size = position + data.length;
+  }
+
+  /** Copies the recorded writes that fall inside [position, position+length) over what was read. */
+  private overlayDeferred(position: number, dst: Uint8Array, offset: number, length: number): void {
+    for (const w of this.deferred!) {
+      const from = Math.max(position, w.position);
+      const to = Math.min(position + length, w.position + w.data.length);
+      if (from < to) dst.set(w.data.subarray(from - w.position, to - w.position), offset + from - position);
+    }
   }
 
   truncate(length: number): void {

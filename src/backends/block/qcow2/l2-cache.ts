@@ -17,6 +17,10 @@ export class L2Cache {
     return t;
   }
 
+  has(offset: number): boolean {
+    return this.tables.has(offset);
+  }
+
   put(offset: number, table: DataView): void {
     this.tables.delete(offset);
     if (this.tables.size >= this.capacity) this.tables.delete(this.tables.keys().next().value as number);

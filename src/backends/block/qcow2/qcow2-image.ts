@@ -14,6 +14,7 @@
 import type { BlockBackend } from "../block-backend.ts";
 import type { BlockDone, BlockIo } from "../block-io.ts";
 import { submitQcow2 } from "./async-io.ts";
+import { ClusterOrder } from "./cluster-order.ts";
 import { decodeCompressed, deflateCluster, encodeCompressed, inflateCluster } from "./compressed.ts";
 import { COMPRESSED, COPIED, ZERO, entryOffset, hiWord, loWord, setEntry, writeU64 } from "./entries.ts";
 import { CorruptImageError, ImageError, hex } from "./errors.ts";
@@ -26,9 +27,10 @@ import {
   serializeHeader,
   type Qcow2Header,
 } from "./header.ts";
-import { HostFile } from "./host-file.ts";
+import { HostFile, type DeferredWrite } from "./host-file.ts";
 import { L2Cache } from "./l2-cache.ts";
 import { MetadataGuard } from "./metadata-guard.ts";
+import { MetadataLane } from "./metadata-lane.ts";
 import { Refcounts } from "./refcounts.ts";
 import { readSnapshotTable, type SnapshotEntry } from "./snapshot-table.ts";
 
@@ -75,6 +77,20 @@ export class Qcow2Image implements BlockBackend {
   backing: BlockBackend | null = null;
   /** Why the last readAt/writeAt/flush returned false. */
   lastError: string | null = null;
+  /** Asynchronous requests not yet finished, by the clusters they touch (async-io.ts). */
+  readonly requests = new ClusterOrder();
+  /** Serializes asynchronous metadata changes (metadata-lane.ts). */
+  readonly lane = new MetadataLane();
+  /** Counts finished deferred updates (planDeferred … finishDeferred): a table read started before the count moved may be stale. */
+  metaEpoch = 0;
+  /**
+   * While a deferred update's writes are not all made: the L2 tables it
+   * (or anyone) used, kept in memory whatever the cache evicts, since
+   * their copies in the file may be behind.
+   */
+  private tablesInFlight: Map<number, DataView> | null = null;
+  /** During planDeferred: the current contents of partial clusters a write must copy, read ahead by guest cluster. */
+  private copyIn: Map<number, Uint8Array> | null = null;
   private readonly l2Cache: L2Cache;
   private readonly scratch: Uint8Array;
   private inflated: { at: number; data: Uint8Array } | null = null;
@@ -127,6 +143,7 @@ export class Qcow2Image implements BlockBackend {
         h.refcountTableClusters = clusters;
       },
     );
+    if (!file.readOnly) this.refcounts.preload();
     if (!file.readOnly && h.version === 3 && h.autoclear !== 0n) {
       // We do not keep bitmaps (or anything else autoclear covers) up to date: say so, as QEMU does.
       h.autoclear = 0n;
@@ -289,21 +306,23 @@ export class Qcow2Image implements BlockBackend {
       if (ours && !(lo & ZERO)) {
         this.checkDataCluster(host);
         this.guard.check(host, cs, "guest data");
-        this.file.write(host + within, src, offset, n);
+        this.writeData(host + within, src, offset, n);
       } else {
         let cluster: Uint8Array;
         if (n === cs) {
           cluster = src.subarray(offset, offset + cs);
         } else {
           cluster = this.scratch;
-          this.read(gc * cs, cluster, 0, cs);
+          const ahead = this.copyIn?.get(gc);
+          if (ahead !== undefined) cluster.set(ahead);
+          else this.read(gc * cs, cluster, 0, cs);
           cluster.set(src.subarray(offset, offset + n), within);
         }
         if (ours) {
           // A zero cluster that kept its allocation: fill it and drop the zero flag.
           this.checkDataCluster(host);
           this.guard.check(host, cs, "guest data");
-          this.file.write(host, cluster);
+          this.writeData(host, cluster, 0, cs);
           this.setL2Entry(table, at, idx, host, COPIED, 0);
         } else {
           // Whole clusters that follow in the same L2 table and also need new
@@ -314,7 +333,7 @@ export class Qcow2Image implements BlockBackend {
           }
           const fresh = this.refcounts.allocate(k);
           this.guard.check(fresh, k * cs, "guest data");
-          this.file.write(fresh, k === 1 ? cluster : src, k === 1 ? 0 : offset, k * cs);
+          this.writeData(fresh, k === 1 ? cluster : src, k === 1 ? 0 : offset, k * cs);
           const old: number[] = [];
           for (let j = 0; j < k; j++) {
             old.push(hiWord(table, idx + j), loWord(table, idx + j));
@@ -494,14 +513,83 @@ export class Qcow2Image implements BlockBackend {
   }
 
   loadL2(at: number): DataView {
-    const cached = this.l2Cache.get(at);
-    if (cached !== undefined) return cached;
+    const held = this.tablesInFlight?.get(at);
+    if (held !== undefined) return held;
+    let table = this.l2Cache.get(at);
+    if (table === undefined) {
+      this.checkL2Offset(at);
+      table = new DataView(this.file.readBytes(at, this.clusterSize).buffer);
+      this.l2Cache.put(at, table);
+    }
+    this.tablesInFlight?.set(at, table);
+    return table;
+  }
+
+  /** Throws CorruptImageError unless an L2 table can be at `at`. */
+  checkL2Offset(at: number): void {
     if (at % this.clusterSize !== 0 || at + this.clusterSize > this.file.size) {
       throw new CorruptImageError(`${this.path}: image is corrupt: L2 table at ${hex(at)} is unaligned or outside the file`);
     }
-    const table = new DataView(this.file.readBytes(at, this.clusterSize).buffer);
-    this.l2Cache.put(at, table);
-    return table;
+  }
+
+  /** Whether the L2 table at `at` is in memory (loadL2 will not read the file). */
+  hasL2(at: number): boolean {
+    return this.l2Cache.has(at) || this.tablesInFlight?.has(at) === true;
+  }
+
+  /**
+   * Caches an L2 table read on the thread pool, unless it may be stale: a
+   * deferred update finished since the read started (`epoch`), or one in
+   * progress holds the table.
+   */
+  adoptL2(at: number, bytes: Uint8Array, epoch: number): void {
+    if (epoch !== this.metaEpoch || this.hasL2(at)) return;
+    this.l2Cache.put(at, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+
+  /**
+   * The host offset of guest cluster `gc` when a write can go there in
+   * place (a data cluster this image owns alone), else -1. Throws
+   * CorruptImageError for an entry that cannot be.
+   */
+  inPlaceHost(gc: number): number {
+    const l2 = this.l2Table(gc);
+    if (l2 === null) return -1;
+    const idx = gc % this.l2Entries;
+    const hi = hiWord(l2, idx);
+    const lo = loWord(l2, idx);
+    if (hi & COMPRESSED || !(hi & COPIED) || lo & ZERO) return -1;
+    const host = entryOffset(hi, lo, "L2 entry");
+    if (host === 0) return -1;
+    this.checkDataCluster(host);
+    this.guard.check(host, this.clusterSize, "guest data");
+    return host;
+  }
+
+  /**
+   * Runs `op` (writeAt, discard or writeZeroes) with its file writes
+   * recorded instead of made; returns its result and the writes, in order,
+   * which the caller makes in that order and then calls finishDeferred.
+   * `copyIn` holds the current contents of partial clusters `op` may
+   * rewrite, read ahead, so that working it out reads no guest data.
+   */
+  planDeferred(op: () => boolean, copyIn: Map<number, Uint8Array>): { ok: boolean; writes: DeferredWrite[] } {
+    this.tablesInFlight = new Map();
+    this.copyIn = copyIn;
+    this.file.deferWrites();
+    try {
+      const ok = op();
+      return { ok, writes: this.file.takeDeferred() };
+    } finally {
+      this.file.takeDeferred();
+      this.copyIn = null;
+    }
+  }
+
+  /** The writes of the last planDeferred are all made (or failed): tables may be read from the file again. */
+  finishDeferred(): void {
+    this.tablesInFlight = null;
+    this.metaEpoch++;
   }
 
   /** Writes entry `idx` of the L2 table at host offset `at` (and its cached copy). */
@@ -571,9 +659,16 @@ export class Qcow2Image implements BlockBackend {
     this.file.write(fresh, bytes);
     const table = new DataView(bytes.buffer);
     this.l2Cache.put(fresh, table);
+    this.tablesInFlight?.set(fresh, table);
     this.setL1Entry(l1Index, fresh, COPIED);
     if (old !== 0) this.refcounts.free(old, cs);
     return { table, at: fresh };
+  }
+
+  /** Writes guest data: kept by reference when writes are deferred, except the scratch cluster, which is reused. */
+  private writeData(at: number, buf: Uint8Array, offset: number, length: number): void {
+    if (buf === this.scratch) this.file.write(at, buf, offset, length);
+    else this.file.writeStable(at, buf, offset, length);
   }
 
   private readBacking(position: number, dst: Uint8Array, offset: number, n: number): void {
