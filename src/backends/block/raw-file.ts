@@ -7,10 +7,13 @@
 import * as fs from "node:fs";
 import type { BlockBackend } from "./block-backend.ts";
 import { submitSync, type BlockDone, type BlockIo } from "./block-io.ts";
-import { openImageFd, readvAll, writevAll } from "./host-fd.ts";
+import { openImageFd, writevAll } from "./host-fd.ts";
+import { HybridReader } from "./hybrid-read.ts";
 
 export class RawFileBackend implements BlockBackend {
   readonly size: number;
+  /** Small reads synchronously while the page cache has them (hybrid-read.ts). */
+  readonly reader = new HybridReader();
   private fd: number;
 
   private constructor(
@@ -34,7 +37,7 @@ export class RawFileBackend implements BlockBackend {
     switch (io.op) {
       case "read":
         if (!this.inside(io.position, io.length)) return done(false);
-        return readvAll(this.fd, io.buffers, io.position, finish);
+        return this.reader.read(this.fd, io.buffers, io.position, io.length, finish);
       case "write":
         if (this.readOnly || !this.inside(io.position, io.length)) return done(false);
         return writevAll(this.fd, io.buffers, io.position, finish);

@@ -22,7 +22,7 @@
  */
 import * as fs from "node:fs";
 import { sliceBuffers, submitIo, type BlockDone, type BlockIo } from "../block-io.ts";
-import { readvAll, writevAll } from "../host-fd.ts";
+import { writevAll } from "../host-fd.ts";
 import type { ClusterRequest } from "./cluster-order.ts";
 import { prefetchL2 } from "./l2-prefetch.ts";
 import { applyDeferred } from "./metadata-lane.ts";
@@ -140,7 +140,7 @@ function readAsync(img: Qcow2Image, io: BlockIo, done: BlockDone): void {
       else if (p.kind === "backing") readBacking(img, io.position + at, bufs, p.length, parts);
       else {
         parts.add();
-        readvAll(fd, bufs, p.host, (err) => parts.end(err));
+        img.reader.read(fd, bufs, p.host, p.length, (err) => parts.end(err));
       }
       at += p.length;
     }

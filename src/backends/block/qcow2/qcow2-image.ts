@@ -13,6 +13,7 @@
  */
 import type { BlockBackend } from "../block-backend.ts";
 import type { BlockDone, BlockIo } from "../block-io.ts";
+import { HybridReader } from "../hybrid-read.ts";
 import { submitQcow2 } from "./async-io.ts";
 import { ClusterOrder } from "./cluster-order.ts";
 import { decodeCompressed, deflateCluster, encodeCompressed, inflateCluster } from "./compressed.ts";
@@ -79,6 +80,8 @@ export class Qcow2Image implements BlockBackend {
   lastError: string | null = null;
   /** Asynchronous requests not yet finished, by the clusters they touch (async-io.ts). */
   readonly requests = new ClusterOrder();
+  /** Small data reads synchronously while the page cache has them (hybrid-read.ts). */
+  readonly reader = new HybridReader();
   /** Serializes asynchronous metadata changes (metadata-lane.ts). */
   readonly lane = new MetadataLane();
   /** Counts finished deferred updates (planDeferred … finishDeferred): a table read started before the count moved may be stale. */
