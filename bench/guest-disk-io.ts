@@ -5,7 +5,11 @@
  * fully allocated qcow2 image; and on an empty qcow2 image (every write
  * allocates), sequential 1 MiB writes and random 4 KiB writes.
  *
- *   node --import tsx bench/guest-disk-io.ts [--mib 64] [--reads 2000] [--only raw,qcow2,qcow2-empty]
+ *   node --import tsx bench/guest-disk-io.ts [--mib 64] [--reads 2000] [--only raw,qcow2,qcow2-empty] [--before DIR]
+ *
+ * `--before DIR` also runs the Typevisor checkout in DIR (e.g. `git archive`
+ * of an older commit, with node_modules) on the same images between QEMU
+ * and this one, for a before/after in one run on a machine whose load moves.
  *
  * The guest program is bench/storage/diskbench.c, built static for riscv64
  * and copied onto a scratch copy of the default guest's data disk
@@ -38,8 +42,11 @@ const { values } = parseArgs({
     mib: { type: "string", default: "64" },
     reads: { type: "string", default: "2000" },
     only: { type: "string", default: "raw,qcow2,qcow2-empty" },
+    before: { type: "string" },
   },
 });
+const before = values.before === undefined ? null : path.resolve(values.before);
+const targets = before === null ? (["qemu", "typevisor"] as const) : (["qemu", "before", "typevisor"] as const);
 const mib = Number(values.mib);
 const reads = Number(values.reads);
 const formats = values.only.split(",") as ("raw" | "qcow2" | "qcow2-empty")[];
@@ -71,7 +78,7 @@ try {
   const results = new Map<string, string>();
   for (const name of formats) {
     const format = name === "raw" ? "raw" : "qcow2";
-    for (const target of ["qemu", "typevisor"] as const) {
+    for (const target of targets) {
       const disk = path.join(dir, `disk.${format}`);
       fs.rmSync(disk, { force: true });
       if (name === "raw") fs.copyFileSync(random, disk);
@@ -86,6 +93,7 @@ try {
             extraArgs: ["-drive", `file=${disk},format=${format},if=none,id=bench`, "-device", "virtio-blk-device,drive=bench"],
           })
         : typevisorCommand({ ...boot, drives: [{ file: data }], extraArgs: ["--drive", `file=${disk},format=${format}`] });
+      if (target === "before") command[1][0] = path.join(before!, "bin/typevisor");
       const vm = GuestConsole.start(command, { label: `${target} ${name}`, hangGuardMs: HANG_GUARD_MS });
       try {
         await vm.waitForShell(manifest.readyMarker);
@@ -106,13 +114,24 @@ try {
       }
     }
   }
-  const rows = [["workload", "unit", "qemu", "typevisor", "typevisor / qemu", "load (qemu / typevisor)"]];
+  const rows = [
+    before === null
+      ? ["workload", "unit", "qemu", "typevisor", "typevisor / qemu", "load (qemu / typevisor)"]
+      : ["workload", "unit", "qemu", "before", "typevisor", "before / qemu", "typevisor / qemu", "load (qemu / before / typevisor)"],
+  ];
   for (const name of formats) {
     for (const [workload] of workloadsOf(name)) {
       const q = results.get(`qemu ${name} ${workload}`)!.split(" ");
       const t = results.get(`typevisor ${name} ${workload}`)!.split(" ");
       if (q[3] !== t[3]) throw new Error(`${name} ${workload}: the guests read different data (${q[3]} vs ${t[3]})`);
-      rows.push([`${name} ${workload}`, q[2], q[1], t[1], (Number(t[1]) / Number(q[1])).toFixed(2), `${q[4]} / ${t[4]}`]);
+      const ratio = (x: string[]) => (Number(x[1]) / Number(q[1])).toFixed(2);
+      if (before === null) {
+        rows.push([`${name} ${workload}`, q[2], q[1], t[1], ratio(t), `${q[4]} / ${t[4]}`]);
+        continue;
+      }
+      const b = results.get(`before ${name} ${workload}`)!.split(" ");
+      if (q[3] !== b[3]) throw new Error(`${name} ${workload}: the guests read different data (${q[3]} vs ${b[3]})`);
+      rows.push([`${name} ${workload}`, q[2], q[1], b[1], t[1], ratio(b), ratio(t), `${q[4]} / ${b[4]} / ${t[4]}`]);
     }
   }
   console.log(`\nin-guest O_DIRECT on /dev/vdb (128 MiB), ${mib} MiB sequential, ${reads} random reads; higher is better:`);
