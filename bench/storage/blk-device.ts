@@ -92,13 +92,13 @@ async function run(mode: "sync" | "async", depth: number, ioBytes: number): Prom
   return (done / (performance.now() - start)) * 1000;
 }
 
-const rows: string[][] = [["workload", "depth", "sync", "async"]];
+const rows: string[][] = [["workload", "depth", "sync", "async", "load"]];
 for (const [name, bytes] of [["random 4 KiB read", 4096], ["random 1 MiB read (256 pages)", 2 ** 20]] as const) {
   for (const depth of bytes === 4096 ? [1, 16] : [1, 4]) {
     const s = await run("sync", depth, bytes);
     const a = await run("async", depth, bytes);
     const fmt = (r: number) => (bytes === 4096 ? `${Math.round(r)} IOPS` : `${Math.round((r * bytes) / 1e6)} MB/s`);
-    rows.push([name, String(depth), fmt(s), fmt(a)]);
+    rows.push([name, String(depth), fmt(s), fmt(a), os.loadavg()[0].toFixed(1)]);
   }
 }
 printTable(rows);
