@@ -16,6 +16,8 @@ import { ImageError } from "./errors.ts";
 export interface DeferredWrite {
   position: number;
   data: Uint8Array;
+  /** May be made at the same time as the write before it (the order between the two does not matter). */
+  withPrevious: boolean;
 }
 
 export class HostFile {
@@ -69,7 +71,7 @@ export class HostFile {
 
   write(position: number, src: Uint8Array, offset = 0, length = src.length - offset): void {
     if (this.readOnly) throw new ImageError(`${this.path}: image is open read-only`);
-    if (this.deferred !== null) return this.record(position, src.slice(offset, offset + length));
+    if (this.deferred !== null) return this.record(position, src.slice(offset, offset + length), false);
     let done = 0;
     try {
       while (done < length) done += fs.writeSync(this.fd, src, offset + done, length - done, position + done);
@@ -82,11 +84,17 @@ export class HostFile {
   /**
    * As `write`, for a source that stays unchanged until the write is made
    * (guest RAM of a request in flight, a buffer of its own): a deferred
-   * write keeps a view of it instead of a copy.
+   * write keeps a view of it instead of a copy. `withPrevious`: when
+   * deferred, it may be made together with the write recorded before it.
    */
-  writeStable(position: number, src: Uint8Array, offset = 0, length = src.length - offset): void {
-    if (this.deferred !== null && !this.readOnly) return this.record(position, src.subarray(offset, offset + length));
+  writeStable(position: number, src: Uint8Array, offset = 0, length = src.length - offset, withPrevious = false): void {
+    if (this.deferred !== null && !this.readOnly) return this.record(position, src.subarray(offset, offset + length), withPrevious);
     this.write(position, src, offset, length);
+  }
+
+  /** Whether writes are being recorded (deferWrites). */
+  get deferring(): boolean {
+    return this.deferred !== null;
   }
 
   /** From now until takeDeferred(), writes are recorded instead of made. */
@@ -101,21 +109,33 @@ export class HostFile {
     return writes;
   }
 
-  /** Makes `writes` one after another on the thread pool (each starts when the one before it finished). */
+  /**
+   * Makes `writes` in order on the thread pool: each starts when the ones
+   * before it finished, except that one marked `withPrevious` starts
+   * together with the write before it. Stops at the first failure.
+   */
   writeInOrder(writes: readonly DeferredWrite[], done: (err: Error | null) => void): void {
-    const next = (k: number): void => {
+    const group = (k: number): void => {
       if (k === writes.length) return done(null);
-      const w = writes[k];
-      writevAll(this.fd, [w.data], w.position, (err) => {
-        if (err) return done(new ImageError(`${this.path}: write of ${w.data.length} bytes at ${w.position} failed: ${err.message}`));
-        next(k + 1);
-      });
+      let end = k + 1;
+      while (end < writes.length && writes[end].withPrevious) end++;
+      let pending = end - k;
+      let failed: Error | null = null;
+      for (let i = k; i < end; i++) {
+        const w = writes[i];
+        writevAll(this.fd, [w.data], w.position, (err) => {
+          if (err && failed === null) failed = new ImageError(`${this.path}: write of ${w.data.length} bytes at ${w.position} failed: ${err.message}`);
+          if (--pending > 0) return;
+          if (failed !== null) done(failed);
+          else group(end);
+        });
+      }
     };
-    next(0);
+    group(0);
   }
 
-  private record(position: number, data: Uint8Array): void {
-    this.deferred!.push({ position, data });
+  private record(position: number, data: Uint8Array, withPrevious: boolean): void {
+    this.deferred!.push({ position, data, withPrevious });
     if (position + data.length > this.size) this.size = position + data.length;
   }
 

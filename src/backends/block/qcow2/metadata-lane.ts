@@ -6,14 +6,16 @@
  * Each is worked out on the machine's thread by the synchronous code
  * (Qcow2Image.write / deallocate) with its file writes recorded instead of
  * made (planDeferred); the recorded writes are then made on the thread
- * pool one after another, each starting when the one before finished, and
- * the request completes after the last. The file therefore goes through
- * exactly the states the synchronous path would have put it in — a
- * cluster's refcount raised and its data written before an L2 entry
- * points at it, the entry changed before the old cluster's refcount is
- * lowered, a new L2 table written before the L1 entry — so a kill -9 at
- * any moment leaves what a kill of the synchronous path would: leaked
- * clusters at most. The next change is worked out only after the last
+ * pool one after another, each starting when the one before finished
+ * (except a new cluster's data, which goes together with its refcount:
+ * nothing points at the cluster yet, so either may land first), and the
+ * request completes after the last. The file therefore goes through the
+ * states the synchronous path would have put it in — a cluster's
+ * refcount raised and its data written before an L2 entry points at it,
+ * the entry changed before the old cluster's refcount is lowered, a new
+ * L2 table written before the L1 entry — so a kill -9 at any moment
+ * leaves what a kill of the synchronous path would: leaked clusters at
+ * most. The next change is worked out only after the last
  * one's writes are all made, so it never reads tables the file does not
  * have yet; meanwhile reads and writes in place on other clusters go on.
  * Working one out reads no guest data (the caller reads partial clusters

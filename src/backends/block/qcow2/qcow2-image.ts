@@ -336,7 +336,8 @@ export class Qcow2Image implements BlockBackend {
           }
           const fresh = this.refcounts.allocate(k);
           this.guard.check(fresh, k * cs, "guest data");
-          this.writeData(fresh, k === 1 ? cluster : src, k === 1 ? 0 : offset, k * cs);
+          // Nothing points at the new clusters yet, so their data may land before or after their refcount.
+          this.writeData(fresh, k === 1 ? cluster : src, k === 1 ? 0 : offset, k * cs, true);
           const old: number[] = [];
           for (let j = 0; j < k; j++) {
             old.push(hiWord(table, idx + j), loWord(table, idx + j));
@@ -668,10 +669,14 @@ export class Qcow2Image implements BlockBackend {
     return { table, at: fresh };
   }
 
-  /** Writes guest data: kept by reference when writes are deferred, except the scratch cluster, which is reused. */
-  private writeData(at: number, buf: Uint8Array, offset: number, length: number): void {
-    if (buf === this.scratch) this.file.write(at, buf, offset, length);
-    else this.file.writeStable(at, buf, offset, length);
+  /**
+   * Writes guest data: kept by reference when writes are deferred, except
+   * the scratch cluster, which is reused (copied). `withPrevious`: see
+   * HostFile.writeStable.
+   */
+  private writeData(at: number, buf: Uint8Array, offset: number, length: number, withPrevious = false): void {
+    if (buf === this.scratch && this.file.deferring) this.file.writeStable(at, buf.slice(offset, offset + length), 0, length, withPrevious);
+    else this.file.writeStable(at, buf, offset, length, withPrevious);
   }
 
   private readBacking(position: number, dst: Uint8Array, offset: number, n: number): void {
