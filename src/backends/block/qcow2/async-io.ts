@@ -67,6 +67,15 @@ function run(img: Qcow2Image, io: BlockIo, r: ClusterRequest, done: BlockDone): 
   );
 }
 
+/** Whether reading guest cluster `gc` touches a file (not when it reads as zeros: a zero cluster, or nothing under it). */
+function needsRead(img: Qcow2Image, gc: number): boolean {
+  const cs = img.clusterSize;
+  const p = img.nextPiece(gc * cs, cs);
+  if (p.kind === "zero") return false;
+  if (p.kind === "backing") return img.backing !== null && gc * cs < img.backing.size;
+  return true;
+}
+
 /**
  * Reads ahead the clusters a metadata change will rewrite only in part
  * (the first and last of a write or write-zeroes, unless written in place):
@@ -88,7 +97,7 @@ function readPartialClusters(img: Qcow2Image, io: BlockIo, done: (copyIn: Map<nu
   };
   for (const gc of partial) {
     try {
-      if (img.inPlaceHost(gc) >= 0) continue;
+      if (img.inPlaceHost(gc) >= 0 || !needsRead(img, gc)) continue;
     } catch {
       continue; // working the change out reports it
     }
