@@ -20,8 +20,8 @@ import {
 import { parseIndex, parseMeta, type SnapshotMeta } from "../vmm/snapshot-parse.ts";
 import { fetchRange, fetchRangeSync, type Headers } from "../backends/web-http.ts";
 
-/** Stored pages per Range request: 256 KiB. */
-export const CHUNK_SLOTS = 64;
+/** Stored pages per Range request: 64 KiB. */
+export const CHUNK_SLOTS = 16;
 /** Pause between background chunks, so the guest and the page keep the worker's time. */
 const STREAM_GAP_MS = 2;
 
@@ -156,7 +156,7 @@ export class RangePageSource implements PageSource {
     const start = this.snap.pagesOffset + c * CHUNK_SLOTS * PAGE_SIZE;
     const end = this.snap.pagesOffset + Math.min((c + 1) * CHUNK_SLOTS, slots) * PAGE_SIZE;
     this.counts.requests++;
-    const fail = (e: unknown) => new SnapshotError(`cannot load RAM pages from ${this.snap.url}: ${(e as Error).message}`);
+    const fail = (e: unknown) => new SnapshotError(`cannot load RAM pages: ${(e as Error).message}`);
     let got: Uint8Array | Promise<Uint8Array>;
     try {
       got = how(this.snap.url, start, end, this.snap.headers);
