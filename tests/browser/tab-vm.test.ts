@@ -22,10 +22,10 @@ import {
 import { parseMeta } from "../../src/vmm/snapshot-parse.ts";
 import { verifySnapshot } from "../../src/vmm/snapshot.ts";
 import { NIC_REPLY, TabServer } from "./tab-server.ts";
+import { HANG_GUARD_MS, PROMPT, TabDriver } from "./tab-driver.ts";
 import type { TabBootSource, TabRestoreSource } from "../../src/browser/tab-vm.ts";
 import type { Tabs } from "./tab-page.ts";
 
-const HANG_GUARD_MS = Number(process.env.TEST_HANG_GUARD_SECONDS ?? 600) * 1000;
 const MEMORY_MIB = 128;
 const MAC = "52:54:00:12:34:77";
 const FILE_TEXT = "written in a tab";
@@ -36,7 +36,7 @@ let page: Page;
 let manifest: DefaultGuestManifest;
 let booted = 0;
 let restored = 0;
-let marker = 0;
+let driver: TabDriver;
 
 declare const tabs: Tabs;
 
@@ -46,36 +46,6 @@ function drives(): TabBootSource["drives"] {
 
 function nics(): TabBootSource["nics"] {
   return [{ mac: MAC, url: `${server.origin.replace("http", "ws")}/nic` }];
-}
-
-/** Waits until VM `id`'s console (from character `from`) matches `pattern`; returns the console. */
-async function waitForConsole(id: number, pattern: RegExp, from = 0): Promise<string> {
-  try {
-    const handle = await page.waitForFunction(
-      ([vm, source, flags, start]) => {
-        const text = tabs.console(vm as number).slice(start as number);
-        return new RegExp(source as string, flags as string).test(text) ? tabs.console(vm as number) : false;
-      },
-      [id, pattern.source, pattern.flags, from] as const,
-      { timeout: HANG_GUARD_MS, polling: 100 },
-    );
-    return (await handle.jsonValue()) as string;
-  } catch (e) {
-    const state = await page.evaluate((vm) => tabs.state(vm), id).catch(() => null);
-    const text = await page.evaluate((vm) => tabs.console(vm), id).catch(() => "(no console)");
-    throw new Error(`VM ${id} never printed ${pattern} (state ${JSON.stringify(state)}); console:\n${text.slice(-3000)}`, { cause: e });
-  }
-}
-
-/** Types `command` at VM `id`'s shell; its output and exit status (markers split as typed, as guest-console.ts does). */
-async function run(id: number, command: string): Promise<{ output: string; status: number }> {
-  const n = ++marker;
-  const from = (await page.evaluate((vm) => tabs.console(vm), id)).length;
-  await page.evaluate(([vm, text]) => tabs.type(vm as number, text as string), [id, `echo TV-B""EGIN-${n}; ${command}; echo TV-E""ND-${n} $?\n`] as const);
-  const text = (await waitForConsole(id, new RegExp(`TV-END-${n} (\\d+)`), from)).slice(from);
-  const m = new RegExp(`TV-BEGIN-${n}\\r?\\n([\\s\\S]*?)TV-END-${n} (\\d+)`).exec(text);
-  assert.ok(m, `no bracketed output for ${command} in:\n${text}`);
-  return { output: m[1].replace(/\r/g, ""), status: Number(m[2]) };
 }
 
 function sectionsOf(file: Uint8Array) {
@@ -93,6 +63,7 @@ before(async () => {
   page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
   await page.goto(server.origin);
   await page.waitForFunction(() => typeof (window as unknown as { tabs?: unknown }).tabs === "object");
+  driver = new TabDriver(page);
 });
 
 after(async () => {
@@ -113,11 +84,11 @@ test("the default guest boots in a tab's worker to its shell and answers a comma
     request: { headers: { "X-Test": "tab" } },
   };
   booted = await page.evaluate((s) => tabs.boot(s), src);
-  await waitForConsole(booted, new RegExp(manifest.readyMarker));
-  await waitForConsole(booted, /typevisor:[^\n]*# /);
-  const quiet = await run(booted, QUIET_CONSOLE);
+  await driver.waitFor(booted, new RegExp(manifest.readyMarker));
+  await driver.waitFor(booted, PROMPT);
+  const quiet = await driver.run(booted, QUIET_CONSOLE);
   assert.equal(quiet.status, 0);
-  const uname = await run(booted, "uname -m; cat /data/hello.txt");
+  const uname = await driver.run(booted, "uname -m; cat /data/hello.txt");
   assert.equal(uname.status, 0);
   assert.equal(uname.output, `riscv64\n${manifest.dataDiskFile.text}`);
 });
@@ -127,12 +98,12 @@ test("the tab's NIC is a WebSocket: the guest's frames reach the server and the 
   // udhcpc at boot broadcasts from the NIC's MAC; each frame is answered with NIC_REPLY.
   assert.ok(server.counters.nicFrames.length > 0, "no frame from the guest reached the WebSocket");
   assert.ok(server.counters.nicFrames.some((f) => f.subarray(6, 12).every((b, i) => b === mac[i])), "no frame came from the NIC's MAC");
-  const rx = await run(booted, "cat /sys/class/net/eth0/statistics/rx_packets");
+  const rx = await driver.run(booted, "cat /sys/class/net/eth0/statistics/rx_packets");
   assert.ok(Number(rx.output) > 0, `the guest received no frame (rx_packets ${rx.output}); the server sent ${NIC_REPLY.length}-byte replies`);
 });
 
 test("a file written to /data survives pause, snapshot and a lazy restore into a fresh TabVm", async () => {
-  assert.equal((await run(booted, `echo '${FILE_TEXT}' > /data/tab.txt && sync`)).status, 0);
+  assert.equal((await driver.run(booted, `echo '${FILE_TEXT}' > /data/tab.txt && sync`)).status, 0);
   await page.evaluate((vm) => tabs.pause(vm), booted);
   assert.equal(await page.evaluate((vm) => tabs.state(vm).state, booted), "paused");
   const full = await page.evaluate((vm) => tabs.snapshot(vm, "full"), booted);
@@ -148,7 +119,7 @@ test("a file written to /data survives pause, snapshot and a lazy restore into a
     request: { headers: {} },
   };
   restored = await page.evaluate((s) => tabs.restore(s), src);
-  const answer = await run(restored, "cat /data/tab.txt");
+  const answer = await driver.run(restored, "cat /data/tab.txt");
   const stats = await page.evaluate((vm) => tabs.stats(vm), restored);
   assert.equal(answer.output, `${FILE_TEXT}\n`);
   const stored = full.bytes / 4096;
@@ -158,13 +129,13 @@ test("a file written to /data survives pause, snapshot and a lazy restore into a
   console.log(`# restore: ${stats.demandPages} pages on demand, ${stats.streamedPages} streamed, of ${stats.ramPages} RAM pages (${Math.round(stored)} stored)`);
 
   // Dropping the page cache makes the guest read the disk: the blocks come from the IndexedDB overlay.
-  const reread = await run(restored, "echo 3 > /proc/sys/vm/drop_caches; cat /data/tab.txt");
+  const reread = await driver.run(restored, "echo 3 > /proc/sys/vm/drop_caches; cat /data/tab.txt");
   assert.equal(reread.output, `${FILE_TEXT}\n`);
 });
 
 test("syncDrives() PUTs the written blocks to the drive's syncUrl, once", async () => {
   assert.ok(!server.disk().includes(FILE_TEXT), "the server's disk has the file before any sync");
-  assert.equal((await run(restored, "sync")).status, 0);
+  assert.equal((await driver.run(restored, "sync")).status, 0);
   await page.evaluate((vm) => tabs.pause(vm), restored);
   const first = await page.evaluate((vm) => tabs.syncDrives(vm), restored);
   assert.ok(first.bytes > 0 && first.bytes % 4096 === 0, `synced ${first.bytes} bytes`);
@@ -194,7 +165,7 @@ test("the restored VM's snapshot is a diff against the restored snapshot, and th
     await rm(dir, { recursive: true, force: true });
   }
   await page.evaluate((vm) => tabs.resume(vm), restored);
-  assert.equal((await run(restored, "cat /data/tab.txt")).output, `${FILE_TEXT}\n`);
+  assert.equal((await driver.run(restored, "cat /data/tab.txt")).output, `${FILE_TEXT}\n`);
 });
 
 test("a malformed snapshot, a failing fetch and failing RAM pages are one clear error each", async () => {
