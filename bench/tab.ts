@@ -4,24 +4,27 @@
  *   node --import tsx bench/tab.ts [--reps N] [--scale S]
  *
  * Serves the default guest from tests/browser/tab-server.ts (loopback HTTP
- * with Range) to Debian's Chromium (headless, playwright-core) and measures:
- *  - cold: TabVm.boot() to the guest's ready marker and to its first shell
- *    prompt (kernel and initrd fetched, data disk by Range, one NIC over a
- *    WebSocket), N boots;
- *  - snapshot: TabVm.restore() of a snapshot taken at the shell, served by
- *    Range, to the shell answering `echo` — the guest's first interactive
- *    reply — with the RAM pages fetched on demand and streamed by then, N times;
- *  - speed: in-guest workloads timed by busybox `time -p` (as
- *    bench/guest-workloads.ts; --scale S, default 0.1, multiplies sizes) in
- *    the tab and in `typevisor run` (a Node worker thread), same kernel,
- *    initrd and -m 128M, medians of N runs, ratio tab / Node.
+ * with Range) to Debian's Chromium (headless, playwright-core), and runs the
+ * same kernel and initrd with -m 128M in `typevisor run` (a Node worker
+ * thread). The two targets alternate sample by sample, so a change in the
+ * host's load (a shared machine) hits both alike:
+ *  - cold boot: TabVm.boot() (kernel and initrd fetched, data disk by Range,
+ *    a NIC over a WebSocket) / spawning `typevisor run` (data disk
+ *    read-only), to the guest's ready marker; N boots each;
+ *  - restore: TabVm.restore() of a snapshot taken at the tab's shell, served
+ *    by Range, to the shell answering `echo` (the first interactive reply),
+ *    with the RAM pages fetched on demand and streamed by then; N times;
+ *  - speed: in-guest workloads (as bench/guest-workloads.ts; --scale S,
+ *    default 0.1, multiplies sizes) timed by busybox `time -p` in the guest
+ *    and by the host from typing to the answer; medians of N, tab / Node.
  */
 import { parseArgs } from "node:util";
+import type { Page } from "playwright-core";
 import { launchChromium } from "../tests/web/chromium.ts";
-import { GuestConsole, QUIET_CONSOLE, typevisorCommand } from "../tests/support/guest-console.ts";
-import { ensureDefaultGuest, readDefaultGuestManifest } from "../src/guest/default-guest.ts";
+import { GuestConsole, QUIET_CONSOLE, typevisorCommand, type Command } from "../tests/support/guest-console.ts";
+import { ensureDefaultGuest, readDefaultGuestManifest, type DefaultGuestManifest } from "../src/guest/default-guest.ts";
 import { TabServer } from "../tests/browser/tab-server.ts";
-import { PROMPT, TabDriver } from "../tests/browser/tab-driver.ts";
+import { TabDriver } from "../tests/browser/tab-driver.ts";
 import type { Tabs } from "../tests/browser/tab-page.ts";
 import type { TabBootSource } from "../src/browser/tab-vm.ts";
 import { median, printTable } from "./stats.ts";
@@ -31,7 +34,12 @@ declare const tabs: Tabs;
 const MEMORY_MIB = 128;
 const HANG_GUARD_MS = 60 * 60 * 1000;
 
-function workloads(scale: number): { name: string; command: string }[] {
+interface Workload {
+  name: string;
+  command: string;
+}
+
+function workloads(scale: number): Workload[] {
   const n = (full: number) => Math.max(1, Math.round(full * scale));
   return [
     { name: "sha256", command: `dd if=/dev/zero bs=1M count=${n(64)} 2>/dev/null | sha256sum` },
@@ -39,13 +47,89 @@ function workloads(scale: number): { name: string; command: string }[] {
   ];
 }
 
-function realSeconds(out: string, what: string): number {
+const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+
+/** A workload's time by the guest's clock and by the host's, seconds. */
+interface Timed {
+  guest: number;
+  host: number;
+}
+
+function parseReal(out: string, what: string): number {
   const real = /^real (\d+(?:\.\d+)?)$/m.exec(out);
   if (!real) throw new Error(`no "real" line from time -p for ${what}:\n${out}`);
   return Number(real[1]);
 }
 
-const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+/** One of the two places the guest runs. */
+interface Target {
+  name: string;
+  /** Boots a guest; milliseconds to its ready marker. */
+  boot(): Promise<number>;
+  time(w: Workload): Promise<Timed>;
+  stop(): Promise<void>;
+}
+
+class TabTarget implements Target {
+  readonly name = "tab";
+  vm = 0;
+  private boots = 0;
+
+  constructor(
+    private readonly page: Page,
+    private readonly driver: TabDriver,
+    private readonly source: (key: string) => TabBootSource,
+    private readonly marker: string,
+  ) {}
+
+  async boot(): Promise<number> {
+    const t0 = performance.now();
+    this.vm = await this.page.evaluate((s) => tabs.boot(s), this.source(`bench-${++this.boots}`));
+    await this.driver.waitFor(this.vm, new RegExp(this.marker));
+    const ms = performance.now() - t0;
+    await this.driver.waitFor(this.vm, /typevisor:[^\n]*# /);
+    await this.driver.run(this.vm, QUIET_CONSOLE);
+    return ms;
+  }
+
+  async time(w: Workload): Promise<Timed> {
+    const t = performance.now();
+    const { output, status } = await this.driver.run(this.vm, `time -p sh -c ${quote(w.command)}`);
+    if (status !== 0) throw new Error(`tab: ${w.name} exited with status ${status}:\n${output}`);
+    return { guest: parseReal(output, w.name), host: (performance.now() - t) / 1000 };
+  }
+
+  async stop(): Promise<void> {
+    if (this.vm !== 0) await this.page.evaluate((n) => tabs.stop(n), this.vm);
+    this.vm = 0;
+  }
+}
+
+class NodeTarget implements Target {
+  readonly name = "node";
+  private vm: GuestConsole | null = null;
+
+  constructor(
+    private readonly command: Command,
+    private readonly marker: string,
+  ) {}
+
+  async boot(): Promise<number> {
+    this.vm = GuestConsole.start(this.command, { label: "node", hangGuardMs: HANG_GUARD_MS });
+    return this.vm.waitForShell(this.marker);
+  }
+
+  async time(w: Workload): Promise<Timed> {
+    const r = await this.vm!.run(`time -p sh -c ${quote(w.command)}`);
+    if (r.status !== 0) throw new Error(`node: ${w.name} exited with status ${r.status}:\n${r.output}`);
+    return { guest: parseReal(r.output, w.name), host: r.hostMs / 1000 };
+  }
+
+  async stop(): Promise<void> {
+    await this.vm?.kill();
+    this.vm = null;
+  }
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { reps: { type: "string", default: "3" }, scale: { type: "string", default: "0.1" } } });
@@ -54,120 +138,93 @@ async function main(): Promise<void> {
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps ${values.reps}: expected a whole number ≥ 1`);
   if (!(scale > 0)) throw new Error(`--scale ${values.scale}: expected a number > 0`);
   const guest = await ensureDefaultGuest();
-  const manifest = readDefaultGuestManifest(guest.dir);
+  const manifest: DefaultGuestManifest = readDefaultGuestManifest(guest.dir);
   const list = workloads(scale);
   console.log(`tab vs Node, ${reps} reps, workload scale ${scale}, -m ${MEMORY_MIB}M, ${new Date().toISOString()}`);
 
   const server = new TabServer(guest);
   await server.start();
   const browser = await launchChromium();
-  const rows: string[][] = [["measure", "tab", "node", "tab / node"]];
-  const tabSpeed = new Map<string, number[]>();
-  /** Host wall time of each workload command (typed to answered): a check on the guest clock. */
-  const tabHost = new Map<string, number[]>();
-  const cold: { marker: number[]; prompt: number[] } = { marker: [], prompt: [] };
-  const restore: { ms: number[]; demand: number[]; streamed: number[] } = { ms: [], demand: [], streamed: [] };
+  const page = await browser.newPage();
+  await page.goto(server.origin);
+  await page.waitForFunction(() => typeof (window as unknown as { tabs?: unknown }).tabs === "object");
+  const driver = new TabDriver(page);
+  const source = (key: string): TabBootSource => ({
+    memoryMiB: MEMORY_MIB, cpus: 1, kernelUrl: "/guest/kernel", initrdUrl: "/guest/initrd", append: manifest.append,
+    drives: [{ url: "/guest/disk", sizeBytes: manifest.files["data.ext4"].bytes, readonly: false, overlayKey: key }],
+    nics: [{ mac: "52:54:00:12:34:99", url: `${server.origin.replace("http", "ws")}/nic` }],
+    request: { headers: {} },
+  });
+  const tab = new TabTarget(page, driver, source, manifest.readyMarker);
+  const node = new NodeTarget(
+    typevisorCommand({ kernel: guest.kernel, initrd: guest.initrd, append: manifest.append, memory: `${MEMORY_MIB}M`, drives: [{ file: guest.disk, readOnly: true }] }),
+    manifest.readyMarker,
+  );
+  const targets: Target[] = [tab, node];
+  const boots = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const speed = new Map<string, Timed[]>();
+  const restore = { ms: [] as number[], demand: [] as number[], streamed: [] as number[], stored: 0 };
   try {
-    const page = await browser.newPage();
-    await page.goto(server.origin);
-    await page.waitForFunction(() => typeof (window as unknown as { tabs?: unknown }).tabs === "object");
-    const driver = new TabDriver(page);
-    const src = (i: number): TabBootSource => ({
-      memoryMiB: MEMORY_MIB, cpus: 1, kernelUrl: "/guest/kernel", initrdUrl: "/guest/initrd", append: manifest.append,
-      drives: [{ url: "/guest/disk", sizeBytes: manifest.files["data.ext4"].bytes, readonly: false, overlayKey: `bench-${i}` }],
-      nics: [{ mac: "52:54:00:12:34:99", url: `${server.origin.replace("http", "ws")}/nic` }],
-      request: { headers: {} },
-    });
+    // Cold boots, alternating; the last boot of each stays up for the workloads.
     for (let i = 0; i < reps; i++) {
-      const t0 = performance.now();
-      const vm = await page.evaluate((s) => tabs.boot(s), src(i));
-      await driver.waitFor(vm, new RegExp(manifest.readyMarker));
-      cold.marker.push(performance.now() - t0);
-      await driver.waitFor(vm, PROMPT);
-      cold.prompt.push(performance.now() - t0);
-      console.log(`  tab cold boot ${i + 1}/${reps}: marker ${(cold.marker[i] / 1000).toFixed(2)} s, prompt ${(cold.prompt[i] / 1000).toFixed(2)} s`);
-      await driver.run(vm, QUIET_CONSOLE);
-      if (i === 0) {
-        for (const w of list) {
-          const samples: number[] = [];
-          const host: number[] = [];
-          for (let r = 0; r < reps; r++) {
-            const t = performance.now();
-            const { output } = await driver.run(vm, `time -p sh -c ${quote(w.command)}`);
-            host.push((performance.now() - t) / 1000);
-            samples.push(realSeconds(output, w.name));
-            console.log(`  tab ${w.name} ${r + 1}/${reps}: ${samples[r].toFixed(2)} s (host ${host[r].toFixed(2)} s)`);
-          }
-          tabSpeed.set(w.name, samples);
-          tabHost.set(w.name, host);
-        }
-        await page.evaluate((n) => tabs.pause(n), vm);
-        const snap = await page.evaluate((n) => tabs.snapshot(n, "bench"), vm);
-        console.log(`  snapshot: ${(snap.bytes / 2 ** 20).toFixed(1)} MiB`);
-        for (let r = 0; r < reps; r++) {
-          const t1 = performance.now();
-          const back = await page.evaluate(
-            (s) => tabs.restore(s),
-            { snapshotUrl: "/snapshots/bench", snapshotSizeBytes: snap.bytes, snapshotId: snap.id, drives: src(0).drives, nics: src(0).nics, request: { headers: {} } },
-          );
-          await driver.run(back, "echo ok");
-          restore.ms.push(performance.now() - t1);
-          const stats = await page.evaluate((n) => tabs.stats(n), back);
-          restore.demand.push(stats.demandPages);
-          restore.streamed.push(stats.streamedPages);
-          console.log(`  tab restore ${r + 1}/${reps}: ${(restore.ms[r] / 1000).toFixed(2)} s, ${stats.demandPages} pages on demand, ${stats.streamedPages} streamed, of ${Math.round(snap.bytes / 4096)} stored`);
-          await page.evaluate((n) => tabs.stop(n), back);
+      for (const t of targets) {
+        if (i > 0) await t.stop();
+        const ms = await t.boot();
+        boots.get(t.name)!.push(ms);
+        console.log(`  ${t.name} boot ${i + 1}/${reps}: ready marker at ${(ms / 1000).toFixed(2)} s`);
+      }
+    }
+    for (const w of list) {
+      for (let r = 0; r < reps; r++) {
+        for (const t of targets) {
+          const s = await t.time(w);
+          const key = `${t.name} ${w.name}`;
+          speed.set(key, [...(speed.get(key) ?? []), s]);
+          console.log(`  ${key} ${r + 1}/${reps}: ${s.guest.toFixed(2)} s guest, ${s.host.toFixed(2)} s host`);
         }
       }
-      await page.evaluate((n) => tabs.stop(n), vm);
+    }
+    await node.stop();
+    // Restore: a snapshot of the tab's guest at its shell, into fresh TabVms.
+    await page.evaluate((n) => tabs.pause(n), tab.vm);
+    const snap = await page.evaluate((n) => tabs.snapshot(n, "bench"), tab.vm);
+    restore.stored = Math.round(snap.bytes / 4096);
+    const drives = source(`bench-${reps}`).drives;
+    await tab.stop();
+    for (let r = 0; r < reps; r++) {
+      const t1 = performance.now();
+      const back = await page.evaluate(
+        (s) => tabs.restore(s),
+        { snapshotUrl: "/snapshots/bench", snapshotSizeBytes: snap.bytes, snapshotId: snap.id, drives, nics: source("").nics, request: { headers: {} } },
+      );
+      await driver.run(back, "echo ok");
+      restore.ms.push(performance.now() - t1);
+      const stats = await page.evaluate((n) => tabs.stats(n), back);
+      restore.demand.push(stats.demandPages);
+      restore.streamed.push(stats.streamedPages);
+      console.log(`  tab restore ${r + 1}/${reps}: ${(restore.ms[r] / 1000).toFixed(2)} s, ${stats.demandPages} pages on demand, ${stats.streamedPages} streamed, of ${restore.stored} stored (${stats.ramPages} in RAM)`);
+      await page.evaluate((n) => tabs.stop(n), back);
     }
   } finally {
+    await node.stop();
+    await tab.stop().catch(() => {});
     await browser.close();
     await server.stop();
   }
 
-  // The same guest in Node: typevisor run (a worker thread), same memory, the data disk read-only.
-  const command = typevisorCommand({ kernel: guest.kernel, initrd: guest.initrd, append: manifest.append, memory: `${MEMORY_MIB}M`, drives: [{ file: guest.disk, readOnly: true }] });
-  const node = new Map<string, number[]>();
-  const nodeHost = new Map<string, number[]>();
-  const nodeBoot: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const vm = GuestConsole.start(command, { label: "node", hangGuardMs: HANG_GUARD_MS });
-    try {
-      nodeBoot.push(await vm.waitForShell(manifest.readyMarker));
-      console.log(`  node boot ${i + 1}/${reps}: marker ${(nodeBoot[i] / 1000).toFixed(2)} s (from process start)`);
-      if (i === 0) {
-        for (const w of list) {
-          const samples: number[] = [];
-          const host: number[] = [];
-          for (let r = 0; r < reps; r++) {
-            const result = await vm.run(`time -p sh -c ${quote(w.command)}`);
-            if (result.status !== 0) throw new Error(`node: ${w.name} exited with status ${result.status}:\n${result.output}`);
-            host.push(result.hostMs / 1000);
-            samples.push(realSeconds(result.output, w.name));
-            console.log(`  node ${w.name} ${r + 1}/${reps}: ${samples[r].toFixed(2)} s (host ${host[r].toFixed(2)} s)`);
-          }
-          node.set(w.name, samples);
-          nodeHost.set(w.name, host);
-        }
-      }
-    } finally {
-      await vm.kill();
-    }
-  }
-
-  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-  rows.push(["boot to ready marker", s(median(cold.marker)), s(median(nodeBoot)), (median(cold.marker) / median(nodeBoot)).toFixed(2)]);
-  rows.push(["boot to shell prompt (tab)", s(median(cold.prompt)), "", ""]);
-  rows.push(["restore to shell answer (tab)", s(median(restore.ms)), "", ""]);
-  rows.push(["  pages on demand / streamed", `${median(restore.demand)} / ${median(restore.streamed)}`, "", ""]);
+  const sec = (x: number) => `${x.toFixed(2)} s`;
+  const rows: string[][] = [["measure", "tab", "node", "tab / node"]];
+  const tb = median(boots.get("tab")!) / 1000;
+  const nb = median(boots.get("node")!) / 1000;
+  rows.push(["cold boot to ready marker", sec(tb), sec(nb), (tb / nb).toFixed(2)]);
+  rows.push(["snapshot restore to shell answer", sec(median(restore.ms) / 1000), "", ""]);
+  rows.push([`  RAM pages on demand / streamed / stored`, `${median(restore.demand)} / ${median(restore.streamed)} / ${restore.stored}`, "", ""]);
   for (const w of list) {
-    const t = median(tabSpeed.get(w.name)!);
-    const n = median(node.get(w.name)!);
-    rows.push([`${w.name} (scale ${scale}), guest time`, `${t.toFixed(2)} s`, `${n.toFixed(2)} s`, (t / n).toFixed(2)]);
-    const th = median(tabHost.get(w.name)!);
-    const nh = median(nodeHost.get(w.name)!);
-    rows.push([`${w.name} (scale ${scale}), host time`, `${th.toFixed(2)} s`, `${nh.toFixed(2)} s`, (th / nh).toFixed(2)]);
+    for (const clock of ["guest", "host"] as const) {
+      const t = median(speed.get(`tab ${w.name}`)!.map((s) => s[clock]));
+      const n = median(speed.get(`node ${w.name}`)!.map((s) => s[clock]));
+      rows.push([`${w.name} (scale ${scale}), ${clock} clock`, sec(t), sec(n), (t / n).toFixed(2)]);
+    }
   }
   console.log("");
   printTable(rows);
