@@ -126,6 +126,7 @@ test("a file written to /data survives pause, snapshot and a lazy restore into a
   // Lazy: the pages the guest waited for (with their chunks) are a small part of RAM.
   assert.ok(stats.demandPages > 0, "no RAM page was fetched on demand");
   assert.ok(stats.demandPages < stats.ramPages / 8, `${stats.demandPages} pages fetched on demand of ${stats.ramPages} in RAM`);
+  assert.equal(stats.diskError, null);
   const fetched = stats.demandPages + stats.streamedPages;
   assert.ok(fetched < stats.ramPages / 4, `${fetched} pages fetched (on demand and streamed) of ${stats.ramPages} in RAM`);
   console.log(`# restore: ${stats.demandPages} pages on demand, ${stats.streamedPages} streamed, of ${stats.ramPages} RAM pages (${Math.round(stored)} stored)`);
