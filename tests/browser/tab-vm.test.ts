@@ -156,7 +156,7 @@ test("the restored VM's snapshot is a diff against the restored snapshot, and th
   assert.equal(header.flags & FLAG_DIFF, FLAG_DIFF);
   assert.ok(diff.bytes < parent.length / 2, `the diff (${diff.bytes} bytes) is not much smaller than the full snapshot (${parent.length})`);
   const metaSection = sectionsOf(child).get(SECTION_META)!;
-  const meta = parseMeta(child.subarray(metaSection.offset, metaSection.offset + metaSection.length), "diff", header);
+  const meta = parseMeta(child.subarray(metaSection.offset, metaSection.offset + metaSection.length), metaSection.crc, "diff", header);
   assert.deepEqual(meta.parent, { path: "lease", id: decodeHeader(parent, "full").id });
   // The host's reader follows the parent by name beside the diff and checks every page.
   const dir = await mkdtemp(join(tmpdir(), "tab-diff-"));
