@@ -102,7 +102,7 @@ test("the tab's NIC is a WebSocket: the guest's frames reach the server and the 
   assert.ok(Number(rx.output) > 0, `the guest received no frame (rx_packets ${rx.output}); the server sent ${NIC_REPLY.length}-byte replies`);
 });
 
-test("a file written to /data survives pause, snapshot and a lazy restore into a fresh TabVm", async () => {
+test("a file written to /data survives pause, snapshot and a lazy restore into a fresh TabVm", async (t) => {
   assert.equal((await driver.run(booted, `echo '${FILE_TEXT}' > /data/tab.txt && sync`)).status, 0);
   await page.evaluate((vm) => tabs.pause(vm), booted);
   assert.equal(await page.evaluate((vm) => tabs.state(vm).state, booted), "paused");
@@ -129,7 +129,7 @@ test("a file written to /data survives pause, snapshot and a lazy restore into a
   assert.equal(stats.diskError, null);
   const fetched = stats.demandPages + stats.streamedPages;
   assert.ok(fetched < stats.ramPages / 4, `${fetched} pages fetched (on demand and streamed) of ${stats.ramPages} in RAM`);
-  console.log(`# restore: ${stats.demandPages} pages on demand, ${stats.streamedPages} streamed, of ${stats.ramPages} RAM pages (${Math.round(stored)} stored)`);
+  t.diagnostic(`restore: ${stats.demandPages} pages on demand, ${stats.streamedPages} streamed, of ${stats.ramPages} RAM pages (${Math.round(stored)} stored)`);
 
   // Dropping the page cache makes the guest read the disk: the blocks come from the IndexedDB overlay.
   const reread = await driver.run(restored, "echo 3 > /proc/sys/vm/drop_caches; cat /data/tab.txt");
