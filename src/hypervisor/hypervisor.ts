@@ -154,6 +154,12 @@ export class Hypervisor {
         await s.reclaim();
         return ok(s.view());
       }
+      case "drive.sync": {
+        const lease = this.supervisor(c.vm).browserLease(c.lease);
+        if (c.data === undefined) throw invalid("the body is the block to write (Content-Type: application/octet-stream)");
+        lease.drive(c.index).write(c.offset, c.data);
+        return { status: 204 };
+      }
       case "guest.default":
         return ok(await defaultGuestView());
       case "snapshot.list":
