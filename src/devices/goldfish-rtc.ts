@@ -14,6 +14,7 @@
 import type { AccessSize, InterruptSink, MmioDevice, Saveable } from "../machine/device.ts";
 import { badState, type TimerSource } from "../machine/timer.ts";
 import { TIMEBASE_HZ } from "../machine/clock.ts";
+import { monotonicNs } from "../machine/host-time.ts";
 import { narrowRead } from "./regs.ts";
 
 export const RTC_BASE = 0x101000;
@@ -36,8 +37,8 @@ const U64 = (1n << 64n) - 1n;
 /** Host wall-clock time in ns since the Unix epoch, with monotonic steps. */
 export function hostWallNs(): () => bigint {
   const originNs = BigInt(Date.now()) * 1_000_000n;
-  const originHr = process.hrtime.bigint();
-  return () => originNs + (process.hrtime.bigint() - originHr);
+  const originHr = monotonicNs();
+  return () => originNs + (monotonicNs() - originHr);
 }
 
 export interface GoldfishRtcState {

@@ -22,8 +22,13 @@ export function parseJitMode(value: string | undefined): JitMode {
   throw new Error(`TYPEVISOR_JIT must be off, on or force, not "${value}"`);
 }
 
+/** Variables as Node's process.env has them; a browser worker has none (the JIT is off there). */
+export type JitEnv = Record<string, string | undefined>;
+
+const processEnv: JitEnv = (globalThis as { process?: { env: JitEnv } }).process?.env ?? {};
+
 /** The configuration from the environment (read when a hart is made). */
-export function jitConfig(env: NodeJS.ProcessEnv = process.env): JitConfig {
+export function jitConfig(env: JitEnv = processEnv): JitConfig {
   const mode = parseJitMode(env.TYPEVISOR_JIT);
   const raw = env.TYPEVISOR_JIT_THRESHOLD;
   let threshold = mode === "force" ? 0 : DEFAULT_THRESHOLD;

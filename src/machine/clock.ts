@@ -8,6 +8,7 @@
  * (CLINT mtime writes) or by a snapshot restore.
  */
 import type { Clock, Saveable } from "./device.ts";
+import { monotonicNs } from "./host-time.ts";
 import { badState } from "./timer.ts";
 
 export const TIMEBASE_HZ = 10_000_000;
@@ -39,9 +40,6 @@ export interface MachineClock extends Clock, Saveable<ClockState> {
 
 const NS_PER_TICK = 1e9 / TIMEBASE_HZ;
 
-function hostNs(): bigint {
-  return process.hrtime.bigint();
-}
 
 export class HostClock implements MachineClock {
   readonly deterministic = false;
@@ -50,7 +48,7 @@ export class HostClock implements MachineClock {
   private originTicks = 0;
   private pausedAt = -1;
 
-  constructor(private readonly nowNs: () => bigint = hostNs) {
+  constructor(private readonly nowNs: () => bigint = monotonicNs) {
     this.originNs = nowNs();
   }
 

@@ -4,11 +4,10 @@
  * device tree describing them, the boot loader, and the run loop.
  *
  * The run loop is async: it runs the harts in instruction batches, polls
- * device timers between batches, and hands the Node event loop a turn every
+ * device timers between batches, and hands the host event loop (Node, or a browser worker) a turn every
  * few milliseconds so host input and timers are delivered. When every hart
  * waits in WFI it sleeps until the next timer deadline or host input.
  */
-import { randomBytes } from "node:crypto";
 import { createVmMemory, MAX_HARTS, RAM_BASE, RAM_OFFSET, WASM_PAGE } from "../cpu/layout.ts";
 import { Hart, type HartSnapshot } from "../cpu/hart.ts";
 import { Clint } from "../devices/clint.ts";
@@ -25,6 +24,7 @@ import { KERNEL_ALIGN, kernelAddress, loadKernelImage, loadRaw } from "../loader
 import { LoadError } from "../loader/load-error.ts";
 import { dtbAddress, initrdAddress } from "../loader/placement.ts";
 import { Bus } from "./bus.ts";
+import { nextTurn } from "./event-loop.ts";
 import type { InterruptSink } from "./device.ts";
 import { HostClock, InstructionClock, type ClockState, type MachineClock } from "./clock.ts";
 import { PAGE_DIRTY, PAGE_FORKED, PAGE_LOGGED } from "./ram-pages.ts";
@@ -514,7 +514,7 @@ export class VirtMachine {
       const pressure = this.serial?.backpressure?.() ?? null;
       if (pressure !== null) await pressure;
       if (sleepMs > 0) await this.sleep(sleepMs);
-      else await new Promise<void>((resolve) => setImmediate(resolve));
+      else await nextTurn();
     }
   }
 
@@ -667,7 +667,7 @@ export class VirtMachine {
       bootargs,
       initrd: initrdRange,
       // Deterministic runs stay reproducible: no host entropy in the tree.
-      rngSeed: this.clock.deterministic ? undefined : new Uint8Array(randomBytes(32)),
+      rngSeed: this.clock.deterministic ? undefined : crypto.getRandomValues(new Uint8Array(32)),
     });
     const infoOffset = (this.dtb.length + 7) & ~7;
     this.dtbAddress = dtbAddress(RAM_BASE, this.ramSize, infoOffset + FW_DYNAMIC_INFO_SIZE);

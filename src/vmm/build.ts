@@ -6,6 +6,7 @@
  * since, RAM that cannot be allocated) or an image the loader rejects.
  */
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { openDrive, type BlockBackend } from "../backends/block/index.ts";
 import type { EthernetBackend } from "../backends/net/ethernet-backend.ts";
 import { LoopbackEthernetBackend } from "../backends/net/loopback.ts";
@@ -62,7 +63,8 @@ export function buildMachine(config: VmConfig, options: BuildOptions = {}): Virt
     for (const drive of config.drives) {
       const backend = openDrive({ file: drive.file, readOnly: drive.readonly, snapshot: drive.snapshot, format: drive.format, discard: drive.discard, cache: drive.cache });
       disks.push(backend);
-      virtio.push(new VirtioBlk(drive.serial === undefined ? { backend } : { backend, serial: drive.serial }));
+      const diskPath = backend.path === undefined ? undefined : resolve(backend.path);
+      virtio.push(new VirtioBlk(drive.serial === undefined ? { backend, diskPath } : { backend, diskPath, serial: drive.serial }));
     }
     for (const nic of config.nics) {
       const backend = ethernet(nic);

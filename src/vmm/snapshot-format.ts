@@ -13,6 +13,7 @@
  *
  * Only the encoding lives here; snapshot-reader.ts validates, snapshot-writer.ts writes.
  */
+import { fromHex, toHex } from "./bytes-text.ts";
 import { crc32 } from "./crc32.ts";
 import { SnapshotError } from "./snapshot-error.ts";
 
@@ -52,7 +53,7 @@ export function encodeHeader(h: Header): Uint8Array {
   bytes.set(new TextEncoder().encode(MAGIC), 0);
   dv.setUint32(8, h.version, true);
   dv.setUint32(12, h.flags, true);
-  bytes.set(Buffer.from(h.id, "hex"), 16);
+  bytes.set(fromHex(h.id).subarray(0, 16), 16);
   dv.setUint32(32, PAGE_SIZE, true);
   dv.setUint32(36, h.pageCount, true);
   dv.setUint32(40, h.sectionCount, true);
@@ -76,7 +77,7 @@ export function decodeHeader(bytes: Uint8Array, name: string): Header {
   return {
     version,
     flags: dv.getUint32(12, true),
-    id: Buffer.from(bytes.subarray(16, 32)).toString("hex"),
+    id: toHex(bytes.subarray(16, 32)),
     pageCount: dv.getUint32(36, true),
     sectionCount: dv.getUint32(40, true),
   };

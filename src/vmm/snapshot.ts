@@ -8,11 +8,11 @@
  */
 import { randomBytes } from "node:crypto";
 import type { VirtMachine } from "../machine/virt-machine.ts";
-import { PAGE_DIRTY, PAGE_USED } from "../machine/ram-pages.ts";
 import { SnapshotError } from "./snapshot-error.ts";
 import { ENTRY_PARENT, ENTRY_ZERO, PAGE_SIZE } from "./snapshot-format.ts";
 import { closeSnapshot, openSnapshot, SnapshotPages, type SnapshotFile, type SnapshotMeta } from "./snapshot-reader.ts";
 import { ENTRY_STORE, writeSnapshotFile } from "./snapshot-writer.ts";
+import { dirtyEntries, fullEntries } from "./snapshot-entries.ts";
 import { stateToJson } from "./state-json.ts";
 import { isZeroPage } from "./zero-page.ts";
 
@@ -127,18 +127,6 @@ export function restoreSnapshot(snapshot: string | SnapshotFile, machine: VirtMa
   baselines.set(machine, file.header.id);
 }
 
-/** Every page that may be non-zero and is: stored; the rest: zero. */
-function fullEntries(machine: VirtMachine): Uint32Array {
-  const pages = machine.bus.pages;
-  pages.ensureAll();
-  const entries = new Uint32Array(pages.count).fill(ENTRY_ZERO);
-  const ram = machine.bus.ram;
-  for (let p = 0; p < pages.count; p++) {
-    if ((pages.flags[p] & PAGE_USED) !== 0 && !isZeroPage(ram, p)) entries[p] = ENTRY_STORE;
-  }
-  return entries;
-}
-
 /**
  * Pages that differ from the snapshot `file`. When the machine's RAM was
  * last saved to or restored from that very snapshot, those are the pages
@@ -147,12 +135,9 @@ function fullEntries(machine: VirtMachine): Uint32Array {
 function diffEntries(machine: VirtMachine, file: SnapshotFile): Uint32Array {
   const pages = machine.bus.pages;
   const ram = machine.bus.ram;
+  if (baselines.get(machine) === file.header.id) return dirtyEntries(machine);
   const entries = new Uint32Array(pages.count).fill(ENTRY_PARENT);
   const changed = (p: number) => (isZeroPage(ram, p) ? ENTRY_ZERO : ENTRY_STORE);
-  if (baselines.get(machine) === file.header.id) {
-    for (let p = 0; p < pages.count; p++) if ((pages.flags[p] & PAGE_DIRTY) !== 0) entries[p] = changed(p);
-    return entries;
-  }
   pages.ensureAll();
   const reader = new SnapshotPages(file);
   const theirs = new Uint8Array(PAGE_SIZE);

@@ -3,10 +3,11 @@
  * but may hold byte arrays (device tree, queued frames), which JSON cannot:
  * they travel as {"$bytes": base64}.
  */
+import { fromBase64, toBase64 } from "./bytes-text.ts";
 
 export function stateToJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v instanceof Uint8Array ? { $bytes: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") } : v,
+    v instanceof Uint8Array ? { $bytes: toBase64(v) } : v,
   );
 }
 
@@ -14,7 +15,7 @@ export function stateToJson(value: unknown): string {
 export function stateFromJson(text: string): unknown {
   return JSON.parse(text, (_key, v: unknown) => {
     if (v !== null && typeof v === "object" && typeof (v as { $bytes?: unknown }).$bytes === "string") {
-      return new Uint8Array(Buffer.from((v as { $bytes: string }).$bytes, "base64"));
+      return fromBase64((v as { $bytes: string }).$bytes);
     }
     return v;
   });

@@ -14,6 +14,8 @@ export interface UiAsset {
 }
 
 const consoleDir = fileURLToPath(new URL("../../console/", import.meta.url));
+/** The tab's machine: /ui/tab-worker.js (docs/browser.md). */
+const tabWorker = fileURLToPath(new URL("../../browser/tab-worker.ts", import.meta.url));
 
 function asset(body: Buffer | Uint8Array, contentType: string): UiAsset {
   const buf = Buffer.from(body);
@@ -34,7 +36,7 @@ export function uiAssets(): Promise<Map<string, UiAsset>> {
 async function buildUi(): Promise<Map<string, UiAsset>> {
   const { build } = await import("esbuild");
   const result = await build({
-    entryPoints: { app: `${consoleDir}main.ts` },
+    entryPoints: { app: `${consoleDir}main.ts`, "tab-worker": tabWorker },
     outdir: "/ui", // virtual: write is false
     write: false,
     bundle: true,

@@ -11,7 +11,6 @@
  * used ring and interrupts once per batch. `drainIo` waits for everything
  * in flight: a snapshot never holds a half-done request.
  */
-import { resolve } from "node:path";
 import type { AccessSize } from "../../machine/device.ts";
 import { badState } from "../../machine/timer.ts";
 import type { BlockBackend } from "../../backends/block/block-backend.ts";
@@ -57,6 +56,11 @@ export interface VirtioBlkOptions {
   queueSize?: number;
   /** Largest single segment the driver may use, in bytes (default 1 MiB). */
   sizeMax?: number;
+  /**
+   * Names the disk in snapshots (an absolute host path; build.ts resolves
+   * it, this file has no file system). Default: the backend's path.
+   */
+  diskPath?: string;
 }
 
 /** Which disk the device was attached to: a snapshot must be restored onto the same one. */
@@ -81,6 +85,7 @@ export class VirtioBlk implements VirtioDevice {
   readonly queueSizes: readonly number[];
   readonly config = new Uint8Array(CONFIG_SIZE);
   readonly backend: BlockBackend;
+  private readonly diskPath: string | undefined;
   /** Guest data moved, for the host's accounting (hypervisor metrics). */
   readonly stats = { readBytes: 0, writeBytes: 0 };
   /** Disk size in 512-byte sectors. */
@@ -104,6 +109,7 @@ export class VirtioBlk implements VirtioDevice {
     const queueSize = opts.queueSize ?? 256;
     const sizeMax = opts.sizeMax ?? 1 << 20;
     this.backend = opts.backend;
+    this.diskPath = opts.diskPath;
     this.capacity = Math.floor(opts.backend.size / SECTOR_SIZE);
     this.queueSizes = [queueSize];
     let features =
@@ -304,8 +310,8 @@ export class VirtioBlk implements VirtioDevice {
   }
 
   private identity(): DiskIdentity {
-    const path = this.backend.path;
-    return { path: path === undefined ? null : resolve(path), size: this.backend.size, readOnly: this.backend.readOnly };
+    const path = this.diskPath ?? this.backend.path;
+    return { path: path === undefined ? null : path, size: this.backend.size, readOnly: this.backend.readOnly };
   }
 }
 

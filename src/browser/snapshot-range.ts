@@ -1,0 +1,180 @@
+/**
+ * A snapshot restored lazily from a URL: its header, section table, META
+ * and INDEX are fetched and checked up front (as snapshot-reader.ts does
+ * for a file); RAM pages come by Range when the guest first touches them.
+ *
+ * The machine's page loader is synchronous, so a page the guest waits for
+ * is fetched with synchronous XMLHttpRequest, together with the rest of
+ * its chunk (CHUNK_SLOTS stored pages, adjacent in the file and mostly in
+ * RAM). Meanwhile `stream` fetches the other chunks in the background and
+ * installs their pages between run-loop slices, so the snapshot is soon
+ * not needed at all. Only full snapshots: a diff's parent is on the host.
+ */
+import { PAGE_PRESENT, type PageSource, type RamPages } from "../machine/ram-pages.ts";
+import { crc32 } from "../vmm/crc32.ts";
+import { SnapshotError } from "../vmm/snapshot-error.ts";
+import {
+  decodeHeader, decodeSections, ENTRY_PARENT, ENTRY_ZERO, FLAG_DIFF, HEADER_SIZE, PAGE_SIZE, SECTION_INDEX, SECTION_META,
+  SECTION_PAGES, sectionTableSize, type Header,
+} from "../vmm/snapshot-format.ts";
+import { parseIndex, parseMeta, type SnapshotMeta } from "../vmm/snapshot-parse.ts";
+import { fetchRange, fetchRangeSync, type Headers } from "../backends/web-http.ts";
+
+/** Stored pages per Range request: 256 KiB. */
+export const CHUNK_SLOTS = 64;
+/** Pause between background chunks, so the guest and the page keep the worker's time. */
+const STREAM_GAP_MS = 2;
+
+export interface RangeSnapshot {
+  url: string;
+  header: Header;
+  meta: SnapshotMeta;
+  entries: Uint32Array;
+  pageCrcs: Uint32Array;
+  pagesOffset: number;
+  headers: Headers;
+}
+
+async function get(url: string, start: number, end: number, headers: Headers): Promise<Uint8Array> {
+  try {
+    return await fetchRange(url, start, end, headers);
+  } catch (e) {
+    throw new SnapshotError(`cannot read snapshot ${url}: ${(e as Error).message}`);
+  }
+}
+
+/** Fetches and checks everything but the RAM pages. Throws SnapshotError. */
+export async function openRangeSnapshot(url: string, size: number, headers: Headers): Promise<RangeSnapshot> {
+  if (!Number.isSafeInteger(size) || size < HEADER_SIZE) throw new SnapshotError(`${url} is not a Typevisor snapshot (${size} bytes: truncated?)`);
+  const head = await get(url, 0, Math.min(size, PAGE_SIZE), headers);
+  const header = decodeHeader(head.subarray(0, HEADER_SIZE), url);
+  if (header.sectionCount > 16) throw new SnapshotError(`${url}: the snapshot header is corrupt (${header.sectionCount} sections)`);
+  if ((header.flags & FLAG_DIFF) !== 0) throw new SnapshotError(`${url} is a diff snapshot; a tab restores only full snapshots`);
+  const tableEnd = HEADER_SIZE + sectionTableSize(header.sectionCount);
+  const table = tableEnd <= head.length ? head.subarray(HEADER_SIZE, tableEnd) : await get(url, HEADER_SIZE, tableEnd, headers);
+  const sections = decodeSections(table.slice(), header.sectionCount, size, url);
+  const metaSection = sections.get(SECTION_META)!;
+  const indexSection = sections.get(SECTION_INDEX)!;
+  const pagesSection = sections.get(SECTION_PAGES)!;
+  const metaBytes = await get(url, metaSection.offset, metaSection.offset + metaSection.length, headers);
+  if (crc32(metaBytes) !== metaSection.crc) throw new SnapshotError(`${url}: the snapshot's metadata is corrupt (checksum)`);
+  const meta = parseMeta(metaBytes, url, header);
+  const indexBytes = (await get(url, indexSection.offset, indexSection.offset + indexSection.length, headers)).slice();
+  if (crc32(indexBytes) !== indexSection.crc) throw new SnapshotError(`${url}: the snapshot's page index is corrupt (checksum)`);
+  const { entries, pageCrcs } = parseIndex(indexBytes, header, pagesSection.length, url);
+  return { url, header, meta, entries, pageCrcs, pagesOffset: pagesSection.offset, headers };
+}
+
+/** RAM pages of a RangeSnapshot, by chunk: on demand (synchronous) and in the background. */
+export class RangePageSource implements PageSource {
+  /** Pages brought in because the guest touched them (with their chunks), and by the background stream. */
+  readonly counts = { demandPages: 0, streamedPages: 0, requests: 0 };
+  private readonly slotPage: Uint32Array;
+  private readonly chunkCount: number;
+  /** Fetched chunks whose pages are not all in RAM yet. */
+  private readonly chunks = new Map<number, Uint8Array>();
+  private released = false;
+
+  constructor(private readonly snap: RangeSnapshot) {
+    const slots = snap.pageCrcs.length;
+    this.slotPage = new Uint32Array(slots);
+    snap.entries.forEach((slot, page) => {
+      if (slot !== ENTRY_ZERO && slot !== ENTRY_PARENT) this.slotPage[slot] = page;
+    });
+    this.chunkCount = Math.ceil(slots / CHUNK_SLOTS);
+  }
+
+  load(page: number, ram: Uint8Array): boolean {
+    const slot = this.snap.entries[page];
+    const off = page * PAGE_SIZE;
+    if (slot === ENTRY_ZERO || slot === ENTRY_PARENT) {
+      ram.fill(0, off, off + PAGE_SIZE);
+      return false;
+    }
+    const c = Math.floor(slot / CHUNK_SLOTS);
+    let chunk = this.chunks.get(c);
+    if (chunk === undefined) {
+      chunk = this.fetchChunk(c, fetchRangeSync) as Uint8Array;
+      this.counts.demandPages += chunk.length / PAGE_SIZE;
+    }
+    const at = (slot - c * CHUNK_SLOTS) * PAGE_SIZE;
+    ram.set(chunk.subarray(at, at + PAGE_SIZE), off);
+    if (crc32(ram, off, off + PAGE_SIZE) !== this.snap.pageCrcs[slot]) {
+      ram.fill(0, off, off + PAGE_SIZE);
+      throw new SnapshotError(`${this.snap.url}: RAM page ${page} is corrupt (checksum)`);
+    }
+    return true;
+  }
+
+  release(): void {
+    this.released = true;
+    this.chunks.clear();
+  }
+
+  /**
+   * Fetches every chunk not fetched yet and puts its pages into `pages`,
+   * one chunk at a time between slices, until all are in or the source is
+   * released. A failure is left for the guest's own touch to report.
+   */
+  async stream(pages: RamPages): Promise<void> {
+    for (let c = 0; c < this.chunkCount && !this.released; c++) {
+      if (!this.chunks.has(c)) {
+        if (this.chunkLoaded(c, pages)) continue;
+        try {
+          const chunk = await this.fetchChunk(c, fetchRange);
+          this.counts.streamedPages += chunk.length / PAGE_SIZE;
+        } catch {
+          return;
+        }
+        if (this.released) return;
+      }
+      const first = c * CHUNK_SLOTS;
+      const end = Math.min(first + CHUNK_SLOTS, this.slotPage.length);
+      for (let s = first; s < end && !this.released; s++) {
+        const page = this.slotPage[s];
+        try {
+          pages.ensure(page, page);
+        } catch {
+          return; // a corrupt page: the run loop reports pages.failure
+        }
+      }
+      this.chunks.delete(c);
+      await new Promise((resolve) => setTimeout(resolve, STREAM_GAP_MS));
+    }
+  }
+
+  private chunkLoaded(c: number, pages: RamPages): boolean {
+    const end = Math.min((c + 1) * CHUNK_SLOTS, this.slotPage.length);
+    for (let s = c * CHUNK_SLOTS; s < end; s++) if ((pages.flags[this.slotPage[s]] & PAGE_PRESENT) === 0) return false;
+    return true;
+  }
+
+  private fetchChunk(c: number, how: typeof fetchRangeSync): Uint8Array;
+  private fetchChunk(c: number, how: typeof fetchRange): Promise<Uint8Array>;
+  private fetchChunk(c: number, how: typeof fetchRangeSync | typeof fetchRange): Uint8Array | Promise<Uint8Array> {
+    const slots = this.snap.pageCrcs.length;
+    const start = this.snap.pagesOffset + c * CHUNK_SLOTS * PAGE_SIZE;
+    const end = this.snap.pagesOffset + Math.min((c + 1) * CHUNK_SLOTS, slots) * PAGE_SIZE;
+    this.counts.requests++;
+    const fail = (e: unknown) => new SnapshotError(`cannot load RAM pages from ${this.snap.url}: ${(e as Error).message}`);
+    let got: Uint8Array | Promise<Uint8Array>;
+    try {
+      got = how(this.snap.url, start, end, this.snap.headers);
+    } catch (e) {
+      throw fail(e);
+    }
+    if (got instanceof Uint8Array) {
+      this.chunks.set(c, got);
+      return got;
+    }
+    return got.then(
+      (bytes) => {
+        this.chunks.set(c, bytes);
+        return bytes;
+      },
+      (e) => {
+        throw fail(e);
+      },
+    );
+  }
+}
