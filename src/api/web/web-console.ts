@@ -192,6 +192,7 @@ export async function createWebConsole<P extends ConsolePrincipal>(options: WebC
       return reply.type(asset.contentType).send(asset.body);
     };
     app.get("/", serveAsset);
+    app.get("/tab", serveAsset); // the default guest in a tab (issue 14)
     app.get("/ui/*", serveAsset);
   }
 
