@@ -114,7 +114,7 @@ export async function buildApi(services: ApiServices, transport: Transport): Pro
   app.addHook("onResponse", async (request, reply) => {
     if (!isStateChanging(request.method) || request.routeOptions.config.rule === undefined) return;
     await services.audit
-      .record({ principal: request.principal ?? NOBODY, method: request.method, path: request.url, status: reply.statusCode, detail: request.body })
+      .record({ principal: request.principal ?? NOBODY, method: request.method, path: request.url, status: reply.statusCode, detail: Buffer.isBuffer(request.body) ? { bytes: request.body.length } : request.body })
       .catch((e: Error) => request.log.error({ err: e }, "audit log write failed"));
   });
 

@@ -97,6 +97,7 @@ export class Hypervisor {
           }
         }
         await s.stop();
+        s.closeLease();
       }),
     );
     await this.networks.closeAll();

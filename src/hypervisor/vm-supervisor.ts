@@ -321,6 +321,11 @@ export class VmSupervisor {
     this.setState(this.currentState, true);
   }
 
+  /** Releases what the lease holds open (the daemon shuts down); the lease itself stays, persisted. */
+  closeLease(): void {
+    this.lease?.close();
+  }
+
   /** Forgets the lease (the VM is being deleted). */
   dropLease(): void {
     this.lease?.close();

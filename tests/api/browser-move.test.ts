@@ -263,6 +263,8 @@ test("a VM moves into a browser tab and back: leases, ranges, write-back, NIC br
     assert.match(last, /alive-12/);
     assert.match(last, /AFTER-RESTART/, "the block synced before the restart is on the reclaimed VM's disk");
     assert.equal((await d.tcp("POST", `/v1/vms/${VM}/actions/stop`)).status, 200);
+    const audited = readFileSync(join(dataDir, "audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.path.endsWith("/move-to-host"));
+    assert.ok(audited.length >= 6 && audited.every((e) => typeof e.detail?.bytes === "number"), "an uploaded snapshot is audited by its size, not its bytes");
   } finally {
     c?.close();
     await d.close();

@@ -70,7 +70,11 @@ export class ActiveLease {
     if (this.closed) throw conflict("the VM is moving back to the host");
     let drive = this.drives.get(index);
     if (drive === undefined) {
-      drive = LeaseDrive.open(config, blkStates(this.meta())[index]?.backend, join(this.dir, `drive-${index}.journal`));
+      try {
+        drive = LeaseDrive.open(config, blkStates(this.meta())[index]?.backend, join(this.dir, `drive-${index}.journal`));
+      } catch (e) {
+        throw conflict(`drive ${index} (${config.file}) cannot be opened for the tab: ${(e as Error).message}`);
+      }
       this.drives.set(index, drive);
     }
     return drive;
