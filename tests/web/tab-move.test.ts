@@ -16,11 +16,9 @@ import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./chromium.ts";
 import { DaemonProcess } from "./daemon-process.ts";
 import { QUIET_CONSOLE } from "../support/guest-console.ts";
+import { HANG_GUARD_MS, PROMPT, run, signIn as signInAs, waitForScreen } from "./console-page.ts";
 
 const VM = "tabweb";
-const HANG_GUARD_MS = Number(process.env.TEST_HANG_GUARD_SECONDS ?? 600) * 1000;
-const PROMPT = /typevisor:[^\n]*#$/m;
-
 let dir: string;
 let daemon: DaemonProcess;
 let browser: Browser;
@@ -28,40 +26,7 @@ let page: Page;
 let observer: Page;
 let token: string;
 
-async function screen(p: Page): Promise<string> {
-  return (await p.locator(".xterm-rows").innerText()).replace(/\u00a0/g, " ").replace(/ +$/gm, "");
-}
-
-async function waitForScreen(p: Page, pattern: RegExp): Promise<string> {
-  try {
-    const handle = await p.waitForFunction(
-      ([source, flags]) => {
-        const rows = (document.querySelector(".xterm-rows") as HTMLElement | null)?.innerText ?? "";
-        const text = rows.replace(/\u00a0/g, " ").replace(/ +$/gm, "");
-        return new RegExp(source, flags).test(text) ? text : false;
-      },
-      [pattern.source, pattern.flags] as const,
-      { timeout: HANG_GUARD_MS, polling: 200 },
-    );
-    return (await handle.jsonValue()) as string;
-  } catch (e) {
-    throw new Error(`the terminal never showed ${pattern}; it shows:\n${await screen(p).catch(() => "(nothing)")}`, { cause: e });
-  }
-}
-
-async function run(p: Page, command: string, answer: RegExp): Promise<string> {
-  await p.locator(".term-screen").click();
-  await p.keyboard.type(command);
-  await p.keyboard.press("Enter");
-  return waitForScreen(p, answer);
-}
-
-async function signIn(p: Page): Promise<void> {
-  await p.goto(daemon.origin);
-  await p.getByLabel("API token").fill(token);
-  await p.getByRole("button", { name: "Sign in" }).click();
-  await p.getByRole("heading", { name: "Virtual machines" }).waitFor();
-}
+const signIn = (p: Page) => signInAs(p, daemon.origin, token);
 
 async function location(): Promise<string> {
   return (await daemon.owner("GET", `/v1/vms/${VM}`)).body.location;
