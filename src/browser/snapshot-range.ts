@@ -20,9 +20,11 @@ import {
 import { parseIndex, parseMeta, type SnapshotMeta } from "../vmm/snapshot-parse.ts";
 import { fetchRange, fetchRangeSync, type Headers } from "../backends/web-http.ts";
 
-/** Stored pages per Range request: 256 KiB. */
-export const CHUNK_SLOTS = 64;
-/** Pause between background chunks, so the guest and the page keep the worker's time. */
+/** Stored pages per Range request: 64 KiB. */
+export const CHUNK_SLOTS = 16;
+/** Chunks per background request: 1 MiB. */
+const STREAM_SPAN = 16;
+/** Pause between background requests, so the guest and the page keep the worker's time. */
 const STREAM_GAP_MS = 2;
 
 export interface RangeSnapshot {
@@ -94,7 +96,7 @@ export class RangePageSource implements PageSource {
     const c = Math.floor(slot / CHUNK_SLOTS);
     let chunk = this.chunks.get(c);
     if (chunk === undefined) {
-      chunk = this.fetchChunk(c, fetchRangeSync) as Uint8Array;
+      chunk = this.fetchChunk(c);
       this.counts.demandPages += chunk.length / PAGE_SIZE;
     }
     const at = (slot - c * CHUNK_SLOTS) * PAGE_SIZE;
@@ -112,34 +114,54 @@ export class RangePageSource implements PageSource {
   }
 
   /**
-   * Fetches every chunk not fetched yet and puts its pages into `pages`,
-   * one chunk at a time between slices, until all are in or the source is
-   * released. A failure is left for the guest's own touch to report.
+   * Fetches every chunk not fetched yet, STREAM_SPAN chunks per request,
+   * and puts their pages into `pages` between slices, until all are in or
+   * the source is released. A failure is left for the guest's own touch
+   * to report.
    */
   async stream(pages: RamPages): Promise<void> {
-    for (let c = 0; c < this.chunkCount && !this.released; c++) {
-      if (!this.chunks.has(c)) {
-        if (this.chunkLoaded(c, pages)) continue;
+    for (let c = 0; c < this.chunkCount && !this.released; c += STREAM_SPAN) {
+      const last = Math.min(c + STREAM_SPAN, this.chunkCount) - 1;
+      let todo = false;
+      for (let k = c; k <= last && !todo; k++) todo = !this.chunks.has(k) && !this.chunkLoaded(k, pages);
+      if (todo) {
         try {
-          const chunk = await this.fetchChunk(c, fetchRange);
-          this.counts.streamedPages += chunk.length / PAGE_SIZE;
+          await this.fetchSpan(c, last);
         } catch {
           return;
         }
-        if (this.released) return;
       }
-      const first = c * CHUNK_SLOTS;
-      const end = Math.min(first + CHUNK_SLOTS, this.slotPage.length);
-      for (let s = first; s < end && !this.released; s++) {
-        const page = this.slotPage[s];
-        try {
-          pages.ensure(page, page);
-        } catch {
-          return; // a corrupt page: the run loop reports pages.failure
+      for (let k = c; k <= last && !this.released; k++) {
+        if (!this.chunks.has(k)) continue;
+        const end = Math.min((k + 1) * CHUNK_SLOTS, this.slotPage.length);
+        for (let s = k * CHUNK_SLOTS; s < end; s++) {
+          const page = this.slotPage[s];
+          try {
+            pages.ensure(page, page);
+          } catch {
+            return; // a corrupt page: the run loop reports pages.failure
+          }
         }
+        this.chunks.delete(k);
       }
-      this.chunks.delete(c);
       await new Promise((resolve) => setTimeout(resolve, STREAM_GAP_MS));
+    }
+  }
+
+  /** Fetches chunks first..last in one request; keeps those not fetched meanwhile. */
+  private async fetchSpan(first: number, last: number): Promise<void> {
+    const slots = this.snap.pageCrcs.length;
+    const start = this.snap.pagesOffset + first * CHUNK_SLOTS * PAGE_SIZE;
+    const end = this.snap.pagesOffset + Math.min((last + 1) * CHUNK_SLOTS, slots) * PAGE_SIZE;
+    this.counts.requests++;
+    const bytes = await fetchRange(this.snap.url, start, end, this.snap.headers);
+    if (this.released) return;
+    for (let k = first; k <= last; k++) {
+      if (this.chunks.has(k)) continue;
+      const from = (k - first) * CHUNK_SLOTS * PAGE_SIZE;
+      const chunk = bytes.subarray(from, Math.min(from + CHUNK_SLOTS * PAGE_SIZE, bytes.length));
+      this.chunks.set(k, chunk);
+      this.counts.streamedPages += chunk.length / PAGE_SIZE;
     }
   }
 
@@ -149,32 +171,19 @@ export class RangePageSource implements PageSource {
     return true;
   }
 
-  private fetchChunk(c: number, how: typeof fetchRangeSync): Uint8Array;
-  private fetchChunk(c: number, how: typeof fetchRange): Promise<Uint8Array>;
-  private fetchChunk(c: number, how: typeof fetchRangeSync | typeof fetchRange): Uint8Array | Promise<Uint8Array> {
+  /** Chunk `c`, fetched while the guest waits. */
+  private fetchChunk(c: number): Uint8Array {
     const slots = this.snap.pageCrcs.length;
     const start = this.snap.pagesOffset + c * CHUNK_SLOTS * PAGE_SIZE;
     const end = this.snap.pagesOffset + Math.min((c + 1) * CHUNK_SLOTS, slots) * PAGE_SIZE;
     this.counts.requests++;
-    const fail = (e: unknown) => new SnapshotError(`cannot load RAM pages from ${this.snap.url}: ${(e as Error).message}`);
-    let got: Uint8Array | Promise<Uint8Array>;
+    let chunk: Uint8Array;
     try {
-      got = how(this.snap.url, start, end, this.snap.headers);
+      chunk = fetchRangeSync(this.snap.url, start, end, this.snap.headers);
     } catch (e) {
-      throw fail(e);
+      throw new SnapshotError(`cannot load RAM pages: ${(e as Error).message}`);
     }
-    if (got instanceof Uint8Array) {
-      this.chunks.set(c, got);
-      return got;
-    }
-    return got.then(
-      (bytes) => {
-        this.chunks.set(c, bytes);
-        return bytes;
-      },
-      (e) => {
-        throw fail(e);
-      },
-    );
+    this.chunks.set(c, chunk);
+    return chunk;
   }
 }

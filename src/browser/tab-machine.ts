@@ -135,9 +135,10 @@ export async function restoreTab(src: TabRestoreSource, serial: SerialSink): Pro
   const state = snap.meta.machine;
   // The host names each disk by its file: the tab's drive i is the snapshot's block device i.
   const slots = (state.virtio?.slots ?? []) as (MmioTransportState | null)[];
-  const diskPaths = slots
-    .filter((s) => s?.deviceId === VIRTIO_ID_BLOCK)
-    .map((s) => (s!.device as VirtioBlkState)?.disk?.path ?? "");
+  const disks = slots.filter((s) => s?.deviceId === VIRTIO_ID_BLOCK).map((s) => (s!.device ?? {}) as Partial<VirtioBlkState>);
+  const diskPaths = disks.map((blk) => blk.disk?.path ?? "");
+  // A host snapshot=on drive's overlay is in the saved device; the drive's URL serves the guest's view with it applied.
+  for (const blk of disks) delete blk.backend;
   const d = await devices(src.drives, diskPaths, src.nics, config.rng === true, src.request.headers);
   try {
     const firmware: Firmware = state.firmware === "file" ? { kind: "file", image: { name: "", bytes: new Uint8Array(0) } } : { kind: state.firmware };

@@ -87,9 +87,8 @@ export class TabVm {
 
   /** Powers the VM off (disk writes already in the overlay stay there) and ends the worker. */
   async stop(): Promise<void> {
-    if (this.currentState === "stopped") return;
     try {
-      await this.request("stop");
+      if (this.currentState !== "stopped") await this.request("stop");
     } finally {
       this.worker.terminate();
       this.setState("stopped");

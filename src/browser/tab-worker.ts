@@ -24,6 +24,14 @@ const serial: SerialSink = { write: (bytes) => post({ kind: "console", bytes }) 
 let tab: TabMachine | null = null;
 let state: TabState = "paused";
 let ran: Promise<void> | null = null;
+let closed = false;
+
+/** Lets go of the machine's backends (IndexedDB, sockets, the snapshot source), once. */
+function finish(t: TabMachine): void {
+  if (closed) return;
+  closed = true;
+  closeTab(t);
+}
 
 function setState(next: TabState, reason?: string): void {
   state = next;
@@ -35,7 +43,8 @@ function start(t: TabMachine): void {
   setState("running");
   ran = t.machine.run().then(
     () => {
-      if (state !== "crashed") setState("stopped");
+      finish(t); // the guest powered off: its disks and sockets are let go at once
+      setState("stopped");
     },
     (e: Error) => {
       const why = e instanceof SnapshotError ? `guest RAM could not be loaded: ${e.message}` : `internal error: ${e?.stack ?? String(e)}`;
@@ -79,7 +88,7 @@ async function serve(t: TabMachine, request: TabRequest): Promise<unknown> {
         machine.resume();
         await ran;
       }
-      closeTab(t);
+      finish(t);
       setState("stopped");
       return null; // the page ends the worker once it has this reply
     case "sync-drives": {
