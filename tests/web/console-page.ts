@@ -3,7 +3,7 @@
  * bench/tab-move.ts): read the visible rows, wait for a pattern, type a
  * command. Waits have a hang guard only.
  */
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 
 export const HANG_GUARD_MS = Number(process.env.TEST_HANG_GUARD_SECONDS ?? 600) * 1000;
 export const PROMPT = /typevisor:[^\n]*#$/m;
@@ -43,4 +43,19 @@ export async function signIn(p: Page, origin: string, token: string): Promise<vo
   await p.getByLabel("API token").fill(token);
   await p.getByRole("button", { name: "Sign in" }).click();
   await p.getByRole("heading", { name: "Virtual machines" }).waitFor();
+}
+
+/** Waits for `target`; an error toast on the page meanwhile fails at once with its text. */
+export async function waitUnlessError(p: Page, target: Locator): Promise<void> {
+  const error = p.locator(".toast.error").first();
+  let settled = false;
+  const failed = error.waitFor({ timeout: HANG_GUARD_MS }).then(async () => {
+    if (!settled) throw new Error(`the page reported: ${await error.innerText()}`);
+  }, () => {});
+  try {
+    await Promise.race([target.waitFor({ timeout: HANG_GUARD_MS }), failed]);
+    await target.waitFor({ timeout: HANG_GUARD_MS });
+  } finally {
+    settled = true;
+  }
 }

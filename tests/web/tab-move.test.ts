@@ -16,7 +16,7 @@ import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./chromium.ts";
 import { DaemonProcess } from "./daemon-process.ts";
 import { QUIET_CONSOLE } from "../support/guest-console.ts";
-import { HANG_GUARD_MS, PROMPT, run, signIn as signInAs, waitForScreen } from "./console-page.ts";
+import { HANG_GUARD_MS, PROMPT, run, signIn as signInAs, waitForScreen, waitUnlessError } from "./console-page.ts";
 
 const VM = "tabweb";
 let dir: string;
@@ -41,6 +41,8 @@ before(async () => {
   browser = await launchChromium();
   const newPage = async () => (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 } })).newPage();
   page = await newPage();
+  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && console.error(`page console: ${m.text()}`));
   observer = await newPage();
 });
 
@@ -65,24 +67,24 @@ test("Run in browser moves the VM into the page; Move to host brings it back wit
   await observer.locator(`button[data-vm="${VM}"]`).click();
 
   await page.locator('[data-action="run-in-browser"]').click();
-  await page.locator('[data-location="browser"]', { hasText: "this browser tab" }).waitFor({ timeout: HANG_GUARD_MS });
+  await waitUnlessError(page, page.locator('[data-location="browser"]', { hasText: "this browser tab" }));
   assert.equal(await location(), "browser");
   await observer.locator('[data-location="browser"]', { hasText: "another page" }).waitFor({ timeout: HANG_GUARD_MS });
   assert.equal(await observer.locator('[data-action="start"]').count(), 0, "no host power actions while it runs in a tab");
   await run(page, "echo in-tab-$((3*4)) > /root/t; cat /root/t; uname -m", /in-tab-12\s*\n\s*riscv64/);
 
   await page.locator('[data-action="move-to-host"]').click();
-  await page.locator('[data-action="run-in-browser"]').waitFor({ timeout: HANG_GUARD_MS });
+  await waitUnlessError(page, page.locator('[data-action="run-in-browser"]'));
   assert.equal(await location(), "host");
   await observer.locator('[data-location="browser"]').waitFor({ state: "detached", timeout: HANG_GUARD_MS });
   const after = await run(page, `kill -0 ${pid} && echo alive-$((5+5)); cat /root/t`, /alive-10\s*\n\s*in-tab-12/);
   assert.match(after, /alive-10/, "a process started before the moves still runs on the host");
 
   await page.locator('[data-action="run-in-browser"]').click();
-  await page.locator('[data-location="browser"]', { hasText: "this browser tab" }).waitFor({ timeout: HANG_GUARD_MS });
+  await waitUnlessError(page, page.locator('[data-location="browser"]', { hasText: "this browser tab" }));
   await run(page, `kill -0 ${pid} && echo again-$((7*7))`, /again-49/);
   await page.locator('[data-action="move-to-host"]').click();
-  await page.locator('[data-action="run-in-browser"]').waitFor({ timeout: HANG_GUARD_MS });
+  await waitUnlessError(page, page.locator('[data-action="run-in-browser"]'));
   assert.equal(await location(), "host");
 });
 
