@@ -10,15 +10,16 @@
  *   uploads, the daemon checks, rebases and restores);
  * - first answer: from the click until a command typed then has answered
  *   (the tab fetches the RAM pages it touches);
- * - bytes: request and response bodies of the move's HTTP traffic (the
- *   lease snapshot and drive ranges the tab fetched, the blocks it synced,
- *   the snapshot it uploaded), as Chromium's network log counts them.
+ * - bytes: host → tab, the response bodies the tab fetched (lease snapshot
+ *   and drive ranges), as Chromium's network log counts them; tab → host,
+ *   the blocks it synced and the snapshot it uploaded, as the daemon's
+ *   audit log records their sizes (Chromium does not count a Blob body).
  *
  *   node --import tsx bench/tab-move.ts [rounds=3]
  *
  * docs/benchmarks.md ("VM moves between the host and a browser tab") records it.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -57,6 +58,21 @@ class Traffic {
   }
 }
 
+/** Bytes of the uploads (drive blocks, snapshots) the daemon's audit log recorded after line `from`; and its line count. */
+async function uploaded(auditFile: string, from: number): Promise<{ bytes: number; requests: number; lines: number }> {
+  const lines = (await readFile(auditFile, "utf8")).trim().split("\n");
+  let bytes = 0;
+  let requests = 0;
+  for (const line of lines.slice(from)) {
+    const e = JSON.parse(line) as { detail?: { bytes?: number } };
+    if (typeof e.detail?.bytes === "number") {
+      bytes += e.detail.bytes;
+      requests++;
+    }
+  }
+  return { bytes, requests, lines: lines.length };
+}
+
 async function timed(page: Page, action: string, until: ReturnType<Page["locator"]>, probe: string): Promise<{ resumeMs: number; answerMs: number }> {
   const start = performance.now();
   await page.locator(`[data-action="${action}"]`).click();
@@ -85,8 +101,11 @@ try {
     const toTab = await timed(page, "run-in-browser", page.locator('[data-location="browser"]', { hasText: "this browser tab" }), `tab${i}`);
     await new Promise((r) => setTimeout(r, 2000)); // the background RAM stream runs on; its bytes count for this move
     const tabBytes = await traffic.take();
+    const auditFile = join(dir, "data", "audit.log");
+    const before = await uploaded(auditFile, 0);
     const toHost = await timed(page, "move-to-host", page.locator('[data-action="run-in-browser"]'), `host${i}`);
-    const hostBytes = await traffic.take();
+    await traffic.take();
+    const hostBytes = await uploaded(auditFile, before.lines);
     rows.push(`| ${i + 1} | host → tab | ${toTab.resumeMs.toFixed(0)} | ${toTab.answerMs.toFixed(0)} | ${(tabBytes.bytes / 2 ** 20).toFixed(1)} (${tabBytes.requests} requests) |`);
     rows.push(`| ${i + 1} | tab → host | ${toHost.resumeMs.toFixed(0)} | ${toHost.answerMs.toFixed(0)} | ${(hostBytes.bytes / 2 ** 20).toFixed(1)} (${hostBytes.requests} requests) |`);
   }
