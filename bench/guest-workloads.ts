@@ -24,25 +24,11 @@ import { parseArgs } from "node:util";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../src/guest/default-guest.ts";
 import { GuestConsole, qemuCommand, typevisorCommand, type Command, type GuestBoot } from "../tests/support/guest-console.ts";
 import { median, printTable } from "./stats.ts";
+import { workloads, type Workload } from "./guest-workload-list.ts";
 
 const DEBIAN_OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
 /** A boot or workload that takes longer than this is a hang, not a sample. */
 const HANG_GUARD_MS = 60 * 60 * 1000;
-
-interface Workload {
-  name: string;
-  /** The shell command line at this scale. */
-  command: string;
-}
-
-function workloads(scale: number): Workload[] {
-  const n = (full: number) => Math.max(1, Math.round(full * scale));
-  return [
-    { name: "sha256", command: `dd if=/dev/zero bs=1M count=${n(64)} 2>/dev/null | sha256sum` },
-    { name: "gzip", command: `dd if=/dev/zero bs=1M count=${n(32)} 2>/dev/null | gzip -c | wc -c` },
-    { name: "loop", command: `i=0; while [ $i -lt ${n(200000)} ]; do i=$((i+1)); done; echo $i` },
-  ];
-}
 
 interface Sample {
   seconds: number;

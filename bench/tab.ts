@@ -28,24 +28,15 @@ import { TabDriver } from "../tests/browser/tab-driver.ts";
 import type { Tabs } from "../tests/browser/tab-page.ts";
 import type { TabBootSource } from "../src/browser/tab-vm.ts";
 import { median, printTable } from "./stats.ts";
+import { workloads, type Workload } from "./guest-workload-list.ts";
 
 declare const tabs: Tabs;
 
 const MEMORY_MIB = 128;
 const HANG_GUARD_MS = 60 * 60 * 1000;
 
-interface Workload {
-  name: string;
-  command: string;
-}
-
-function workloads(scale: number): Workload[] {
-  const n = (full: number) => Math.max(1, Math.round(full * scale));
-  return [
-    { name: "sha256", command: `dd if=/dev/zero bs=1M count=${n(64)} 2>/dev/null | sha256sum` },
-    { name: "loop", command: `i=0; while [ $i -lt ${n(200000)} ]; do i=$((i+1)); done; echo $i` },
-  ];
-}
+/** sha256 and the shell loop of bench/guest-workloads.ts (gzip adds time and tells nothing new here). */
+const tabWorkloads = (scale: number) => workloads(scale).filter((w) => w.name !== "gzip");
 
 const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
@@ -139,7 +130,7 @@ async function main(): Promise<void> {
   if (!(scale > 0)) throw new Error(`--scale ${values.scale}: expected a number > 0`);
   const guest = await ensureDefaultGuest();
   const manifest: DefaultGuestManifest = readDefaultGuestManifest(guest.dir);
-  const list = workloads(scale);
+  const list = tabWorkloads(scale);
   console.log(`tab vs Node, ${reps} reps, workload scale ${scale}, -m ${MEMORY_MIB}M, ${new Date().toISOString()}`);
 
   const server = new TabServer(guest);

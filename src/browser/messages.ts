@@ -15,6 +15,8 @@ export interface TabStats {
   /** Bytes of disk image fetched, and sent by syncDrives. */
   diskFetchedBytes: number;
   diskSyncedBytes: number;
+  /** The last disk request the host could not serve (the guest got an I/O error), or null. */
+  diskError: string | null;
   netTxFrames: number;
   netRxFrames: number;
 }

@@ -46,7 +46,11 @@ export class TabVm {
         worker.terminate();
         reject(new Error(message));
       };
-      worker.onerror = (e) => fail(`the tab worker failed to start: ${e.message || "cannot load " + TabVm.workerUrl}`);
+      worker.onerror = (e) => {
+        if (!settled) return fail(`the tab worker failed to start: ${e.message || "cannot load " + TabVm.workerUrl}`);
+        vm.crashReason = `the tab worker failed: ${e.message}`;
+        vm.setState("crashed", vm.crashReason);
+      };
       worker.onmessage = (e: MessageEvent<TabEvent>) => {
         const event = e.data;
         if (event.kind === "failed") fail(event.message);

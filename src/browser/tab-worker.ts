@@ -64,6 +64,7 @@ function stats(t: TabMachine): TabStats {
     streamedPages: t.pages?.counts.streamedPages ?? 0,
     diskFetchedBytes: t.disks.reduce((sum, d) => sum + d.stats.fetchedBytes, 0),
     diskSyncedBytes: t.disks.reduce((sum, d) => sum + d.stats.syncedBytes, 0),
+    diskError: t.disks.find((d) => d.lastError !== null)?.lastError ?? null,
     netTxFrames: t.links.reduce((sum, l) => sum + l.stats.txFrames, 0),
     netRxFrames: t.links.reduce((sum, l) => sum + l.stats.rxFrames, 0),
   };

@@ -74,12 +74,14 @@ export function decodeHeader(bytes: Uint8Array, name: string): Header {
   }
   if (dv.getUint32(60, true) !== crc32(bytes, 0, 60)) throw new SnapshotError(`${name}: the snapshot header is corrupt (checksum)`);
   if (dv.getUint32(32, true) !== PAGE_SIZE) throw new SnapshotError(`${name}: unsupported page size ${dv.getUint32(32, true)}`);
+  const sectionCount = dv.getUint32(40, true);
+  if (sectionCount > 16) throw new SnapshotError(`${name}: the snapshot header is corrupt (${sectionCount} sections)`);
   return {
     version,
     flags: dv.getUint32(12, true),
     id: toHex(bytes.subarray(16, 32)),
     pageCount: dv.getUint32(36, true),
-    sectionCount: dv.getUint32(40, true),
+    sectionCount,
   };
 }
 

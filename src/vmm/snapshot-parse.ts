@@ -4,6 +4,7 @@
  * the browser's Range reader (src/browser/snapshot-range.ts).
  */
 import type { MachineState } from "../machine/virt-machine.ts";
+import { crc32 } from "./crc32.ts";
 import { SnapshotError } from "./snapshot-error.ts";
 import { ENTRY_PARENT, ENTRY_ZERO, FLAG_DIFF, PAGE_SIZE, type Header } from "./snapshot-format.ts";
 import { stateFromJson } from "./state-json.ts";
@@ -16,7 +17,9 @@ export interface SnapshotMeta {
   parent: { path: string; id: string } | null;
 }
 
-export function parseMeta(bytes: Uint8Array, name: string, header: Header): SnapshotMeta {
+/** The META section's bytes, checked against its section CRC, parsed and checked against the header. */
+export function parseMeta(bytes: Uint8Array, crc: number, name: string, header: Header): SnapshotMeta {
+  if (crc32(bytes) !== crc) throw new SnapshotError(`${name}: the snapshot's metadata is corrupt (checksum)`);
   let meta: SnapshotMeta;
   try {
     meta = stateFromJson(new TextDecoder().decode(bytes)) as SnapshotMeta;
@@ -40,7 +43,9 @@ export function parseMeta(bytes: Uint8Array, name: string, header: Header): Snap
   return meta;
 }
 
-export function parseIndex(bytes: Uint8Array, header: Header, pagesLength: number, name: string) {
+/** The INDEX section's bytes (in a buffer of their own), checked against its section CRC; entries and page CRCs. */
+export function parseIndex(bytes: Uint8Array, crc: number, header: Header, pagesLength: number, name: string) {
+  if (crc32(bytes) !== crc) throw new SnapshotError(`${name}: the snapshot's page index is corrupt (checksum)`);
   const bad = (why: string) => new SnapshotError(`${name}: the snapshot's page index is malformed (${why})`);
   if (bytes.length < 4) throw bad("too short");
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -102,7 +102,7 @@ test("the tab's NIC is a WebSocket: the guest's frames reach the server and the 
   assert.ok(Number(rx.output) > 0, `the guest received no frame (rx_packets ${rx.output}); the server sent ${NIC_REPLY.length}-byte replies`);
 });
 
-test("a file written to /data survives pause, snapshot and a lazy restore into a fresh TabVm", async () => {
+test("a file written to /data survives pause, snapshot and a lazy restore into a fresh TabVm", async (t) => {
   assert.equal((await driver.run(booted, `echo '${FILE_TEXT}' > /data/tab.txt && sync`)).status, 0);
   await page.evaluate((vm) => tabs.pause(vm), booted);
   assert.equal(await page.evaluate((vm) => tabs.state(vm).state, booted), "paused");
@@ -126,7 +126,10 @@ test("a file written to /data survives pause, snapshot and a lazy restore into a
   // Lazy: the pages the guest waited for (with their chunks) are a small part of RAM.
   assert.ok(stats.demandPages > 0, "no RAM page was fetched on demand");
   assert.ok(stats.demandPages < stats.ramPages / 8, `${stats.demandPages} pages fetched on demand of ${stats.ramPages} in RAM`);
-  console.log(`# restore: ${stats.demandPages} pages on demand, ${stats.streamedPages} streamed, of ${stats.ramPages} RAM pages (${Math.round(stored)} stored)`);
+  assert.equal(stats.diskError, null);
+  const fetched = stats.demandPages + stats.streamedPages;
+  assert.ok(fetched < stats.ramPages / 4, `${fetched} pages fetched (on demand and streamed) of ${stats.ramPages} in RAM`);
+  t.diagnostic(`restore: ${stats.demandPages} pages on demand, ${stats.streamedPages} streamed, of ${stats.ramPages} RAM pages (${Math.round(stored)} stored)`);
 
   // Dropping the page cache makes the guest read the disk: the blocks come from the IndexedDB overlay.
   const reread = await driver.run(restored, "echo 3 > /proc/sys/vm/drop_caches; cat /data/tab.txt");
@@ -153,7 +156,7 @@ test("the restored VM's snapshot is a diff against the restored snapshot, and th
   assert.equal(header.flags & FLAG_DIFF, FLAG_DIFF);
   assert.ok(diff.bytes < parent.length / 2, `the diff (${diff.bytes} bytes) is not much smaller than the full snapshot (${parent.length})`);
   const metaSection = sectionsOf(child).get(SECTION_META)!;
-  const meta = parseMeta(child.subarray(metaSection.offset, metaSection.offset + metaSection.length), "diff", header);
+  const meta = parseMeta(child.subarray(metaSection.offset, metaSection.offset + metaSection.length), metaSection.crc, "diff", header);
   assert.deepEqual(meta.parent, { path: "lease", id: decodeHeader(parent, "full").id });
   // The host's reader follows the parent by name beside the diff and checks every page.
   const dir = await mkdtemp(join(tmpdir(), "tab-diff-"));
