@@ -10,14 +10,12 @@ import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, ren
 import { crc32 } from "../../vmm/crc32.ts";
 import { SnapshotError } from "../../vmm/snapshot-error.ts";
 import {
-  decodeHeader, decodeSections, encodeHeader, encodeSections, HEADER_SIZE, PAGE_SIZE, SECTION_INDEX, SECTION_META,
+  decodeHeader, decodeSections, encodeHeader, encodeSections, FLAG_DIFF, HEADER_SIZE, PAGE_SIZE, SECTION_INDEX, SECTION_META,
   SECTION_PAGES, sectionTableSize, type Header,
 } from "../../vmm/snapshot-format.ts";
-import type { SnapshotMeta } from "../../vmm/snapshot-reader.ts";
-import { stateFromJson, stateToJson } from "../../vmm/state-json.ts";
+import { parseIndex, parseMeta, type SnapshotMeta } from "../../vmm/snapshot-parse.ts";
+import { stateToJson } from "../../vmm/state-json.ts";
 
-/** More sections than any writer makes: the upload is junk. */
-const MAX_SECTIONS = 16;
 const COPY_CHUNK = 1 << 20;
 
 /** Reads `upload`, gives its META to `patch`, writes the result to `out` (atomically). */
@@ -26,26 +24,19 @@ export function rebaseSnapshot(upload: string, out: string, patch: (meta: Snapsh
   try {
     const size = fstatSync(src).size;
     const header = decodeHeader(readAt(src, 0, Math.min(HEADER_SIZE, size)), "the uploaded snapshot");
-    if (header.sectionCount < 3 || header.sectionCount > MAX_SECTIONS) throw new SnapshotError(`the uploaded snapshot has ${header.sectionCount} sections`);
     const sections = decodeSections(readAt(src, HEADER_SIZE, sectionTableSize(header.sectionCount)), header.sectionCount, size, "the uploaded snapshot");
     const metaSection = sections.get(SECTION_META)!;
     const indexSection = sections.get(SECTION_INDEX)!;
     const pagesSection = sections.get(SECTION_PAGES)!;
-    const metaBytes = readAt(src, metaSection.offset, metaSection.length);
+    const name = "the uploaded snapshot";
+    const meta = parseMeta(readAt(src, metaSection.offset, metaSection.length), metaSection.crc, name, header);
     const indexBytes = readAt(src, indexSection.offset, indexSection.length);
-    if (crc32(metaBytes) !== metaSection.crc) throw new SnapshotError("the uploaded snapshot's metadata is corrupt (checksum)");
-    if (crc32(indexBytes) !== indexSection.crc) throw new SnapshotError("the uploaded snapshot's page index is corrupt (checksum)");
-    let meta: SnapshotMeta;
-    try {
-      meta = stateFromJson(new TextDecoder().decode(metaBytes)) as SnapshotMeta;
-    } catch {
-      throw new SnapshotError("the uploaded snapshot's metadata is not JSON");
-    }
-    if (meta === null || typeof meta !== "object" || typeof meta.machine !== "object" || meta.machine === null) {
-      throw new SnapshotError("the uploaded snapshot's metadata lacks the machine state");
-    }
-    const newMeta = new TextEncoder().encode(stateToJson(patch(meta, header)));
-    writeRebased(out, header, newMeta, indexBytes, src, pagesSection.offset, pagesSection.length);
+    parseIndex(indexBytes, indexSection.crc, header, pagesSection.length, name);
+    const patched = patch(meta, header);
+    // The header's diff flag follows the new META's parent (the file must agree with itself).
+    const flags = patched.parent === null ? header.flags & ~FLAG_DIFF : header.flags | FLAG_DIFF;
+    const newMeta = new TextEncoder().encode(stateToJson(patched));
+    writeRebased(out, { ...header, flags }, newMeta, indexBytes, src, pagesSection.offset, pagesSection.length);
   } finally {
     closeSync(src);
   }
