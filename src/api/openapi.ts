@@ -42,6 +42,7 @@ export function openApiDocument(): unknown {
       security: rule?.permission === null ? [] : [{ bearer: [] }],
       parameters: [...parameters(r.params, "path"), ...parameters(r.query, "query")],
       ...(r.body === undefined ? {} : { requestBody: { required: true, content: { "application/json": { schema: plain(r.body) } } } }),
+      ...(r.rawBodyLimit === undefined ? {} : { requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary", maxLength: r.rawBodyLimit } } } } }),
       responses,
     };
   }

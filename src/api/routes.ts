@@ -9,7 +9,7 @@
 import { Type, type TObject, type TSchema } from "@sinclair/typebox";
 import type { Command } from "../hypervisor/commands.ts";
 import {
-  CloneRequest, HostView, ImageCreate, ImageView, JobAccepted, JobView, Name, NetworkCreate, NetworkView, PoolCreate, PoolView,
+  CloneRequest, DefaultGuestView, HostView, TabLease, ImageCreate, ImageView, JobAccepted, JobView, Name, NetworkCreate, NetworkView, PoolCreate, PoolView,
   SnapshotCreate, SnapshotView, VmCreate, VmUpdate, VmView, type ImageCreate as ImageCreateBody,
   type NetworkRecord, type PoolRecord, type VmCreate as VmCreateBody, type VmUpdate as VmUpdateBody,
 } from "../hypervisor/model.ts";
@@ -22,16 +22,17 @@ export type ApiCommand =
   | { kind: "token.delete"; id: string }
   | { kind: "audit.read"; limit: number };
 
-export type Special = "ping" | "openapi" | "metrics" | "events" | "console";
+export type Special = "ping" | "openapi" | "metrics" | "events" | "console" | "browser-snapshot" | "browser-drive" | "browser-nic" | "guest-artifact";
 
 export interface Parsed {
   params: Record<string, string>;
   query: Record<string, unknown>;
+  headers: Record<string, string | string[] | undefined>;
   body: unknown;
 }
 
 export interface RouteDef {
-  method: "GET" | "POST" | "PATCH" | "DELETE";
+  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** OpenAPI form: /v1/vms/{name} */
   path: string;
   operationId: string;
@@ -39,6 +40,8 @@ export interface RouteDef {
   params?: TObject;
   query?: TObject;
   body?: TSchema;
+  /** The body is bytes (application/octet-stream) of at most this many bytes, not JSON. */
+  rawBodyLimit?: number;
   /** Success status → schema of the body (null: no body or not JSON). */
   responses: Record<number, TSchema | null>;
   command?: (req: Parsed) => ApiCommand;
@@ -73,6 +76,14 @@ const TokenView = Type.Object({
 });
 
 const p = (req: Parsed, key: string): string => req.params[key];
+const leaseOf = (req: Parsed): string | undefined => {
+  const h = req.headers["x-typevisor-lease"];
+  return typeof h === "string" ? h : undefined;
+};
+const DriveParams = Type.Object({ name: Name, index: Type.Integer({ minimum: 0, maximum: 15 }) });
+const NicParams = DriveParams;
+/** The largest snapshot a tab may upload: the largest guest RAM (3 GiB) and room for the machine state. */
+const MAX_SNAPSHOT_UPLOAD = 3 * 2 ** 30 + 64 * 2 ** 20;
 
 const actions: RouteDef[] = (["start", "shutdown", "stop", "reboot", "pause", "resume"] as const).map((action) => ({
   method: "POST",
@@ -125,6 +136,37 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: "POST", path: "/v1/vms/{name}/clone", operationId: "vmClone", summary: "Clone a VM as a job (running: a fork sharing RAM; stopped: disks copied)", params: VmParams, body: CloneRequest,
     responses: { 202: JobAccepted }, command: (req) => ({ kind: "vm.clone", vm: p(req, "name"), name: (req.body as { name: string }).name }),
+  },
+  {
+    method: "POST", path: "/v1/vms/{name}/actions/move-to-browser", operationId: "vmMoveToBrowser",
+    summary: "Move the running VM into a browser tab: pause, snapshot, end the host worker; answers the tab's lease", params: VmParams,
+    responses: { 200: Type.Object({ lease: TabLease }) }, command: (req) => ({ kind: "vm.move-to-browser", vm: p(req, "name") }),
+  },
+  {
+    method: "POST", path: "/v1/vms/{name}/actions/move-to-host", operationId: "vmMoveToHost",
+    summary: "Bring the VM back from its tab: the body is the tab's snapshot (X-Typevisor-Lease; drives synced first)", params: VmParams,
+    rawBodyLimit: MAX_SNAPSHOT_UPLOAD, responses: { 200: VmView },
+    command: (req) => ({ kind: "vm.move-to-host", vm: p(req, "name"), lease: leaseOf(req), snapshot: (req.body as Uint8Array | undefined) ?? new Uint8Array(0) }),
+  },
+  {
+    method: "POST", path: "/v1/vms/{name}/actions/reclaim", operationId: "vmReclaim",
+    summary: "The tab is gone: run the VM on the host from its move-time snapshot (writes the tab did not sync are lost)", params: VmParams,
+    responses: { 200: VmView }, command: (req) => ({ kind: "vm.reclaim", vm: p(req, "name") }),
+  },
+  { method: "GET", path: "/v1/vms/{name}/browser/snapshot", operationId: "browserSnapshot", summary: "The lease snapshot, with Range (X-Typevisor-Lease)", params: VmParams, responses: { 200: null, 206: null }, special: "browser-snapshot" },
+  { method: "GET", path: "/v1/vms/{name}/browser/drives/{index}", operationId: "browserDriveRead", summary: "A drive as the guest sees it, with Range (X-Typevisor-Lease)", params: DriveParams, responses: { 200: null, 206: null }, special: "browser-drive" },
+  { method: "HEAD", path: "/v1/vms/{name}/browser/drives/{index}", operationId: "browserDriveHead", summary: "A drive's size (X-Typevisor-Lease)", params: DriveParams, responses: { 200: null }, special: "browser-drive" },
+  {
+    method: "PUT", path: "/v1/vms/{name}/browser/drives/{index}", operationId: "browserDriveWrite",
+    summary: "Write a block the tab synced: the body (n × 512 bytes, at most 4 MiB) at ?offset= (X-Typevisor-Lease)", params: DriveParams,
+    query: Type.Object({ offset: Type.Integer({ minimum: 0 }) }), rawBodyLimit: 4 * 2 ** 20, responses: { 204: null },
+    command: (req) => ({ kind: "drive.sync", vm: p(req, "name"), lease: leaseOf(req), index: Number(req.params.index), offset: req.query.offset as number, data: req.body as Uint8Array | undefined }),
+  },
+  { method: "GET", path: "/v1/vms/{name}/browser/nics/{index}", operationId: "browserNic", summary: "A NIC of the VM in a tab as a WebSocket: one Ethernet frame per binary message (?lease=)", params: NicParams, query: Type.Object({ lease: Type.Optional(Type.String({ maxLength: 128 })) }), responses: { 101: null }, special: "browser-nic" },
+  { method: "GET", path: "/v1/guest/default", operationId: "guestDefault", summary: "The default guest's files, for a tab that boots one", responses: { 200: DefaultGuestView }, command: () => ({ kind: "guest.default" }) },
+  {
+    method: "GET", path: "/v1/guest/default/{artifact}", operationId: "guestDefaultFile", summary: "One of the default guest's files, with Range",
+    params: Type.Object({ artifact: Type.Union([Type.Literal("kernel"), Type.Literal("initrd"), Type.Literal("disk")]) }), responses: { 200: null, 206: null }, special: "guest-artifact",
   },
   { method: "GET", path: "/v1/vms/{name}/console", operationId: "vmConsole", summary: "The serial console as a WebSocket (binary frames; input needs vm.console.write)", params: VmParams, responses: { 101: null }, special: "console" },
 

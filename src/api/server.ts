@@ -18,6 +18,8 @@ import { dispatch } from "./dispatch.ts";
 import { errorBody, replyError } from "./error-reply.ts";
 import { serveConsole } from "./console-ws.ts";
 import { serveEvents } from "./events-sse.ts";
+import { serveBrowserNic } from "./browser-nic-ws.ts";
+import { serveBrowserDrive, serveBrowserSnapshot, serveGuestArtifact } from "./browser-files.ts";
 import { openApiDocument } from "./openapi.ts";
 import { ROUTES, type RouteDef } from "./routes.ts";
 import { createWebConsole } from "./web/web-console.ts";
@@ -58,7 +60,9 @@ export async function buildApi(services: ApiServices, transport: Transport): Pro
   app.decorateRequest("principal", null);
   app.setErrorHandler(replyError);
   app.setNotFoundHandler((request, reply) => void reply.code(404).send(errorBody("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)));
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(websocket, { options: { maxPayload: 128 * 1024 } }); // a NIC's frame (64 KiB + headers) fits
+  // Raw bodies (a tab's drive blocks and snapshots); each such route sets its own limit.
+  app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
 
   // The web console (issue 13, src/api/web): the browser UI and its cookie sessions, on TLS only.
   const web = transport.kind === "tls"
@@ -110,7 +114,7 @@ export async function buildApi(services: ApiServices, transport: Transport): Pro
   app.addHook("onResponse", async (request, reply) => {
     if (!isStateChanging(request.method) || request.routeOptions.config.rule === undefined) return;
     await services.audit
-      .record({ principal: request.principal ?? NOBODY, method: request.method, path: request.url, status: reply.statusCode, detail: request.body })
+      .record({ principal: request.principal ?? NOBODY, method: request.method, path: request.url, status: reply.statusCode, detail: Buffer.isBuffer(request.body) ? { bytes: request.body.length } : request.body })
       .catch((e: Error) => request.log.error({ err: e }, "audit log write failed"));
   });
 
@@ -134,14 +138,17 @@ function register(app: FastifyInstance, services: ApiServices, def: RouteDef): v
   const schema = Object.fromEntries(Object.entries({ params: def.params, querystring: def.query, body: def.body }).filter(([, v]) => v !== undefined));
   const config = { rule };
   const { hypervisor } = services;
-  if (def.special === "console") {
+  if (def.special === "console" || def.special === "browser-nic") {
+    const what = def.special === "console" ? "the console" : "a NIC";
     app.route({
       method: "GET", url, schema, config,
-      handler: (_request, reply) => void reply.code(426).send(errorBody("invalid", "the console is a WebSocket: send Upgrade: websocket")),
+      handler: (_request, reply) => void reply.code(426).send(errorBody("invalid", `${what} is a WebSocket: send Upgrade: websocket`)),
       wsHandler: (socket, request) => {
-        const params = request.params as { name: string };
+        const params = request.params as { name: string; index: number };
         try {
-          serveConsole(socket, hypervisor.supervisor(params.name), request.principal!);
+          const vm = hypervisor.supervisor(params.name);
+          if (def.special === "console") serveConsole(socket, vm, request.principal!);
+          else serveBrowserNic(socket, vm.browserLease((request.query as { lease?: string }).lease), params.index);
         } catch (e) {
           socket.close(1008, (e as Error).message.slice(0, 120));
         }
@@ -151,6 +158,7 @@ function register(app: FastifyInstance, services: ApiServices, def: RouteDef): v
   }
   app.route({
     method: def.method, url, schema, config,
+    ...(def.rawBodyLimit === undefined ? {} : { bodyLimit: def.rawBodyLimit }),
     handler: async (request, reply) => {
       switch (def.special) {
         case "ping":
@@ -161,8 +169,17 @@ function register(app: FastifyInstance, services: ApiServices, def: RouteDef): v
           return reply.type("text/plain; version=0.0.4").send(await hypervisor.metrics());
         case "events":
           return serveEvents(request, reply, hypervisor.events, request.principal!);
+        case "browser-snapshot":
+          return serveBrowserSnapshot(hypervisor, request, reply);
+        case "browser-drive":
+          return serveBrowserDrive(hypervisor, request, reply);
+        case "guest-artifact":
+          return serveGuestArtifact(request, reply);
       }
-      const command = def.command!({ params: request.params as Record<string, string>, query: request.query as Record<string, unknown>, body: request.body });
+      if (def.rawBodyLimit !== undefined && request.body !== undefined && !Buffer.isBuffer(request.body)) {
+        return reply.code(415).send(errorBody("invalid", "the body is bytes: send Content-Type: application/octet-stream"));
+      }
+      const command = def.command!({ params: request.params as Record<string, string>, query: request.query as Record<string, unknown>, headers: request.headers, body: request.body });
       const result = await dispatch({ hypervisor, tokens: services.tokens, auditFile: services.auditFile }, request.principal!, command);
       reply.code(result.status);
       return result.status === 204 ? reply.send() : reply.send(result.body);

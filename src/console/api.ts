@@ -27,6 +27,8 @@ export interface Vm {
   createdAt: string;
   startedAt: string | null;
   crashReason: string | null;
+  /** browser: it runs in a browser tab (this page's or another's). */
+  location: "host" | "browser";
   stats: VmStats;
 }
 
@@ -68,16 +70,23 @@ export function setCsrf(value: string): void {
   csrf = value;
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (body !== undefined) headers["content-type"] = "application/json";
+/** The session's CSRF value (for requests made outside api(): a tab's drive writes). */
+export function csrfToken(): string {
+  return csrf;
+}
+
+/** `body`: JSON, or a Blob sent as application/octet-stream; `headers`: extra request headers. */
+export async function api<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+  const raw = body instanceof Blob;
+  const headers: Record<string, string> = { ...extraHeaders };
+  if (body !== undefined) headers["content-type"] = raw ? "application/octet-stream" : "application/json";
   if (method !== "GET") headers["x-typevisor-csrf"] = csrf;
   let response: Response;
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       credentials: "same-origin",
     });
   } catch {

@@ -4,11 +4,14 @@
  * replays the scrollback it kept to every new connection, so after a blip or
  * a daemon restart the terminal is reset and refilled from that replay,
  * never doubled. A read-only viewer gets a terminal that takes no input.
+ * While the VM runs in this page (issue 14) the terminal is attached to its
+ * TabVm instead: the same screen, the tab's console bytes both ways.
  */
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { h } from "./dom.ts";
 import { vmPath } from "./api.ts";
+import type { TabVm } from "../browser/tab-vm.ts";
 
 const MAX_RETRY_MS = 5000;
 
@@ -22,8 +25,11 @@ export class VmTerminal {
   private retryMs = 250;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
+  /** The VM in this page the terminal is attached to, and how to detach from its console. */
+  private tab: { vm: TabVm; unsubscribe: () => void } | null = null;
 
-  constructor(private readonly vmName: string, private readonly writable: boolean) {
+  /** `daemon` false: a terminal for a VM that only ever runs in this page (the /tab page). */
+  constructor(private readonly vmName: string, private readonly writable: boolean, private readonly daemon = true) {
     this.status = h("span", { class: "term-status", role: "status" }, "connecting…");
     const screen = h("div", { class: "term-screen" });
     this.element = h("section", { class: "terminal", "aria-label": `Console of ${vmName}` },
@@ -51,7 +57,23 @@ export class VmTerminal {
     if (writable) this.term.onData((data) => this.send(new TextEncoder().encode(data)));
     this.resizeObserver = new ResizeObserver(() => this.fitNow());
     this.resizeObserver.observe(screen);
-    this.connect();
+    if (daemon) this.connect();
+  }
+
+  /** Shows the console of the VM now running in this page (the screen stays: the session continues). */
+  attachTab(vm: TabVm): void {
+    this.detachTab(false);
+    this.closeSocket();
+    this.tab = { vm, unsubscribe: vm.onConsole((bytes) => this.term.write(bytes)) };
+    this.setStatus("running in this tab", "ok");
+  }
+
+  /** Back to the daemon's console (after the VM moved to the host). */
+  detachTab(reconnect = true): void {
+    if (this.tab === null) return;
+    this.tab.unsubscribe();
+    this.tab = null;
+    if (reconnect && this.daemon) this.connect();
   }
 
   focus(): void {
@@ -62,8 +84,17 @@ export class VmTerminal {
     this.disposed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.resizeObserver.disconnect();
-    this.socket?.close();
+    this.detachTab(false);
+    this.closeSocket();
     this.term.dispose();
+  }
+
+  private closeSocket(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
   }
 
   private fitNow(): void {
@@ -85,7 +116,8 @@ export class VmTerminal {
   }
 
   private send(bytes: Uint8Array): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(bytes);
+    if (this.tab !== null) this.tab.vm.writeConsole(bytes);
+    else if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(bytes);
   }
 
   private connect(): void {
@@ -102,10 +134,11 @@ export class VmTerminal {
       this.fitNow();
     };
     socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
       this.term.write(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
     };
     socket.onclose = () => {
-      if (this.disposed) return;
+      if (this.disposed || this.socket !== socket) return; // closed on purpose (disposed, or the VM runs in this tab)
       if (opened) this.term.write("\r\n\x1b[2m[console disconnected — reconnecting]\x1b[0m\r\n");
       this.setStatus(`reconnecting in ${(this.retryMs / 1000).toFixed(1)} s…`, "warn");
       this.retryTimer = setTimeout(() => this.connect(), this.retryMs);

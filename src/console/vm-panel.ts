@@ -1,6 +1,7 @@
 /**
  * One VM: its facts, the power actions its state and the user's role allow
- * (destructive ones ask first), its console, graphs and snapshots.
+ * (destructive ones ask first), its console, graphs and snapshots; and
+ * moving it into this browser tab and back (issue 14).
  */
 import { api, vmPath, waitForJob, type Job, type Vm } from "./api.ts";
 import { askName, confirmAction } from "./dialogs.ts";
@@ -9,6 +10,7 @@ import { bytes } from "./format.ts";
 import { VmGraphs } from "./graphs.ts";
 import { allowed } from "./session.ts";
 import { SnapshotPanel } from "./snapshots.ts";
+import { moveToHost, onTabVmsChanged, runInBrowser, tabVm } from "./tab-vms.ts";
 import { VmTerminal } from "./terminal.ts";
 import { toast } from "./toast.ts";
 import { stateBadge } from "./vm-list.ts";
@@ -32,6 +34,7 @@ export class VmPanel {
   private readonly snapshots: SnapshotPanel;
   private vm: Vm;
   private busy = false;
+  private readonly unwatchTabs: () => void;
 
   constructor(vm: Vm, private readonly onChanged: () => void) {
     this.vm = vm;
@@ -46,6 +49,9 @@ export class VmPanel {
       this.terminal ? this.terminal.element : h("p", { class: "muted" }, "Your role cannot view this console."),
       h("div", { class: "panel-grid" }, this.graphs.element, this.snapshots.element),
     );
+    const here = tabVm(vm.name);
+    if (here !== null) this.terminal?.attachTab(here);
+    this.unwatchTabs = onTabVmsChanged(() => this.renderToolbar());
     this.update(vm);
   }
 
@@ -54,7 +60,7 @@ export class VmPanel {
   }
 
   update(vm: Vm): void {
-    const stateChanged = vm.state !== this.vm.state;
+    const stateChanged = vm.state !== this.vm.state || vm.location !== this.vm.location;
     this.vm = vm;
     this.renderHead();
     if (stateChanged || this.toolbar.childElementCount === 0) this.renderToolbar();
@@ -62,6 +68,7 @@ export class VmPanel {
   }
 
   dispose(): void {
+    this.unwatchTabs();
     this.terminal?.dispose();
     this.graphs.dispose();
   }
@@ -79,6 +86,9 @@ export class VmPanel {
         h("dt", {}, "Disks"), h("dd", {}, vm.disks.map((d) => d.image).join(", ") || "none"),
         h("dt", {}, "Network"), h("dd", {}, nic),
       ),
+      vm.location === "browser"
+        ? h("p", { class: "notice", "data-location": "browser" }, tabVm(vm.name) ? "Running in this browser tab." : "Running in a browser tab (another page).")
+        : null,
       vm.crashReason ? h("p", { class: "error", role: "alert" }, `Crashed: ${vm.crashReason}`) : null,
     );
   }
@@ -86,14 +96,23 @@ export class VmPanel {
   private renderToolbar(): void {
     const vm = this.vm;
     clear(this.toolbar);
-    const power = allowed("vm.power", vm.name);
+    const power = allowed("vm.power", vm.name) && vm.location === "host";
     for (const a of ACTIONS) {
       if (!power) break;
       this.toolbar.append(
         h("button", { class: a.confirm ? "danger-outline" : "secondary", "data-action": a.action, disabled: this.busy || !a.when.includes(vm.state), onclick: () => void this.act(a.action, a.label, a.confirm) }, a.label),
       );
     }
-    if (allowed("vm.clone", vm.name)) {
+    if (allowed("vm.move", vm.name)) {
+      if (vm.location === "host") {
+        this.toolbar.append(h("button", { class: "secondary", "data-action": "run-in-browser", disabled: this.busy || (vm.state !== "running" && vm.state !== "paused"), onclick: () => void this.runHere() }, "Run in browser"));
+      } else if (tabVm(vm.name) !== null) {
+        this.toolbar.append(h("button", { class: "secondary", "data-action": "move-to-host", disabled: this.busy, onclick: () => void this.toHost() }, "Move to host"));
+      } else {
+        this.toolbar.append(h("button", { class: "danger-outline", "data-action": "reclaim", disabled: this.busy, onclick: () => void this.reclaim() }, "Reclaim"));
+      }
+    }
+    if (allowed("vm.clone", vm.name) && vm.location === "host") {
       this.toolbar.append(h("button", { class: "secondary", "data-action": "clone", disabled: this.busy, onclick: () => void this.clone() }, "Clone"));
     }
     if (allowed("vm.delete", vm.name)) {
@@ -106,6 +125,35 @@ export class VmPanel {
     if (confirmText && !(await confirmAction(`${label} ${this.vm.name}?`, `${label} ${confirmText}`, label))) return;
     await this.run(async () => {
       this.update(await api<Vm>("POST", `${vmPath(this.vm.name)}/actions/${action}`));
+    });
+  }
+
+  private async runHere(): Promise<void> {
+    await this.run(async () => {
+      const vm = await runInBrowser(this.vm.name);
+      this.terminal?.attachTab(vm);
+      toast(`${this.vm.name} runs in this tab now.`);
+    });
+  }
+
+  private async toHost(): Promise<void> {
+    await this.run(async () => {
+      const view = await moveToHost(this.vm.name);
+      this.terminal?.detachTab();
+      this.update(view);
+      toast(`${this.vm.name} runs on the host again.`);
+    });
+  }
+
+  private async reclaim(): Promise<void> {
+    const ok = await confirmAction(
+      `Reclaim ${this.vm.name}?`,
+      `${this.vm.name} runs in another browser tab. Reclaim restarts it on the host from the moment it moved: what it did in that tab since is lost, except the disk blocks the tab synced.`,
+      "Reclaim",
+    );
+    if (!ok) return;
+    await this.run(async () => {
+      this.update(await api<Vm>("POST", `${vmPath(this.vm.name)}/actions/reclaim`));
     });
   }
 

@@ -13,6 +13,11 @@ export type Command =
   | { kind: "vm.delete"; vm: string; force: boolean }
   | { kind: "vm.action"; vm: string; action: VmActionName }
   | { kind: "vm.clone"; vm: string; name: string }
+  | { kind: "vm.move-to-browser"; vm: string }
+  | { kind: "vm.move-to-host"; vm: string; lease: string | undefined; snapshot: Uint8Array }
+  | { kind: "vm.reclaim"; vm: string }
+  | { kind: "drive.sync"; vm: string; lease: string | undefined; index: number; offset: number; data: Uint8Array | undefined }
+  | { kind: "guest.default" }
   | { kind: "snapshot.list"; vm: string }
   | { kind: "snapshot.create"; vm: string; name: string }
   | { kind: "snapshot.restore"; vm: string; snapshot: string }

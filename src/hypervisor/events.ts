@@ -5,6 +5,8 @@ export interface HostEvent {
   type: "vm.state" | "vm.created" | "vm.deleted" | "vm.updated" | "job" | "image.created" | "image.deleted" | "network.created" | "network.deleted";
   vm?: string;
   state?: string;
+  /** vm.state: where the VM runs. */
+  location?: "host" | "browser";
   job?: unknown;
   name?: string;
   time: string;

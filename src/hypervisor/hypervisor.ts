@@ -25,6 +25,7 @@ import { Pools } from "./pools.ts";
 import { JsonCollection } from "./store/json-collection.ts";
 import { vmConfigOf } from "./vm-config.ts";
 import { VmSupervisor } from "./vm-supervisor.ts";
+import { defaultGuestView, tabLease } from "./browser/tab-views.ts";
 
 export const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -96,6 +97,7 @@ export class Hypervisor {
           }
         }
         await s.stop();
+        s.closeLease();
       }),
     );
     await this.networks.closeAll();
@@ -139,6 +141,28 @@ export class Hypervisor {
         return ok(await this.act(c.vm, c.action));
       case "vm.clone":
         return { status: 202, body: { job: this.cloneVm(c.vm, c.name) } };
+      case "vm.move-to-browser": {
+        const s = this.supervisor(c.vm);
+        return ok({ lease: tabLease(s.record, await s.moveToBrowser()) });
+      }
+      case "vm.move-to-host": {
+        const s = this.supervisor(c.vm);
+        await s.moveToHost(c.lease, c.snapshot);
+        return ok(s.view());
+      }
+      case "vm.reclaim": {
+        const s = this.supervisor(c.vm);
+        await s.reclaim();
+        return ok(s.view());
+      }
+      case "drive.sync": {
+        const lease = this.supervisor(c.vm).browserLease(c.lease);
+        if (c.data === undefined) throw invalid("the body is the block to write (Content-Type: application/octet-stream)");
+        lease.drive(c.index).write(c.offset, c.data);
+        return { status: 204 };
+      }
+      case "guest.default":
+        return ok(await defaultGuestView());
       case "snapshot.list":
         this.supervisor(c.vm);
         return ok(this.snapshots(c.vm).values().sort((a, b) => a.createdAt.localeCompare(b.createdAt)));
@@ -229,6 +253,7 @@ export class Hypervisor {
   private async updateVm(name: string, patch: VmUpdate): Promise<VmView> {
     const s = this.supervisor(name);
     return s.exclusive(async () => {
+      s.onHost("change");
       if (s.active) throw conflict(`VM ${name} is ${s.state}: stop it before changing it`);
       const record: VmRecord = { ...s.record, ...patch, saveFile: s.record.saveFile };
       if (record.saveFile !== null && (patch.memoryMiB !== undefined || patch.cpus !== undefined || patch.disks !== undefined || patch.nics !== undefined || patch.boot !== undefined)) {
@@ -261,7 +286,9 @@ export class Hypervisor {
     const s = this.supervisor(name);
     await s.exclusive(async () => {
       if (s.active && !force) throw conflict(`VM ${name} is ${s.state}: stop it first, or delete with ?force=true`);
+      if (s.location === "browser" && !force) throw conflict(`VM ${name} runs in a browser tab: reclaim it first, or delete with ?force=true`);
     });
+    s.dropLease();
     await s.stop();
     this.vms.delete(name);
     await this.vmStore.delete(name);
@@ -272,6 +299,7 @@ export class Hypervisor {
 
   private async act(name: string, action: VmActionName): Promise<VmView> {
     const s = this.supervisor(name);
+    s.onHost(action);
     switch (action) {
       case "start":
         await s.start();
@@ -298,6 +326,7 @@ export class Hypervisor {
   /** A running VM forks (RAM shared copy-on-write); a stopped one is copied with its writable disks. */
   private cloneVm(name: string, target: string): unknown {
     const original = this.supervisor(name);
+    original.onHost("clone");
     if (this.vms.has(target) || this.pendingNames.has(target)) throw conflict(`VM ${target} exists already`);
     const writable = original.record.disks.filter((d) => d.readonly !== true);
     if (original.active && writable.length > 0) {
@@ -389,6 +418,7 @@ export class Hypervisor {
       events: this.events,
       configOf: (r) => vmConfigOf(r, this.pools, this.networks),
       persist: (r) => this.vmStore.put(r.name, r),
+      leaseDir: (name) => join(this.vmDir(name), "lease"),
     });
   }
 }

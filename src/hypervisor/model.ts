@@ -4,6 +4,7 @@
  * OpenAPI document (src/api/openapi.ts). Shapes follow /work/interfaces.md.
  */
 import { Type, type Static } from "@sinclair/typebox";
+import type { LeaseRecord } from "./browser/lease.ts";
 
 /** VM, image, pool, network and snapshot names: safe as file names, never a path. */
 export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$";
@@ -82,6 +83,8 @@ export interface VmRecord {
   everStarted: boolean;
   /** A save file (--on-shutdown save) the next start resumes from. */
   saveFile: string | null;
+  /** Set while the VM runs in a browser tab (docs/hypervisor.md "VMs in a browser tab"). */
+  lease?: LeaseRecord | null;
 }
 
 export const VmStateName = Type.Union(["created", "running", "paused", "stopped", "crashed"].map((s) => Type.Literal(s)));
@@ -113,12 +116,34 @@ export const VmView = Type.Object({
   startedAt: Type.Union([Type.String(), Type.Null()]),
   crashReason: Type.Union([Type.String(), Type.Null()]),
   resumesFromSave: Type.Boolean({ description: "the next start resumes a VM saved at daemon shutdown" }),
+  location: Type.Union([Type.Literal("host"), Type.Literal("browser")], { description: "browser: it runs in a browser tab (state is what it was when it moved)" }),
   stats: VmStatsView,
 });
 export type VmView = Static<typeof VmView>;
 
 export const VmActionName = Type.Union(["start", "shutdown", "stop", "reboot", "pause", "resume"].map((s) => Type.Literal(s)));
 export type VmActionName = "start" | "shutdown" | "stop" | "reboot" | "pause" | "resume";
+
+/** What a tab needs to take a VM over (POST …/actions/move-to-browser); URLs are paths on the daemon. */
+export const TabLease = Type.Object({
+  vm: Type.String(),
+  lease: Type.String({ description: "send as X-Typevisor-Lease (or ?lease= on the NIC WebSockets)" }),
+  memoryMiB: Type.Integer(),
+  cpus: Type.Integer(),
+  snapshot: Type.Object({ url: Type.String(), id: Type.String(), sizeBytes: Type.Number() }),
+  drives: Type.Array(Type.Object({ index: Type.Integer(), url: Type.String(), sizeBytes: Type.Number(), readonly: Type.Boolean(), syncUrl: Type.String() })),
+  nics: Type.Array(Type.Object({ index: Type.Integer(), mac: Type.String(), url: Type.String() })),
+});
+export type TabLease = Static<typeof TabLease>;
+
+export const DefaultGuestView = Type.Object({
+  memoryMiB: Type.Integer(),
+  append: Type.String(),
+  kernel: Type.Object({ url: Type.String(), sizeBytes: Type.Number() }),
+  initrd: Type.Object({ url: Type.String(), sizeBytes: Type.Number() }),
+  disk: Type.Object({ url: Type.String(), sizeBytes: Type.Number() }),
+});
+export type DefaultGuestView = Static<typeof DefaultGuestView>;
 
 export const SnapshotCreate = Type.Object({ name: Name }, { additionalProperties: false });
 export const SnapshotView = Type.Object({

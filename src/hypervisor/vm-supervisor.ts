@@ -6,11 +6,16 @@
  * crashes or runs out of memory ends only this VM: the state becomes
  * "crashed" with the reason, and its budget share is released.
  */
-import { statSync } from "node:fs";
+import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { DEFAULT_MAC } from "../devices/virtio/net.ts";
 import { ConfigError, type VmConfig } from "../vmm/config.ts";
 import { DEFAULT_RESOURCE_LIMITS, Vm } from "../vmm/vm.ts";
 import type { VmStats } from "../vmm/messages.ts";
+import { closeSnapshot, openSnapshot, SnapshotError, verifySnapshot } from "../vmm/snapshot.ts";
+import { ActiveLease, newLeaseId, type LeaseRecord } from "./browser/lease.ts";
+import { rebaseSnapshot } from "./browser/snapshot-rebase.ts";
 import type { Budget } from "./budget.ts";
 import { conflict, HypervisorError, invalid } from "./errors.ts";
 import type { EventBus } from "./events.ts";
@@ -25,6 +30,8 @@ export interface SupervisorContext {
   events: EventBus;
   configOf(record: VmRecord): Promise<VmConfig>;
   persist(record: VmRecord): Promise<void>;
+  /** Where this VM's lease files live while it runs in a browser tab (<data-dir>/vms/<vm>/lease). */
+  leaseDir(name: string): string;
 }
 
 export class VmSupervisor {
@@ -38,12 +45,22 @@ export class VmSupervisor {
   private readonly totals: Record<(typeof COUNTERS)[number], number> = { cpuSeconds: 0, instructions: 0, diskReadBytes: 0, diskWriteBytes: 0, netRxBytes: 0, netTxBytes: 0 };
   private current: VmStats | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Set while the VM runs in a browser tab. */
+  private lease: ActiveLease | null = null;
 
   constructor(
     public record: VmRecord,
     private readonly ctx: SupervisorContext,
   ) {
     this.currentState = record.everStarted ? "stopped" : "created";
+    if (record.lease) {
+      this.lease = new ActiveLease(record.lease, ctx.leaseDir(record.name));
+      this.currentState = "running";
+    }
+  }
+
+  get location(): "host" | "browser" {
+    return this.lease === null ? "host" : "browser";
   }
 
   get name(): string {
@@ -78,6 +95,7 @@ export class VmSupervisor {
       startedAt: this.startedAt,
       crashReason: this.crashReason,
       resumesFromSave: r.saveFile !== null,
+      location: this.location,
       stats: { ...stats, memoryBytes: c === null || this.vm === null ? 0 : c.ramUsedBytes + c.heapUsedBytes },
     };
   }
@@ -102,6 +120,7 @@ export class VmSupervisor {
 
   start(): Promise<void> {
     return this.exclusive(async () => {
+      this.onHost("start");
       if (this.vm !== null) throw conflict(`VM ${this.name} is ${this.currentState} already`);
       const saveFile = this.record.saveFile;
       await this.launch(async (options) => {
@@ -124,6 +143,7 @@ export class VmSupervisor {
   /** Replaces whatever runs with the VM saved in `file` (snapshot restore). */
   restoreFrom(file: string): Promise<void> {
     return this.exclusive(async () => {
+      this.onHost("restore a snapshot of");
       if (this.vm !== null) await this.stopNow();
       await this.launch((options) => Vm.restore(file, options));
     });
@@ -192,11 +212,133 @@ export class VmSupervisor {
   /** Types into the guest's console; resolves once the guest side took the bytes. */
   writeConsole(data: Buffer): Promise<void> {
     const vm = this.vm;
-    if (vm === null) return Promise.reject(conflict(`VM ${this.name} is not running`));
+    if (vm === null) return Promise.reject(conflict(`VM ${this.name} is not running ${this.lease === null ? "" : "on the host (it is in a browser tab)"}`.trim()));
     return new Promise((resolve, reject) => vm.console.write(data, (e) => (e ? reject(e) : resolve())));
   }
 
+  /**
+   * Moves the VM into a browser tab: pause (in-flight disk requests drain),
+   * save into its lease directory, end the worker (its images' locks and its
+   * switch ports are freed), then hold the drives for the tab and persist
+   * the lease. If anything after the save fails, the VM runs on the host again.
+   */
+  moveToBrowser(): Promise<ActiveLease> {
+    return this.exclusive(async () => {
+      const vm = this.running("move to a browser");
+      const dir = this.ctx.leaseDir(this.name);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const snapshotFile = join(dir, "snapshot.snap");
+      const wasRunning = vm.state === "running";
+      if (wasRunning) await vm.pause();
+      try {
+        await vm.save(snapshotFile);
+      } catch (e) {
+        if (wasRunning) await vm.resume();
+        throw conflict(`VM ${this.name} could not be saved to move it: ${(e as Error).message}`);
+      }
+      const file = openSnapshot(snapshotFile);
+      closeSnapshot(file);
+      const record: LeaseRecord = {
+        id: newLeaseId(),
+        snapshotFile,
+        snapshotId: file.header.id,
+        sizeBytes: statSync(snapshotFile).size,
+        movedAt: new Date().toISOString(),
+        drives: vm.config.drives,
+        nics: vm.config.nics.map((nic) => ({ ...nic, mac: nic.mac ?? DEFAULT_MAC })),
+      };
+      await this.refreshStats();
+      this.ended(vm); // from here on the worker's state changes are not this VM's
+      await vm.stop();
+      const lease = new ActiveLease(record, dir);
+      this.lease = lease;
+      try {
+        record.drives.forEach((_, i) => lease.drive(i)); // the tab's drives: the images and their locks are the daemon's now
+        this.record = { ...this.record, lease: record };
+        await this.ctx.persist(this.record);
+      } catch (e) {
+        lease.close();
+        this.lease = null;
+        this.record = { ...this.record, lease: null };
+        await this.launch((options) => Vm.restore(snapshotFile, options));
+        throw conflict(`VM ${this.name} could not move to a browser (it runs on the host again): ${(e as Error).message}`);
+      }
+      this.setState("running", true);
+      return lease;
+    });
+  }
+
+  /** The live lease `id` names: 409 when the VM is not in a tab or the id is stale. */
+  browserLease(id: string | undefined): ActiveLease {
+    const lease = this.lease;
+    if (lease === null) throw conflict(`VM ${this.name} is not in a browser tab`);
+    if (!lease.matches(id)) throw conflict(`the lease of VM ${this.name} is ${id === undefined ? "missing (send X-Typevisor-Lease)" : "stale: the VM has moved since"}`);
+    return lease;
+  }
+
+  /** Brings the VM back from its tab: the tab's snapshot (a diff against the lease snapshot, or full), its drives synced. */
+  moveToHost(leaseId: string | undefined, upload: Uint8Array): Promise<void> {
+    return this.exclusive(async () => {
+      const lease = this.browserLease(leaseId);
+      const file = join(lease.dir, "upload.snap");
+      writeFileSync(file, upload);
+      await this.returnFrom(lease, file);
+    });
+  }
+
+  /** The tab is gone: the VM runs on the host from its move-time snapshot, with the drive writes the tab synced. */
+  reclaim(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.lease === null) throw conflict(`VM ${this.name} is not in a browser tab`);
+      await this.returnFrom(this.lease, this.lease.record.snapshotFile);
+    });
+  }
+
+  /** Restores `source` (made the host's) and runs it; on any failure the lease stays as it was. */
+  private async returnFrom(lease: ActiveLease, source: string): Promise<void> {
+    const file = join(lease.dir, "host.snap");
+    try {
+      rebaseSnapshot(source, file, (meta) => lease.hostMeta(meta));
+      verifySnapshot(file);
+    } catch (e) {
+      rmSync(file, { force: true });
+      if (e instanceof SnapshotError) throw invalid(`the snapshot cannot be restored: ${e.message}`);
+      throw e;
+    }
+    lease.close(); // the host VM opens the images (and takes their locks) itself
+    try {
+      await this.launch((options) => Vm.restore(file, options));
+    } catch (e) {
+      lease.reopen();
+      rmSync(file, { force: true });
+      throw e;
+    }
+    this.lease = null;
+    this.record = { ...this.record, lease: null };
+    await this.ctx.persist(this.record);
+    rmSync(lease.dir, { recursive: true, force: true }); // the restored VM holds its snapshot files open
+    this.setState(this.currentState, true);
+  }
+
+  /** Releases what the lease holds open (the daemon shuts down); the lease itself stays, persisted. */
+  closeLease(): void {
+    this.lease?.close();
+  }
+
+  /** Forgets the lease (the VM is being deleted). */
+  dropLease(): void {
+    this.lease?.close();
+    this.lease = null;
+  }
+
+  /** Refuses a host action while the VM runs in a browser tab. */
+  onHost(action: string): void {
+    if (this.lease !== null) throw conflict(`VM ${this.name} runs in a browser tab: move it to the host (or reclaim it) before you ${action} it`);
+  }
+
   private running(action: string): Vm {
+    this.onHost(action);
     if (this.vm === null) throw conflict(`cannot ${action} VM ${this.name}: it is ${this.currentState}`);
     return this.vm;
   }
@@ -256,9 +398,9 @@ export class VmSupervisor {
     this.ctx.budget.release(this.name);
   }
 
-  private setState(state: VmStateName): void {
-    if (state === this.currentState) return;
+  private setState(state: VmStateName, force = false): void {
+    if (state === this.currentState && !force) return;
     this.currentState = state;
-    this.ctx.events.publish({ type: "vm.state", vm: this.name, state });
+    this.ctx.events.publish({ type: "vm.state", vm: this.name, state, location: this.location });
   }
 }

@@ -95,7 +95,8 @@ function readImage(path: string): ImageFile {
   }
 }
 
-function ethernet(nic: NicConfig): EthernetBackend {
+/** A NIC's host side (also the daemon's bridge for a NIC that runs in a browser tab). */
+export function ethernet(nic: NicConfig): EthernetBackend {
   const backend = plainEthernet(nic);
   if (nic.dump === undefined) return backend;
   try {

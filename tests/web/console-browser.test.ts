@@ -15,10 +15,9 @@ import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./chromium.ts";
 import { DaemonProcess } from "./daemon-process.ts";
 import { QUIET_CONSOLE } from "../support/guest-console.ts";
+import { HANG_GUARD_MS, PROMPT, run, screen, waitForScreen } from "./console-page.ts";
 
 const VM = "webtest";
-const HANG_GUARD_MS = Number(process.env.TEST_HANG_GUARD_SECONDS ?? 600) * 1000;
-const PROMPT = /typevisor:[^\n]*#$/m;
 const SHOTS = process.env.TYPEVISOR_WEB_SCREENSHOTS;
 
 let dir: string;
@@ -33,36 +32,6 @@ async function shot(page: Page, name: string): Promise<void> {
   if (!SHOTS) return;
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-}
-
-/** The terminal's visible rows as text (xterm's DOM renderer draws spaces as no-break spaces; line ends trimmed). */
-async function screen(page: Page): Promise<string> {
-  return (await page.locator(".xterm-rows").innerText()).replace(/\u00a0/g, " ").replace(/ +$/gm, "");
-}
-
-async function waitForScreen(page: Page, pattern: RegExp): Promise<string> {
-  try {
-    const handle = await page.waitForFunction(
-      ([source, flags]) => {
-        const rows = (document.querySelector(".xterm-rows") as HTMLElement | null)?.innerText ?? "";
-        const text = rows.replace(/\u00a0/g, " ").replace(/ +$/gm, "");
-        return new RegExp(source, flags).test(text) ? text : false;
-      },
-      [pattern.source, pattern.flags] as const,
-      { timeout: HANG_GUARD_MS, polling: 200 },
-    );
-    return (await handle.jsonValue()) as string;
-  } catch (e) {
-    throw new Error(`the terminal never showed ${pattern}; it shows:\n${await screen(page).catch(() => "(nothing)")}`, { cause: e });
-  }
-}
-
-/** Types a command into the page's terminal and waits for `answer` on screen. */
-async function run(page: Page, command: string, answer: RegExp): Promise<string> {
-  await page.locator(".term-screen").click();
-  await page.keyboard.type(command);
-  await page.keyboard.press("Enter");
-  return waitForScreen(page, answer);
 }
 
 async function signIn(page: Page, token: string): Promise<void> {

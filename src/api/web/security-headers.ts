@@ -6,12 +6,16 @@
  * daemon's stylesheet, plus <style> elements, because xterm.js writes its
  * theme and cell sizes into one at run time; style attributes stay refused.
  * (Our code never builds HTML from strings, so there is no markup to inject.)
+ * A VM running in a tab (issue 14) needs WebAssembly compiled from bytes
+ * ('wasm-unsafe-eval': no JavaScript eval) and the daemon's own worker
+ * script; its NIC WebSockets are same-origin, which connect-src 'self' allows.
  */
 import type { FastifyReply } from "fastify";
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
-  "script-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self'",
   "style-src 'self'",
   "style-src-elem 'self' 'unsafe-inline'",
   "style-src-attr 'none'",

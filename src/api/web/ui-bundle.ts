@@ -36,7 +36,7 @@ export function uiAssets(): Promise<Map<string, UiAsset>> {
 async function buildUi(): Promise<Map<string, UiAsset>> {
   const { build } = await import("esbuild");
   const result = await build({
-    entryPoints: { app: `${consoleDir}main.ts`, "tab-worker": tabWorker },
+    entryPoints: { app: `${consoleDir}main.ts`, tab: `${consoleDir}tab-page.ts`, "tab-worker": tabWorker },
     outdir: "/ui", // virtual: write is false
     write: false,
     bundle: true,
@@ -58,6 +58,7 @@ async function buildUi(): Promise<Map<string, UiAsset>> {
     assets.set(`/ui/${name}`, asset(out.contents, type));
   }
   assets.set("/", asset(await readFile(`${consoleDir}index.html`), "text/html; charset=utf-8"));
+  assets.set("/tab", asset(await readFile(`${consoleDir}tab.html`), "text/html; charset=utf-8"));
   assets.set("/ui/icon.svg", asset(await readFile(`${consoleDir}icon.svg`), "image/svg+xml"));
   return assets;
 }

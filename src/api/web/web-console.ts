@@ -52,7 +52,7 @@ export const CSRF_HEADER = "x-typevisor-csrf";
 /** Permissions the UI shows or hides controls by. */
 const UI_PERMISSIONS = [
   "vm.read", "vm.create", "vm.update", "vm.delete", "vm.power", "vm.snapshot", "vm.clone",
-  "vm.console", "vm.console.write", "image.read", "net.read", "host.read",
+  "vm.console", "vm.console.write", "vm.move", "image.read", "net.read", "host.read",
 ] as const;
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -192,6 +192,7 @@ export async function createWebConsole<P extends ConsolePrincipal>(options: WebC
       return reply.type(asset.contentType).send(asset.body);
     };
     app.get("/", serveAsset);
+    app.get("/tab", serveAsset); // the default guest in a tab (issue 14)
     app.get("/ui/*", serveAsset);
   }
 

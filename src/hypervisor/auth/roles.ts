@@ -15,7 +15,7 @@ export interface Principal {
 }
 export type Permission =
   | "vm.read" | "vm.create" | "vm.update" | "vm.delete" | "vm.power" | "vm.snapshot"
-  | "vm.clone" | "vm.console" | "vm.console.write"
+  | "vm.clone" | "vm.console" | "vm.console.write" | "vm.move"
   | "image.read" | "image.write" | "net.read" | "net.write"
   | "token.read" | "token.write" | "host.read" | "audit.read";
 
@@ -27,7 +27,7 @@ const VIEWER: readonly Permission[] = [
   "vm.read", "vm.console", "image.read", "net.read", "token.read", "host.read", "audit.read",
 ];
 const OPERATOR: readonly Permission[] = [
-  ...VIEWER, "vm.power", "vm.snapshot", "vm.clone", "vm.console.write", "token.write",
+  ...VIEWER, "vm.power", "vm.snapshot", "vm.clone", "vm.console.write", "vm.move", "token.write",
 ];
 const ADMIN: readonly Permission[] = [
   ...OPERATOR, "vm.create", "vm.update", "vm.delete", "image.write", "net.write",

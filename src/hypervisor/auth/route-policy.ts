@@ -7,7 +7,7 @@
  */
 import type { Permission } from "./roles.ts";
 
-export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
 export interface RouteRule {
   method: HttpMethod;
   path: string;
@@ -41,6 +41,15 @@ export const ROUTE_POLICY: readonly RouteRule[] = [
   rule("POST", "/v1/vms/{name}/clone", "vm.clone", "path+body"),
   // Input needs vm.console.write as well: without it the daemon drops the viewer's bytes.
   rule("GET", "/v1/vms/{name}/console", "vm.console", "path"),
+  // A VM in a browser tab (docs/hypervisor.md): the /browser routes also need the lease (X-Typevisor-Lease).
+  ...["move-to-browser", "move-to-host", "reclaim"].map((a) => rule("POST", `/v1/vms/{name}/actions/${a}`, "vm.move", "path")),
+  rule("GET", "/v1/vms/{name}/browser/snapshot", "vm.move", "path"),
+  rule("GET", "/v1/vms/{name}/browser/drives/{index}", "vm.move", "path"),
+  rule("HEAD", "/v1/vms/{name}/browser/drives/{index}", "vm.move", "path"),
+  rule("PUT", "/v1/vms/{name}/browser/drives/{index}", "vm.move", "path"),
+  rule("GET", "/v1/vms/{name}/browser/nics/{index}", "vm.move", "path"),
+  rule("GET", "/v1/guest/default", "host.read"),
+  rule("GET", "/v1/guest/default/{artifact}", "host.read"),
 
   rule("GET", "/v1/pools", "image.read"),
   rule("POST", "/v1/pools", "image.write"),
