@@ -9,11 +9,19 @@
  * docs/jit.md.
  */
 import { JIT_EXIT } from "../cpu/hart-state.ts";
-import { DECODE_CACHE_BASE, RAM_OFFSET } from "../cpu/layout.ts";
+import { DECODE_CACHE_BASE, HART_STATE_SIZE, RAM_OFFSET } from "../cpu/layout.ts";
 import type { DecodeCache } from "../cpu/decode-cache.ts";
 import { EXIT_STEP, translatePage } from "./translate.ts";
 
 type RunFn = (entry: number, left: number, st: number, tlb: number) => number;
+
+/** What translated code asks of the hart whose state is at `st` (docs/jit.md, "Slow paths"). */
+export interface JitHart {
+  /** A TLB miss: walk and fill the entry for this access; 1 when walked, 0 to leave the access to the interpreter. */
+  fillDataTlb(lo: number, hi: number, size: number, write: number): number;
+  /** An F/D computational instruction: 0 done, else nothing changed (the interpreter runs it). */
+  fpOp(insn: number): number;
+}
 
 /** log2 of a decode-cache slot's words (2048 entries × 4 words). */
 const SLOT_SHIFT = 13;
@@ -36,6 +44,7 @@ const MAX_PARKED = 1024;
 interface Compiled {
   fn: RunFn;
   need: Int16Array;
+  pre: Int16Array;
   /** The page's bytes when translated, and the spans of them the code depends on. */
   copy: Uint8Array;
   spans: Int32Array;
@@ -74,12 +83,15 @@ export class Jit {
   private readonly m8: Uint8Array;
   private readonly m16: Uint16Array;
   private readonly dc: Int32Array;
+  /** The harts by state offset / HART_STATE_SIZE, and the imports every translation shares. */
+  private readonly harts: JitHart[] = [];
+  private readonly imports: WebAssembly.Imports;
   /** Why the last run() returned (translate.ts EXIT_*). */
   exit = 0;
   readonly stats: JitStats = { translations: 0, compileMs: 0, wasmBytes: 0, instructionsTranslated: 0, executed: 0, calls: 0, leftToInterpreter: 0, reused: 0, dropped: 0 };
 
   constructor(
-    private readonly memory: WebAssembly.Memory,
+    memory: WebAssembly.Memory,
     cache: DecodeCache,
     readonly threshold: number,
   ) {
@@ -87,6 +99,19 @@ export class Jit {
     this.m16 = new Uint16Array(memory.buffer);
     this.dc = new Int32Array(memory.buffer);
     cache.onRelease = (slot, page) => this.park(slot, page);
+    const harts = this.harts;
+    this.imports = {
+      env: {
+        mem: memory,
+        fill: (st: number, lo: number, hi: number, size: number, write: number) => harts[st / HART_STATE_SIZE].fillDataTlb(lo, hi, size, write),
+        fp: (st: number, insn: number) => harts[st / HART_STATE_SIZE].fpOp(insn),
+      },
+    };
+  }
+
+  /** Registers a hart of the VM, whose state is at memory offset `st`. */
+  attach(st: number, hart: JitHart): void {
+    this.harts[st / HART_STATE_SIZE] = hart;
   }
 
   /**
@@ -122,7 +147,8 @@ export class Jit {
       return -1;
     }
     if (need > left) return -1;
-    const n = c.fn(off >> 1, left, st, tlb);
+    const pre = c.pre[off >> 1];
+    const n = c.fn(off >> 1, left - pre, st, tlb) + pre;
     this.exit = w[JIT_EXIT];
     const s = this.stats;
     s.executed += n;
@@ -151,14 +177,14 @@ export class Jit {
     const started = performance.now();
     const t = translatePage(this.dc, this.m16, fDec, fHost, entries);
     const module = new WebAssembly.Module(t.bytes);
-    const fn = new WebAssembly.Instance(module, { env: { mem: this.memory } }).exports.run as RunFn;
+    const fn = new WebAssembly.Instance(module, this.imports).exports.run as RunFn;
     const s = this.stats;
     s.translations++;
     s.compileMs += performance.now() - started;
     s.wasmBytes += t.bytes.length;
     s.instructionsTranslated += t.translated;
     const copy = this.m8.slice(fHost, fHost + 4096);
-    const c: Compiled = { fn, need: t.need, copy, spans: t.spans, entries, retranslations, steps: 0, ran: 0, interpret: false };
+    const c: Compiled = { fn, need: t.need, pre: t.pre, copy, spans: t.spans, entries, retranslations, steps: 0, ran: 0, interpret: false };
     this.slots[slot] = c;
     return c;
   }

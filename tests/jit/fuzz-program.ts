@@ -1,8 +1,11 @@
 /**
- * Random RV64IMC (+ Zba/Zbb) programs for the JIT's differential fuzzer:
+ * Random RV64IMFDC (+ Zba/Zbb) programs for the JIT's differential fuzzer:
  * ALU operations on random values, loads and stores (some misaligned) into
- * a data page, forward branches, counted loops, CSR accesses the JIT leaves
- * to the interpreter, and enough code to cross pages. The assembler picks
+ * a data page, F/D loads, stores, arithmetic, conversions, compares and
+ * moves on random bit patterns (NaNs, infinities and subnormals included,
+ * static and dynamic rounding modes), forward branches, counted loops, CSR
+ * accesses the JIT leaves to the interpreter (fflags/frm too), and enough
+ * code to cross pages. The assembler picks
  * compressed forms where it can (rv64gc). The program ends at the finisher.
  */
 import { Prng } from "../diff/prng.ts";
@@ -23,6 +26,11 @@ const UNARY = ["sext.b", "sext.h", "zext.h"];
 const LOADS: [string, number][] = [["lb", 1], ["lh", 2], ["lw", 4], ["ld", 8], ["lbu", 1], ["lhu", 2], ["lwu", 4]];
 const STORES: [string, number][] = [["sb", 1], ["sh", 2], ["sw", 4], ["sd", 8]];
 const BRANCHES = ["beq", "bne", "blt", "bge", "bltu", "bgeu"];
+const FREGS = ["ft0", "ft1", "ft2", "ft3", "fa0", "fa1", "fa2", "fs0", "fs1", "ft8"];
+const FRR = ["fadd", "fsub", "fmul", "fdiv", "fmin", "fmax", "fsgnj", "fsgnjn", "fsgnjx"];
+const FR4 = ["fmadd", "fmsub", "fnmadd", "fnmsub"];
+const FCMP = ["feq", "flt", "fle"];
+const ROUNDING = ["", "", "", ", rtz", ", rdn", ", rup", ", rmm", ", dyn"];
 
 export function fuzzProgram(seed: number, length: number): string {
   const r = new Prng(seed);
@@ -36,12 +44,17 @@ export function fuzzProgram(seed: number, length: number): string {
   };
   const lines: string[] = [
     ".section .text.init", ".globl _start", "_start:", "  la a0, data + 2048", "  li a6, 0",
+    "  li t0, 1 << 13", "  csrs mstatus, t0", // FS = Initial: F and D on
   ];
+  for (const f of FREGS) lines.push(`  fld ${f}, ${r.int(511) * 8 - 2048}(a0)`);
   for (const x of REGS) lines.push(`  li ${x}, ${value()}`, `  slli ${x}, ${x}, ${r.int(33)}`, `  addi ${x}, ${x}, ${imm12()}`);
   let label = 0;
   const pending: { at: number; name: string }[] = [];
   const one = (): string => {
-    switch (r.int(14)) {
+    const fr = () => pick(FREGS);
+    const fmt = () => (r.int(3) === 0 ? "s" : "d");
+    const rm = () => pick(ROUNDING);
+    switch (r.int(18)) {
       case 0: case 1: case 2: return `${pick(RR)} ${reg()}, ${src()}, ${src()}`;
       case 3: case 4: return `${pick(RI)} ${reg()}, ${src()}, ${imm12()}`;
       case 5: return `${pick(SHIFT)} ${reg()}, ${src()}, ${r.int(64)}`;
@@ -58,6 +71,35 @@ export function fuzzProgram(seed: number, length: number): string {
         return `${op} ${src()}, ${off - 2048}(a0)`;
       }
       case 11: return r.int(2) ? `csrrw ${reg()}, mscratch, ${src()}` : `csrr ${reg()}, mscratch`;
+      case 12: {
+        const size = r.int(2) ? 8 : 4;
+        const off = r.int(10) === 0 ? r.int(4088) : r.int(4088 / size) * size;
+        const op = r.int(3) ? (size === 8 ? "fld" : "flw") : size === 8 ? "fsd" : "fsw";
+        return `${op} ${fr()}, ${off - 2048}(a0)`;
+      }
+      case 13: {
+        const t = fmt();
+        const k = r.int(4);
+        if (k === 0) return `${pick(FR4)}.${t} ${fr()}, ${fr()}, ${fr()}, ${fr()}${rm()}`;
+        if (k === 1) return `fsqrt.${t} ${fr()}, ${fr()}${rm()}`;
+        const op = pick(FRR);
+        return `${op}.${t} ${fr()}, ${fr()}, ${fr()}${op.startsWith("fmin") || op.startsWith("fmax") || op.startsWith("fsgnj") ? "" : rm()}`;
+      }
+      case 14: {
+        const t = fmt();
+        switch (r.int(6)) {
+          case 0: return `${pick(FCMP)}.${t} ${reg()}, ${fr()}, ${fr()}`;
+          case 1: return `fclass.${t} ${reg()}, ${fr()}`;
+          case 2: return `fcvt.${pick(["w", "wu", "l", "lu"])}.${t} ${reg()}, ${fr()}${rm()}`;
+          case 3: {
+            const from = pick(["w", "wu", "l", "lu"]);
+            return `fcvt.${t}.${from} ${fr()}, ${src()}${t === "d" && from.startsWith("w") ? "" : rm()}`; // exact: no rm
+          }
+          case 4: return t === "d" ? `fcvt.d.s ${fr()}, ${fr()}` : `fcvt.s.d ${fr()}, ${fr()}${rm()}`;
+          default: return r.int(2) ? `fmv.x.${t === "d" ? "d" : "w"} ${reg()}, ${fr()}` : `fmv.${t === "d" ? "d" : "w"}.x ${fr()}, ${src()}`;
+        }
+      }
+      case 15: return r.int(2) ? `frflags ${reg()}` : `fsrmi ${reg()}, ${r.int(5)}`; // frm 5..7 would make dyn illegal
       default: {
         const name = `f${label++}`;
         pending.push({ at: r.int(12) + 1, name });
