@@ -389,17 +389,10 @@ export function translatePage(dc: Int32Array, m16: Uint16Array, slotBase: number
   f.emit(W.i64Shl, W.i64Add, W.i64Store, 3, ...uleb(PC * 4));
   exitWith(EXIT_NO_ENTRY);
 
-  let translated = 0;
-  for (let i = 0; i < insns.length; i++) {
-    f.end(); // instruction i's block: its code follows
+  /** Instruction i's operation (a branch or jump included, fall-through not). */
+  const emitOp = (i: number): void => {
     const ins = insns[i];
     const { off, op, d, a, b, imm, len } = ins;
-    if (!ins.ok) {
-      exit(off, EXIT_STEP, 0);
-      continue;
-    }
-    translated++;
-    if (leader[i]) budget(off, rem[i]);
     const next = off + len;
     switch (op) {
       case Op.NOP: break;
@@ -547,7 +540,54 @@ export function translatePage(dc: Int32Array, m16: Uint16Array, slotBase: number
       default:
         throw new Error(`jit: operation ${op} has no translation`);
     }
+  };
+  /**
+   * A block t..i that ends with a backward branch (or J) to its own start:
+   * a wasm loop of its own, so the hot inner loops of guest code do not go
+   * round the dispatch. (Its instructions' usual code stays, for entries
+   * into the middle of the block.)
+   */
+  const emitLoop = (t: number, i: number): void => {
+    const loop = f.enter(W.loop);
+    budget(insns[t].off, rem[t]);
+    for (let j = t; j < i; j++) emitOp(j);
+    const { op, a, b, off, len } = insns[i];
+    if (op === Op.J) {
+      f.br(loop);
+      f.end();
+      return;
+    }
+    x(a); x(b);
+    f.emit([W.i64Eq, W.i64Ne, W.i64LtS, W.i64GeS, W.i64LtU, W.i64GeU][op - Op.BEQ]);
+    f.br(loop, W.brIf);
+    f.end();
+    goto(i, off + len);
+  };
+  const loopEnd = new Int32Array(insns.length).fill(-1);
+  insns.forEach((ins, i) => {
+    if (!ins.ok || !(isBranch(ins.op) || ins.op === Op.J) || ins.imm > 0 || !covered(ins.off + ins.imm)) return;
+    const t = at[(ins.off + ins.imm) >> 1];
+    if (leader[t] && t + rem[t] - 1 === i) loopEnd[t] = i;
+  });
+
+  let translated = 0;
+  for (let i = 0; i < insns.length; i++) {
+    f.end(); // instruction i's block: its code follows
+    const ins = insns[i];
+    const { off, op, len } = ins;
+    if (!ins.ok) {
+      exit(off, EXIT_STEP, 0);
+      continue;
+    }
+    translated++;
+    if (loopEnd[i] >= 0) {
+      emitLoop(i, loopEnd[i]);
+      continue;
+    }
+    if (leader[i]) budget(off, rem[i]);
+    emitOp(i);
     // Fall through to the next instruction.
+    const next = off + len;
     if (!isJump(op)) {
       if (i + 1 < insns.length && insns[i + 1].off === next) continue;
       goto(i, next);
