@@ -80,6 +80,11 @@ export class Jit {
   /** Instructions each slot's page has run in the interpreter since it got the slot. */
   private readonly hot = new Int32Array(SLOTS);
   private readonly parked = new Map<number, Compiled>();
+  /**
+   * Entries a slot's page missed, kept for its next translation once the
+   * page is hot again (else each translation would miss them again).
+   */
+  private readonly missed: ({ entries: number[]; retranslations: number } | null)[] = new Array(SLOTS).fill(null);
   private readonly m8: Uint8Array;
   private readonly m16: Uint16Array;
   private readonly dc: Int32Array;
@@ -129,7 +134,8 @@ export class Jit {
       c = this.unpark(slot, fHost);
       if (c === null) {
         if (this.hot[slot] < this.threshold) return -1;
-        c = this.translate(slot, fDec, fHost, [], 0);
+        const missed = this.missed[slot];
+        c = this.translate(slot, fDec, fHost, missed?.entries ?? [], missed?.retranslations ?? 0);
       }
     }
     if (c.interpret) {
@@ -201,12 +207,14 @@ export class Jit {
     this.hot[slot] = 0;
     this.stats.dropped++;
     if (this.threshold === 0) this.translate(slot, fDec, fHost, entries, c.retranslations + 1);
+    else this.missed[slot] = { entries, retranslations: c.retranslations + 1 };
   }
 
   private park(slot: number, page: number): void {
     const c = this.slots[slot];
     this.slots[slot] = null;
     this.hot[slot] = 0;
+    this.missed[slot] = null;
     if (c === null) return;
     this.parked.delete(page);
     this.parked.set(page, c);

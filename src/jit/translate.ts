@@ -28,6 +28,7 @@ import { MS_FS } from "../cpu/csr-numbers.ts";
 import { JIT_EXIT, MSTATUS, PC } from "../cpu/hart-state.ts";
 import { mulDivCode, type MulDivLocals } from "../cpu/mul-div.ts";
 import { BlockType, Op as W, uleb, ValType } from "../wasm/encoder.ts";
+import { emitFpFast, FP_LOCAL_COUNT, fpFastKind, type FpLocals } from "./fp-double.ts";
 
 /** pc is elsewhere (another page, a JALR, the budget): the caller goes on from pc. */
 export const EXIT_CONTINUE = 0;
@@ -53,7 +54,11 @@ const L_VBASE = 36; // i64: virtual address of the page
 const L_VA = 37; // i64: a load/store's address, a JALR's target
 const L_E = 38; // i32: a TLB entry's byte offset
 const MD: MulDivLocals = { a: 39, b: 40, t: 41, u: 42, v: 43 };
-const LOCAL_TYPES = [...Array<number>(31).fill(ValType.i64), ValType.i32, ValType.i64, ValType.i64, ValType.i32, ...Array<number>(5).fill(ValType.i64)];
+const FPL: FpLocals = {
+  st: P_ST, x: 44, y: 45, z: 46, ph: 47, pl: 48, sh: 49, sl: 50, t: 51, te: 52, r: 53, back: 54, v: 55, xh: 56, xl: 57, yh: 58, yl: 59,
+};
+const LOCAL_TYPES = [...Array<number>(31).fill(ValType.i64), ValType.i32, ValType.i64, ValType.i64, ValType.i32, ...Array<number>(5).fill(ValType.i64),
+  ...Array<number>(FP_LOCAL_COUNT).fill(ValType.f64)];
 
 /** Imported functions (their indexes come before `run`'s). */
 const FN_FILL = 0; // fill(st, vaLo, vaHi, size, write) -> 1 when the TLB entry was filled
@@ -210,16 +215,22 @@ export function translatePage(dc: Int32Array, m16: Uint16Array, slotBase: number
 
   // Basic blocks of translated instructions. A block starts at an entry,
   // a branch target, after a branch, jump or untranslated instruction, at
-  // a gap, or after BLOCK_CAP instructions; it never holds an untranslated one.
+  // a gap, where two instructions fall through (the sweep can decode a
+  // second, overlapping stream: from offset 0 inside an instruction that
+  // crosses into the page, or data), or after BLOCK_CAP instructions; it
+  // never holds an untranslated one. Only the previous instruction (by
+  // offset) falls into an instruction inside a block.
   const target = new Uint8Array(PAGE_HALFWORDS);
+  const fallIn = new Uint8Array(PAGE_HALFWORDS + 2);
   for (const e of [0, ...entries]) target[e >> 1] = 1;
   for (const x of insns) {
     if (x.ok && (isBranch(x.op) || x.op === Op.JAL || x.op === Op.J) && covered(x.off + x.imm)) target[(x.off + x.imm) >> 1] = 1;
+    if (x.ok && !isJump(x.op)) fallIn[(x.off + x.len) >> 1]++;
   }
   const leader = new Uint8Array(insns.length);
   for (let i = 0, len = 0; i < insns.length; i++) {
     const x = insns[i], prev = insns[i - 1];
-    leader[i] = i === 0 || target[x.off >> 1] !== 0 || !prev.ok || prev.off + prev.len !== x.off ||
+    leader[i] = i === 0 || target[x.off >> 1] !== 0 || fallIn[x.off >> 1] !== 1 || !prev.ok || prev.off + prev.len !== x.off ||
       isBranch(prev.op) || isJump(prev.op) || len >= BLOCK_CAP ? 1 : 0;
     len = leader[i] ? 1 : len + 1;
   }
@@ -524,6 +535,17 @@ export function translatePage(dc: Int32Array, m16: Uint16Array, slotBase: number
         break;
       }
       case Op.FP: {
+        // Double add/sub/mul/fused multiply-add in RNE: inline (fp-double.ts), falling back to the call.
+        let done = -1;
+        if (fpFastKind(ins.raw) !== null) {
+          fsOff(i);
+          done = f.enter(W.block);
+          const slow = f.enter(W.block);
+          emitFpFast(f, FPL, ins.raw, slow);
+          fsDirty();
+          f.br(done);
+          f.end();
+        }
         // The interpreter's own F/D code (fpu/execute-fp.ts) through the
         // hart; the x registers it reads or writes pass through the state.
         const { read, written } = fpXRegs(ins.raw);
@@ -535,6 +557,7 @@ export function translatePage(dc: Int32Array, m16: Uint16Array, slotBase: number
         step(i);
         f.end();
         if (written !== 0) f.emit(W.localGet, P_ST, W.i64Load, 3, ...uleb(written * 8), W.localSet, xLocal(written));
+        if (done >= 0) f.end();
         break;
       }
       default:

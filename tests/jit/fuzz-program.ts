@@ -54,7 +54,7 @@ export function fuzzProgram(seed: number, length: number): string {
     const fr = () => pick(FREGS);
     const fmt = () => (r.int(3) === 0 ? "s" : "d");
     const rm = () => pick(ROUNDING);
-    switch (r.int(18)) {
+    switch (r.int(20)) {
       case 0: case 1: case 2: return `${pick(RR)} ${reg()}, ${src()}, ${src()}`;
       case 3: case 4: return `${pick(RI)} ${reg()}, ${src()}, ${imm12()}`;
       case 5: return `${pick(SHIFT)} ${reg()}, ${src()}, ${r.int(64)}`;
@@ -99,7 +99,20 @@ export function fuzzProgram(seed: number, length: number): string {
           default: return r.int(2) ? `fmv.x.${t === "d" ? "d" : "w"} ${reg()}, ${fr()}` : `fmv.${t === "d" ? "d" : "w"}.x ${fr()}, ${src()}`;
         }
       }
-      case 15: return r.int(2) ? `frflags ${reg()}` : `fsrmi ${reg()}, ${r.int(5)}`; // frm 5..7 would make dyn illegal
+      case 16: case 17: {
+        // Round-to-nearest arithmetic on a moderate double just loaded: the JIT's inline fast paths.
+        const a = fr();
+        const load = `fld ${a}, ${r.int(255) * 8}(a0)\n  `;
+        const rne = pick(["", ", dyn", ", rne"]);
+        if (r.int(2)) return `${load}${pick(FR4)}.d ${fr()}, ${a}, ${fr()}, ${fr()}${rne}`;
+        return `${load}${pick(["fadd", "fsub", "fmul"])}.d ${fr()}, ${a}, ${fr()}${rne}`;
+      }
+      case 15: {
+        // Clearing fflags makes a flag a later instruction raises (or fails to) show; frm is mostly RNE
+        // (dyn then takes the fast paths), never 5..7 (dyn would be illegal).
+        const k = r.int(3);
+        return k === 0 ? `frflags ${reg()}` : k === 1 ? `fsflagsi ${reg()}, 0` : `fsrmi ${reg()}, ${r.int(2) ? 0 : r.int(5)}`;
+      }
       default: {
         const name = `f${label++}`;
         pending.push({ at: r.int(12) + 1, name });
@@ -138,6 +151,8 @@ export function fuzzProgram(seed: number, length: number): string {
   flush(true);
   lines.push("  li t0, 0x100000", "  li t1, 0x5555", "  sw t1, 0(t0)", "1: j 1b");
   lines.push(".data", ".balign 4096", "data:");
-  for (let i = 0; i < 512; i++) lines.push(`  .dword 0x${r.u32().toString(16)}${r.u32().toString(16).padStart(8, "0")}`);
+  // Random bit patterns (NaNs, infinities, huge and tiny values), then doubles of moderate size.
+  for (let i = 0; i < 256; i++) lines.push(`  .dword 0x${r.u32().toString(16)}${r.u32().toString(16).padStart(8, "0")}`);
+  for (let i = 0; i < 256; i++) lines.push(`  .double ${((r.u32() / 2 ** 32 - 0.5) * 2 ** (r.int(40) - 20)).toExponential(16)}`);
   return lines.join("\n") + "\n";
 }
