@@ -11,16 +11,22 @@
  * "net" columns). Both targets must print the same result line.
  * Typevisor runs twice per rep: interpreting (--jit off) and with the JIT
  * (--jit on, docs/jit.md); BENCH_JIT=off leaves the JIT column out.
+ * BENCH_CLOCK=cpu times each process's user + system CPU time instead of
+ * wall time (/usr/bin/time, Debian package `time`): on a shared machine
+ * whose load swings, wall times of sub-second QEMU runs mean little.
  */
-import { readdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describeRun, runElf, type RunOptions, type Target } from "../tests/support/run.ts";
+import { commandFor, describeRun, runElf, type RunOptions, type RunResult, type Target } from "../tests/support/run.ts";
 import { buildElf } from "../tests/support/toolchain.ts";
 import { median } from "./stats.ts";
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), "baremetal");
 const REPS = Number(process.env.BENCH_REPS ?? 5);
+const CPU_CLOCK = process.env.BENCH_CLOCK === "cpu";
+const TIME = "/usr/bin/time";
 type Column = "qemu" | "typevisor" | "jit";
 const COLUMNS: Column[] = process.env.BENCH_JIT === "off" ? ["qemu", "typevisor"] : ["qemu", "typevisor", "jit"];
 const RUNS: Record<Column, [Target, RunOptions]> = {
@@ -44,7 +50,7 @@ async function time(name: string, elf: string): Promise<Record<Column, number>> 
   for (let i = 0; i < REPS; i++) {
     for (const column of COLUMNS) {
       const [target, opts] = RUNS[column];
-      const r = await runElf(target, elf, { ...opts, hangGuardMs: 30 * 60 * 1000 });
+      const r = CPU_CLOCK ? runCpuTimed(target, elf, opts) : await runElf(target, elf, { ...opts, hangGuardMs: 30 * 60 * 1000 });
       const line = new RegExp(`^${name} [0-9a-f]{16}$`, "m").exec(r.stdout)?.[0];
       if (r.exitCode !== 0 || !line) throw new Error(`${name} failed on ${column}\n${describeRun(r)}`);
       if (results[column] !== undefined && results[column] !== line) throw new Error(`${name}: ${column} result changed between runs`);
@@ -58,7 +64,19 @@ async function time(name: string, elf: string): Promise<Record<Column, number>> 
   return { qemu: median(samples.qemu), typevisor: median(samples.typevisor), jit: COLUMNS.includes("jit") ? median(samples.jit) : NaN };
 }
 
+/** One run under /usr/bin/time: `elapsedMs` is the process's user + system CPU time. */
+function runCpuTimed(target: Target, elf: string, opts: RunOptions): RunResult {
+  const [cmd, args] = commandFor(target, elf, opts);
+  const r = spawnSync(TIME, ["-f", "cpu %U %S", cmd, ...args], { encoding: "latin1", timeout: 30 * 60 * 1000 });
+  const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  return {
+    target, exitCode: m ? r.status : null, signal: r.signal, stdout: r.stdout, stderr: r.stderr, hung: r.error !== undefined,
+    elapsedMs: m ? (Number(m[1]) + Number(m[2])) * 1000 : NaN,
+  };
+}
+
 async function main(): Promise<void> {
+  if (CPU_CLOCK && !existsSync(TIME)) throw new Error(`${TIME} not found: install the Debian package time`);
   const available = readdirSync(DIR)
     .filter((f) => f.endsWith(".c") && f !== "empty.c")
     .map((f) => f.slice(0, -2))
@@ -66,7 +84,7 @@ async function main(): Promise<void> {
   const chosen = process.argv.slice(2).length ? process.argv.slice(2) : available;
   for (const w of chosen) if (!available.includes(w)) throw new Error(`unknown workload ${w}; have ${available.join(", ")}`);
 
-  console.log(`bare-metal benchmarks: ${REPS} runs per target, median wall time`);
+  console.log(`bare-metal benchmarks: ${REPS} runs per target, median ${CPU_CLOCK ? "CPU (user + system)" : "wall"} time`);
   const startup = await time("empty", await build("empty"));
   console.log(
     `start-up (empty program): qemu ${startup.qemu.toFixed(0)} ms, typevisor ${startup.typevisor.toFixed(0)} ms` +

@@ -12,8 +12,10 @@
  *    $TYPEVISOR_BUSYBOX), natively the host's Debian busybox 1.35.
  *
  * Each target runs BENCH_REPS times (default 1); the median wall time is
- * reported, with the ratios typevisor / native and typevisor / qemu. Every
- * target must print the same result. Times include process start-up.
+ * reported, with the ratios typevisor / native and typevisor / qemu, for
+ * `typevisor exec --jit off` and `--jit on` (docs/jit.md; BENCH_JIT=off
+ * leaves the second out). Every target must print the same result. Times
+ * include process start-up.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -65,9 +67,19 @@ function report(title: string, results: Record<string, Timing>): void {
   if (outputs.size !== 1) throw new Error(`${title}: targets disagree:\n${JSON.stringify(results, null, 2)}`);
   console.log(`\n${title}  →  ${[...outputs][0].trim()}`);
   for (const [name, t] of Object.entries(results)) console.log(`  ${name.padEnd(10)} ${(t.ms / 1000).toFixed(2).padStart(8)} s`);
-  const tv = results.typevisor.ms;
-  if (results.native) console.log(`  typevisor / native: ${(tv / results.native.ms).toFixed(1)}`);
-  console.log(`  typevisor / qemu:   ${(tv / results.qemu.ms).toFixed(1)}`);
+  for (const name of ["typevisor", "jit"]) {
+    const t = results[name]?.ms;
+    if (t === undefined) continue;
+    if (results.native) console.log(`  ${name} / native: ${(t / results.native.ms).toFixed(1)}`);
+    console.log(`  ${name} / qemu:   ${(t / results.qemu.ms).toFixed(1)}`);
+  }
+}
+
+const WITH_JIT = process.env.BENCH_JIT !== "off";
+/** `typevisor exec` interpreting, and with the JIT on unless BENCH_JIT=off. */
+function typevisor(args: string[]): Record<string, Timing> {
+  const off = timeRun(process.execPath, [TYPEVISOR, "exec", "--jit", "off", ...args]);
+  return WITH_JIT ? { typevisor: off, jit: timeRun(process.execPath, [TYPEVISOR, "exec", "--jit", "on", ...args]) } : { typevisor: off };
 }
 
 requireTools();
@@ -76,7 +88,7 @@ const guest = build("riscv64-linux-gnu-gcc", ["-O2", "-static"], "bench-riscv64"
 report("C benchmark (CRC32 64 MiB + 256² matmul)", {
   native: timeRun(host, []),
   qemu: timeRun("qemu-riscv64", [guest]),
-  typevisor: timeRun(process.execPath, [TYPEVISOR, "exec", guest]),
+  ...typevisor([guest]),
 });
 
 const busybox = await riscvBusybox();
@@ -96,7 +108,7 @@ const busybox = await riscvBusybox();
   const results = {
     native: timeRun(HOST_BUSYBOX, ["sha256sum", file]),
     qemu: timeRun("qemu-riscv64", [busybox, "sha256sum", file]),
-    typevisor: timeRun(process.execPath, [TYPEVISOR, "exec", busybox, "sha256sum", file]),
+    ...typevisor([busybox, "sha256sum", file]),
   };
   if (!results.qemu.output.startsWith(expected)) throw new Error(`busybox sha256sum disagrees with node:crypto`);
   report("busybox sha256sum of 64 MiB", results);

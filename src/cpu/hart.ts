@@ -173,6 +173,7 @@ export class Hart {
     this.md = createMulDiv(memory);
     const jit = jitConfig();
     this.jit = jit.mode === "off" ? null : jitFor(memory, this.dcache, jit.threshold);
+    this.jit?.attach(this.state.base, this);
     const scratch = this.state.base + SCRATCH * 4;
     this.mdA = scratch;
     this.mdB = scratch + 8;
@@ -1144,10 +1145,7 @@ export class Hart {
             call = 1;
             break fast;
           case Op.FP:
-            if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, dc[k]) !== 0) break fast;
-            w[MSTATUS] |= MS_FS;
-            w[0] = 0; // FP compares, classify and conversions may name x0
-            w[1] = 0;
+            if (this.fpOp(dc[k]) !== 0) break fast;
             break;
           default:
             break fast;
@@ -1362,8 +1360,7 @@ export class Hart {
       case 0x07: this.loadFp(insn, raw, d, a, f3); break;
       case 0x27: this.storeFp(insn, raw, a, b, f3); break;
       case 0x53: case 0x43: case 0x47: case 0x4b: case 0x4f:
-        if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, insn) !== 0) this.illegal(raw);
-        else w[MSTATUS] |= MS_FS;
+        if (this.fpOp(insn) !== 0) this.illegal(raw);
         break;
       default:
         this.illegal(raw);
@@ -1748,6 +1745,21 @@ export class Hart {
     w[d + 1] = oHi;
   }
 
+  /**
+   * A TLB miss in translated code (src/jit): walks the page table for a data
+   * access of `size` bytes and fills the entry, with the side effects the
+   * interpreter's access would have (A/D bits, the dirty log); the access
+   * follows at once. 1 when walked; 0 leaves the access to the interpreter:
+   * misaligned, an armed data trigger (it matches before any walk), or a
+   * fault (raised when the interpreter runs the instruction).
+   */
+  fillDataTlb(lo: number, hi: number, size: number, write: number): number {
+    if ((lo & (size - 1)) !== 0 || this.triggers.dataArmed) return 0;
+    if (translate(this, lo, hi, write !== 0 ? ACCESS_WRITE : ACCESS_READ, this.dataMmu) >= 0) return 1;
+    this.exc = -1;
+    return 0;
+  }
+
   /** Physical address of data at (lo, hi) for `access` (read or write): the TLB, else a page walk. -1 on a fault. */
   private dataPa(lo: number, hi: number, access: number): number {
     const t = this.tlb;
@@ -1757,7 +1769,18 @@ export class Hart {
   }
 
   // ---------------------------------------------------------------------------
-  // F/D loads and stores (the arithmetic lives in fpu/).
+  // F/D: the computational instructions (for the interpreter and the JIT),
+  // loads and stores (the arithmetic lives in fpu/).
+
+  /** An OP-FP or fused multiply-add instruction: 0 done, 1 illegal (nothing changed). */
+  fpOp(insn: number): number {
+    const w = this.w;
+    if ((w[MSTATUS] & MS_FS) === 0 || executeFp(this.state, insn) !== 0) return 1;
+    w[MSTATUS] |= MS_FS;
+    w[0] = 0; // FP compares, classify and conversions may name x0
+    w[1] = 0;
+    return 0;
+  }
 
   private loadFp(insn: number, raw: number, d: number, a: number, f3: number): void {
     const w = this.w;

@@ -1,7 +1,7 @@
 /**
  * The JIT switch: TYPEVISOR_JIT = off (default) | on | force, and
  * TYPEVISOR_JIT_THRESHOLD = instructions a page runs interpreted before it
- * is translated (default 20000 with `on`; `force` is threshold 0: every page
+ * is translated (default 200000 with `on`; `force` is threshold 0: every page
  * the moment it runs, as v86's force-JIT tests). `typevisor run/exec --jit
  * on|off|force` set the variable for the VM they start (its worker inherits it).
  */
@@ -12,7 +12,7 @@ export interface JitConfig {
   threshold: number;
 }
 
-export const DEFAULT_THRESHOLD = 20000;
+export const DEFAULT_THRESHOLD = 200000;
 
 export function parseJitMode(value: string | undefined): JitMode {
   const v = (value ?? "off").trim().toLowerCase();

@@ -9,11 +9,19 @@
  * docs/jit.md.
  */
 import { JIT_EXIT } from "../cpu/hart-state.ts";
-import { DECODE_CACHE_BASE, RAM_OFFSET } from "../cpu/layout.ts";
+import { DECODE_CACHE_BASE, HART_STATE_SIZE, RAM_OFFSET } from "../cpu/layout.ts";
 import type { DecodeCache } from "../cpu/decode-cache.ts";
 import { EXIT_STEP, translatePage } from "./translate.ts";
 
 type RunFn = (entry: number, left: number, st: number, tlb: number) => number;
+
+/** What translated code asks of the hart whose state is at `st` (docs/jit.md, "Slow paths"). */
+export interface JitHart {
+  /** A TLB miss: walk and fill the entry for this access; 1 when walked, 0 to leave the access to the interpreter. */
+  fillDataTlb(lo: number, hi: number, size: number, write: number): number;
+  /** An F/D computational instruction: 0 done, else nothing changed (the interpreter runs it). */
+  fpOp(insn: number): number;
+}
 
 /** log2 of a decode-cache slot's words (2048 entries × 4 words). */
 const SLOT_SHIFT = 13;
@@ -36,6 +44,7 @@ const MAX_PARKED = 1024;
 interface Compiled {
   fn: RunFn;
   need: Int16Array;
+  pre: Int16Array;
   /** The page's bytes when translated, and the spans of them the code depends on. */
   copy: Uint8Array;
   spans: Int32Array;
@@ -71,15 +80,23 @@ export class Jit {
   /** Instructions each slot's page has run in the interpreter since it got the slot. */
   private readonly hot = new Int32Array(SLOTS);
   private readonly parked = new Map<number, Compiled>();
+  /**
+   * Entries a slot's page missed, kept for its next translation once the
+   * page is hot again (else each translation would miss them again).
+   */
+  private readonly missed: ({ entries: number[]; retranslations: number } | null)[] = new Array(SLOTS).fill(null);
   private readonly m8: Uint8Array;
   private readonly m16: Uint16Array;
   private readonly dc: Int32Array;
+  /** The harts by state offset / HART_STATE_SIZE, and the imports every translation shares. */
+  private readonly harts: JitHart[] = [];
+  private readonly imports: WebAssembly.Imports;
   /** Why the last run() returned (translate.ts EXIT_*). */
   exit = 0;
   readonly stats: JitStats = { translations: 0, compileMs: 0, wasmBytes: 0, instructionsTranslated: 0, executed: 0, calls: 0, leftToInterpreter: 0, reused: 0, dropped: 0 };
 
   constructor(
-    private readonly memory: WebAssembly.Memory,
+    memory: WebAssembly.Memory,
     cache: DecodeCache,
     readonly threshold: number,
   ) {
@@ -87,6 +104,19 @@ export class Jit {
     this.m16 = new Uint16Array(memory.buffer);
     this.dc = new Int32Array(memory.buffer);
     cache.onRelease = (slot, page) => this.park(slot, page);
+    const harts = this.harts;
+    this.imports = {
+      env: {
+        mem: memory,
+        fill: (st: number, lo: number, hi: number, size: number, write: number) => harts[st / HART_STATE_SIZE].fillDataTlb(lo, hi, size, write),
+        fp: (st: number, insn: number) => harts[st / HART_STATE_SIZE].fpOp(insn),
+      },
+    };
+  }
+
+  /** Registers a hart of the VM, whose state is at memory offset `st`. */
+  attach(st: number, hart: JitHart): void {
+    this.harts[st / HART_STATE_SIZE] = hart;
   }
 
   /**
@@ -104,7 +134,8 @@ export class Jit {
       c = this.unpark(slot, fHost);
       if (c === null) {
         if (this.hot[slot] < this.threshold) return -1;
-        c = this.translate(slot, fDec, fHost, [], 0);
+        const missed = this.missed[slot];
+        c = this.translate(slot, fDec, fHost, missed?.entries ?? [], missed?.retranslations ?? 0);
       }
     }
     if (c.interpret) {
@@ -122,7 +153,8 @@ export class Jit {
       return -1;
     }
     if (need > left) return -1;
-    const n = c.fn(off >> 1, left, st, tlb);
+    const pre = c.pre[off >> 1];
+    const n = c.fn(off >> 1, left - pre, st, tlb) + pre;
     this.exit = w[JIT_EXIT];
     const s = this.stats;
     s.executed += n;
@@ -151,14 +183,14 @@ export class Jit {
     const started = performance.now();
     const t = translatePage(this.dc, this.m16, fDec, fHost, entries);
     const module = new WebAssembly.Module(t.bytes);
-    const fn = new WebAssembly.Instance(module, { env: { mem: this.memory } }).exports.run as RunFn;
+    const fn = new WebAssembly.Instance(module, this.imports).exports.run as RunFn;
     const s = this.stats;
     s.translations++;
     s.compileMs += performance.now() - started;
     s.wasmBytes += t.bytes.length;
     s.instructionsTranslated += t.translated;
     const copy = this.m8.slice(fHost, fHost + 4096);
-    const c: Compiled = { fn, need: t.need, copy, spans: t.spans, entries, retranslations, steps: 0, ran: 0, interpret: false };
+    const c: Compiled = { fn, need: t.need, pre: t.pre, copy, spans: t.spans, entries, retranslations, steps: 0, ran: 0, interpret: false };
     this.slots[slot] = c;
     return c;
   }
@@ -175,12 +207,14 @@ export class Jit {
     this.hot[slot] = 0;
     this.stats.dropped++;
     if (this.threshold === 0) this.translate(slot, fDec, fHost, entries, c.retranslations + 1);
+    else this.missed[slot] = { entries, retranslations: c.retranslations + 1 };
   }
 
   private park(slot: number, page: number): void {
     const c = this.slots[slot];
     this.slots[slot] = null;
     this.hot[slot] = 0;
+    this.missed[slot] = null;
     if (c === null) return;
     this.parked.delete(page);
     this.parked.set(page, c);

@@ -9,6 +9,9 @@ import { lockstep, type LockstepSide } from "../../src/jit/lockstep.ts";
 import { VirtMachine } from "../../src/machine/virt-machine.ts";
 import { Prng } from "../diff/prng.ts";
 
+export type JitTestMode = "force" | "on" | "off";
+const HOT_THRESHOLD = 64;
+
 export interface Board {
   m: VirtMachine;
   side: LockstepSide;
@@ -17,13 +20,16 @@ export interface Board {
 
 /**
  * A board running `elf` with the JIT mode given (a hart reads TYPEVISOR_JIT
- * when it is made). A chunk is one batch of the board (devices and timers
+ * when it is made; "on" here translates a page after HOT_THRESHOLD
+ * instructions, so the hotness and retranslation paths run in a short program). A chunk is one batch of the board (devices and timers
  * included), or with `budgets`, that many instructions of the hart alone
  * (for programs without devices but the finisher: finer comparisons).
  */
-export function board(elf: Uint8Array, jit: "force" | "off", budgets?: () => number): Board {
+export function board(elf: Uint8Array, jit: JitTestMode, budgets?: () => number): Board {
   const saved = process.env.TYPEVISOR_JIT;
+  const savedThreshold = process.env.TYPEVISOR_JIT_THRESHOLD;
   process.env.TYPEVISOR_JIT = jit;
+  process.env.TYPEVISOR_JIT_THRESHOLD = jit === "on" ? String(HOT_THRESHOLD) : "";
   let out = "";
   try {
     const serial = { write: (d: Uint8Array) => void (out += Buffer.from(d).toString("latin1")) };
@@ -45,19 +51,22 @@ export function board(elf: Uint8Array, jit: "force" | "off", budgets?: () => num
   } finally {
     if (saved === undefined) delete process.env.TYPEVISOR_JIT;
     else process.env.TYPEVISOR_JIT = saved;
+    if (savedThreshold === undefined) delete process.env.TYPEVISOR_JIT_THRESHOLD;
+    else process.env.TYPEVISOR_JIT_THRESHOLD = savedThreshold;
   }
 }
 
 /**
  * Runs `elf` on both boards in lockstep; fails on the first difference, or
  * RAM differing at the end. `seed`: chunks of 1 to 200 instructions from it.
+ * `mode`: the JIT side's mode ("on": pages translated once hot).
  */
-export function assertLockstep(elf: Uint8Array, maxChunks: number, seed?: number): { jit: Board; ref: Board } {
+export function assertLockstep(elf: Uint8Array, maxChunks: number, seed?: number, mode: JitTestMode = "force"): { jit: Board; ref: Board } {
   const budgets = (s: number) => {
     const r = new Prng(s);
     return () => r.range(1, 200);
   };
-  const jit = board(elf, "force", seed === undefined ? undefined : budgets(seed));
+  const jit = board(elf, mode, seed === undefined ? undefined : budgets(seed));
   const ref = board(elf, "off", seed === undefined ? undefined : budgets(seed));
   assert.ok(jit.m.harts[0].jit !== null && ref.m.harts[0].jit === null, "one board with the JIT, one without");
   const r = lockstep(jit.side, ref.side, maxChunks);

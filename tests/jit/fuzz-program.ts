@@ -1,8 +1,11 @@
 /**
- * Random RV64IMC (+ Zba/Zbb) programs for the JIT's differential fuzzer:
+ * Random RV64IMFDC (+ Zba/Zbb) programs for the JIT's differential fuzzer:
  * ALU operations on random values, loads and stores (some misaligned) into
- * a data page, forward branches, counted loops, CSR accesses the JIT leaves
- * to the interpreter, and enough code to cross pages. The assembler picks
+ * a data page, F/D loads, stores, arithmetic, conversions, compares and
+ * moves on random bit patterns (NaNs, infinities and subnormals included,
+ * static and dynamic rounding modes), forward branches, counted loops, CSR
+ * accesses the JIT leaves to the interpreter (fflags/frm too), and enough
+ * code to cross pages. The assembler picks
  * compressed forms where it can (rv64gc). The program ends at the finisher.
  */
 import { Prng } from "../diff/prng.ts";
@@ -23,6 +26,11 @@ const UNARY = ["sext.b", "sext.h", "zext.h"];
 const LOADS: [string, number][] = [["lb", 1], ["lh", 2], ["lw", 4], ["ld", 8], ["lbu", 1], ["lhu", 2], ["lwu", 4]];
 const STORES: [string, number][] = [["sb", 1], ["sh", 2], ["sw", 4], ["sd", 8]];
 const BRANCHES = ["beq", "bne", "blt", "bge", "bltu", "bgeu"];
+const FREGS = ["ft0", "ft1", "ft2", "ft3", "fa0", "fa1", "fa2", "fs0", "fs1", "ft8"];
+const FRR = ["fadd", "fsub", "fmul", "fdiv", "fmin", "fmax", "fsgnj", "fsgnjn", "fsgnjx"];
+const FR4 = ["fmadd", "fmsub", "fnmadd", "fnmsub"];
+const FCMP = ["feq", "flt", "fle"];
+const ROUNDING = ["", "", "", ", rtz", ", rdn", ", rup", ", rmm", ", dyn"];
 
 export function fuzzProgram(seed: number, length: number): string {
   const r = new Prng(seed);
@@ -36,12 +44,17 @@ export function fuzzProgram(seed: number, length: number): string {
   };
   const lines: string[] = [
     ".section .text.init", ".globl _start", "_start:", "  la a0, data + 2048", "  li a6, 0",
+    "  li t0, 1 << 13", "  csrs mstatus, t0", // FS = Initial: F and D on
   ];
+  for (const f of FREGS) lines.push(`  fld ${f}, ${r.int(511) * 8 - 2048}(a0)`);
   for (const x of REGS) lines.push(`  li ${x}, ${value()}`, `  slli ${x}, ${x}, ${r.int(33)}`, `  addi ${x}, ${x}, ${imm12()}`);
   let label = 0;
   const pending: { at: number; name: string }[] = [];
   const one = (): string => {
-    switch (r.int(14)) {
+    const fr = () => pick(FREGS);
+    const fmt = () => (r.int(3) === 0 ? "s" : "d");
+    const rm = () => pick(ROUNDING);
+    switch (r.int(20)) {
       case 0: case 1: case 2: return `${pick(RR)} ${reg()}, ${src()}, ${src()}`;
       case 3: case 4: return `${pick(RI)} ${reg()}, ${src()}, ${imm12()}`;
       case 5: return `${pick(SHIFT)} ${reg()}, ${src()}, ${r.int(64)}`;
@@ -58,6 +71,48 @@ export function fuzzProgram(seed: number, length: number): string {
         return `${op} ${src()}, ${off - 2048}(a0)`;
       }
       case 11: return r.int(2) ? `csrrw ${reg()}, mscratch, ${src()}` : `csrr ${reg()}, mscratch`;
+      case 12: {
+        const size = r.int(2) ? 8 : 4;
+        const off = r.int(10) === 0 ? r.int(4088) : r.int(4088 / size) * size;
+        const op = r.int(3) ? (size === 8 ? "fld" : "flw") : size === 8 ? "fsd" : "fsw";
+        return `${op} ${fr()}, ${off - 2048}(a0)`;
+      }
+      case 13: {
+        const t = fmt();
+        const k = r.int(4);
+        if (k === 0) return `${pick(FR4)}.${t} ${fr()}, ${fr()}, ${fr()}, ${fr()}${rm()}`;
+        if (k === 1) return `fsqrt.${t} ${fr()}, ${fr()}${rm()}`;
+        const op = pick(FRR);
+        return `${op}.${t} ${fr()}, ${fr()}, ${fr()}${op.startsWith("fmin") || op.startsWith("fmax") || op.startsWith("fsgnj") ? "" : rm()}`;
+      }
+      case 14: {
+        const t = fmt();
+        switch (r.int(6)) {
+          case 0: return `${pick(FCMP)}.${t} ${reg()}, ${fr()}, ${fr()}`;
+          case 1: return `fclass.${t} ${reg()}, ${fr()}`;
+          case 2: return `fcvt.${pick(["w", "wu", "l", "lu"])}.${t} ${reg()}, ${fr()}${rm()}`;
+          case 3: {
+            const from = pick(["w", "wu", "l", "lu"]);
+            return `fcvt.${t}.${from} ${fr()}, ${src()}${t === "d" && from.startsWith("w") ? "" : rm()}`; // exact: no rm
+          }
+          case 4: return t === "d" ? `fcvt.d.s ${fr()}, ${fr()}` : `fcvt.s.d ${fr()}, ${fr()}${rm()}`;
+          default: return r.int(2) ? `fmv.x.${t === "d" ? "d" : "w"} ${reg()}, ${fr()}` : `fmv.${t === "d" ? "d" : "w"}.x ${fr()}, ${src()}`;
+        }
+      }
+      case 16: case 17: {
+        // Round-to-nearest arithmetic on a moderate double just loaded: the JIT's inline fast paths.
+        const a = fr();
+        const load = `fld ${a}, ${r.int(255) * 8}(a0)\n  `;
+        const rne = pick(["", ", dyn", ", rne"]);
+        if (r.int(2)) return `${load}${pick(FR4)}.d ${fr()}, ${a}, ${fr()}, ${fr()}${rne}`;
+        return `${load}${pick(["fadd", "fsub", "fmul"])}.d ${fr()}, ${a}, ${fr()}${rne}`;
+      }
+      case 15: {
+        // Clearing fflags makes a flag a later instruction raises (or fails to) show; frm is mostly RNE
+        // (dyn then takes the fast paths), never 5..7 (dyn would be illegal).
+        const k = r.int(3);
+        return k === 0 ? `frflags ${reg()}` : k === 1 ? `fsflagsi ${reg()}, 0` : `fsrmi ${reg()}, ${r.int(2) ? 0 : r.int(5)}`;
+      }
       default: {
         const name = `f${label++}`;
         pending.push({ at: r.int(12) + 1, name });
@@ -96,6 +151,8 @@ export function fuzzProgram(seed: number, length: number): string {
   flush(true);
   lines.push("  li t0, 0x100000", "  li t1, 0x5555", "  sw t1, 0(t0)", "1: j 1b");
   lines.push(".data", ".balign 4096", "data:");
-  for (let i = 0; i < 512; i++) lines.push(`  .dword 0x${r.u32().toString(16)}${r.u32().toString(16).padStart(8, "0")}`);
+  // Random bit patterns (NaNs, infinities, huge and tiny values), then doubles of moderate size.
+  for (let i = 0; i < 256; i++) lines.push(`  .dword 0x${r.u32().toString(16)}${r.u32().toString(16).padStart(8, "0")}`);
+  for (let i = 0; i < 256; i++) lines.push(`  .double ${((r.u32() / 2 ** 32 - 0.5) * 2 ** (r.int(40) - 20)).toExponential(16)}`);
   return lines.join("\n") + "\n";
 }
