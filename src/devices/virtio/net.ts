@@ -37,8 +37,9 @@ export const VIRTIO_NET_S_LINK_UP = 1;
 
 /** Largest frame carried (64 KiB payload plus Ethernet and VLAN headers). */
 export const MAX_FRAME = 65536 + 18;
-/** Frames kept while the guest has no receive buffers. */
+/** Frames kept while the guest has no receive buffers, and their bytes at most (super-frames are up to 64 KiB each). */
 export const MAX_PENDING_RX = 256;
+export const MAX_PENDING_RX_BYTES = 1 << 20;
 const RX_QUEUE = 0;
 const TX_QUEUE = 1;
 const CONFIG_SIZE = 12;
@@ -93,6 +94,7 @@ export class VirtioNet implements VirtioDevice {
   /** Received frames waiting for guest buffers (copies, oldest first), with their headers (null: plain). */
   private pending: Uint8Array[] = [];
   private pendingHeaders: (Uint8Array | null)[] = [];
+  private pendingBytes = 0;
   readonly backend: EthernetBackend;
   private readonly txScratch = new Uint8Array(MAX_FRAME);
   private readonly txHeader = new Uint8Array(NET_HDR_SIZE);
@@ -104,8 +106,8 @@ export class VirtioNet implements VirtioDevice {
   /** Chains of the frame being received (mergeable buffers): heads and lengths written. */
   private readonly rxHeads: Uint16Array;
   private readonly rxLengths: Uint32Array;
-  /** What we last told the backend the guest takes (-1: not told since reset or restore). */
-  private announced = -1;
+  /** What we last told the backend the guest takes (a backend starts at 0; -1 after a restore: tell it again). */
+  private announced = 0;
   private readonly sendToBackend = (frame: Uint8Array): void => this.backend.send(frame);
   private readonly receivePlain = (frame: Uint8Array): void => this.receive(frame);
 
@@ -162,6 +164,7 @@ export class VirtioNet implements VirtioDevice {
   reset(): void {
     this.pending = [];
     this.pendingHeaders = [];
+    this.pendingBytes = 0;
     if (this.announced !== 0) this.backend.acceptOffloads?.(0);
     this.announced = 0;
   }
@@ -181,6 +184,7 @@ export class VirtioNet implements VirtioDevice {
     this.linkUp = s.linkUp !== false;
     this.writeStatus();
     this.pending = s.pending.slice(0, MAX_PENDING_RX).map((f) => Uint8Array.from(f));
+    this.pendingBytes = this.pending.reduce((n, f) => n + f.length, 0);
     const headers = s.v === 2 && Array.isArray(s.pendingHeaders) ? s.pendingHeaders : [];
     this.pendingHeaders = this.pending.map((_, i) => (headers[i] instanceof Uint8Array && headers[i]!.length === NET_HDR_SIZE ? Uint8Array.from(headers[i]!) : null));
     this.announced = -1;
@@ -226,10 +230,11 @@ export class VirtioNet implements VirtioDevice {
         return;
       }
     }
-    if (this.pending.length >= MAX_PENDING_RX) {
+    if (this.pending.length >= MAX_PENDING_RX || this.pendingBytes + frame.length > MAX_PENDING_RX_BYTES) {
       this.stats.rxDropped++;
       return;
     }
+    this.pendingBytes += frame.length;
     this.pending.push(frame.slice());
     this.pendingHeaders.push(header === null && flags === 0 ? null : this.rxHeader.slice());
   }
@@ -244,6 +249,7 @@ export class VirtioNet implements VirtioDevice {
       if (r === WAIT) return;
       this.pending.shift();
       this.pendingHeaders.shift();
+      this.pendingBytes -= frame.length;
       if (r === NEVER_FITS) this.tooBig(frame, this.rxHeader);
     }
   }
