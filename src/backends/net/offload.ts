@@ -75,6 +75,39 @@ export class NetOffload {
   }
 }
 
+/** Bytes of `packOffload`'s form: virtio_net_hdr's first ten (flags, gso_type, then hdr_len, gso_size, csum_start, csum_offset little-endian). */
+export const PACKED_OFFLOAD_SIZE = 10;
+
+/** Writes `o` (or a plain frame's zeros with `flags`) at `at` in virtio_net_hdr's layout. */
+export function packOffload(b: Uint8Array, at: number, o: NetOffload | null, flags = 0): void {
+  if (o === null) {
+    b.fill(0, at, at + PACKED_OFFLOAD_SIZE);
+    b[at] = flags;
+    return;
+  }
+  b[at] = o.flags;
+  b[at + 1] = o.gsoType;
+  b[at + 2] = o.hdrLen;
+  b[at + 3] = o.hdrLen >>> 8;
+  b[at + 4] = o.gsoSize;
+  b[at + 5] = o.gsoSize >>> 8;
+  b[at + 6] = o.csumStart;
+  b[at + 7] = o.csumStart >>> 8;
+  b[at + 8] = o.csumOffset;
+  b[at + 9] = o.csumOffset >>> 8;
+}
+
+/** Reads what `packOffload` wrote at `at` into `o`. */
+export function unpackOffload(b: Uint8Array, at: number, o: NetOffload): NetOffload {
+  o.flags = b[at];
+  o.gsoType = b[at + 1];
+  o.hdrLen = b[at + 2] | (b[at + 3] << 8);
+  o.gsoSize = b[at + 4] | (b[at + 5] << 8);
+  o.csumStart = b[at + 6] | (b[at + 7] << 8);
+  o.csumOffset = b[at + 8] | (b[at + 9] << 8);
+  return o;
+}
+
 /** Whether a frame described by `o` may go as it is to a receiver taking `accepts`. */
 export function acceptsAsIs(o: NetOffload | undefined, accepts: number): boolean {
   return o === undefined || o.plain || (o.needs & ~accepts) === 0;

@@ -4,7 +4,7 @@
  * endian — flags, gso_type, hdr_len, gso_size, csum_start, csum_offset,
  * num_buffers. Its offload fields map one to one onto NetOffload.
  */
-import { OFFLOAD_CSUM, OFFLOAD_ECN, OFFLOAD_TSO4, OFFLOAD_TSO6, type NetOffload } from "../../backends/net/offload.ts";
+import { OFFLOAD_CSUM, OFFLOAD_ECN, OFFLOAD_TSO4, OFFLOAD_TSO6, packOffload, unpackOffload, type NetOffload } from "../../backends/net/offload.ts";
 
 export const VIRTIO_NET_F_CSUM = 0;
 export const VIRTIO_NET_F_GUEST_CSUM = 1;
@@ -33,31 +33,12 @@ export function offloadsOf(has: (bit: number) => boolean, csum: number, tso4: nu
 
 /** Reads the header's offload fields from its 12 bytes at `at`. */
 export function readNetHeader(b: Uint8Array, at: number, o: NetOffload): NetOffload {
-  o.flags = b[at];
-  o.gsoType = b[at + 1];
-  o.hdrLen = b[at + 2] | (b[at + 3] << 8);
-  o.gsoSize = b[at + 4] | (b[at + 5] << 8);
-  o.csumStart = b[at + 6] | (b[at + 7] << 8);
-  o.csumOffset = b[at + 8] | (b[at + 9] << 8);
-  return o;
+  return unpackOffload(b, at, o);
 }
 
 /** Writes the 12-byte header into `b` (num_buffers 1; the receiver fixes it when a frame spans more). */
 export function writeNetHeader(b: Uint8Array, o: NetOffload | null, flags: number): void {
-  b.fill(0, 0, NET_HDR_SIZE);
+  packOffload(b, 0, o, flags);
   b[NUM_BUFFERS] = 1;
-  if (o === null) {
-    b[0] = flags;
-    return;
-  }
-  b[0] = o.flags;
-  b[1] = o.gsoType;
-  b[2] = o.hdrLen;
-  b[3] = o.hdrLen >>> 8;
-  b[4] = o.gsoSize;
-  b[5] = o.gsoSize >>> 8;
-  b[6] = o.csumStart;
-  b[7] = o.csumStart >>> 8;
-  b[8] = o.csumOffset;
-  b[9] = o.csumOffset >>> 8;
+  b[NUM_BUFFERS + 1] = 0;
 }

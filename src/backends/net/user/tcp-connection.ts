@@ -120,7 +120,7 @@ export class TcpConnection {
   // Receive side (guest → gateway).
   private rcvNxt = 0;
   private rcvWndShift = 0;
-  /** In-order segments received since our last ACK went out (delayAck). */
+  /** In-order segments and bytes received since our last ACK went out (delayAck). */
   private unackedSegments = 0;
   private unackedBytes = 0;
   private ackScheduled = false;
@@ -418,7 +418,7 @@ export class TcpConnection {
     this.ackScheduled = true;
     process.nextTick(() => {
       this.ackScheduled = false;
-      if (this.unackedSegments > 0 && this.state !== "closed") this.sendAck();
+      if (this.unackedBytes > 0 && this.state !== "closed") this.sendAck();
     });
   }
 
