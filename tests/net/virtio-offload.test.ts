@@ -262,3 +262,27 @@ test("a mergeable receive buffer smaller than the header puts the device into NE
   b.receiver!(sim.tcpFrame({ srcPort: 1, dst: GUEST_IP, dstPort: 2, seq: 1, ack: 1, flags: ACK, window: 1, src: HOST_IP }));
   assert.notEqual(r.drv.status() & STATUS_DEVICE_NEEDS_RESET, 0);
 });
+
+test("a received offload that does not fit its frame (a hostile peer's, passed on by a switch) is dropped, not handed to the guest", () => {
+  const b = new OffloadBackend();
+  const r = setup(b);
+  for (let i = 0; i < 4; i++) r.rx.add([], [r.drv.alloc.space(4096)]);
+  r.drv.kick(RX);
+  const { frame, hdr } = superFrame(5000);
+  const damages: ((o: NetOffload) => void)[] = [
+    (o) => { o.csumOffset = 0xfff0; },
+    (o) => { o.csumStart = 2; },
+    (o) => { o.gsoSize = 0; },
+    (o) => { o.gsoType = 0x05; },
+    (o) => { o.gsoType = 0x04; }, // TCPv6 on an IPv4 frame
+  ];
+  for (const damage of damages) {
+    const o = H.readNetHeader(hdr, 0, new NetOffload());
+    damage(o);
+    b.receiver!(frame, o);
+  }
+  assert.equal(r.rx.usedIdx(), 0);
+  assert.equal(r.net.stats.rxDropped, damages.length);
+  b.receiver!(frame, H.readNetHeader(hdr, 0, new NetOffload()));
+  assert.equal(r.rx.takeUsed().length, 2, "a good one still arrives");
+});

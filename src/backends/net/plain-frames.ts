@@ -111,6 +111,21 @@ export function finishPartialChecksum(frame: Uint8Array, o: NetOffload): boolean
   return true;
 }
 
+/**
+ * Whether `o` fits `frame`: its partial checksum lies inside it and a TCP
+ * super-frame has the headers its gso type names. What a receiver that
+ * passes offloads on as they are (to a guest) checks first, so a hostile
+ * sender's description reaches nobody.
+ */
+export function describesFrame(frame: Uint8Array, o: NetOffload): boolean {
+  if ((o.flags & NET_HDR_F_NEEDS_CSUM) !== 0 && (o.csumStart < ETH || o.csumStart + o.csumOffset + 2 > frame.length)) return false;
+  const type = o.gsoType & ~GSO_ECN;
+  if (type === GSO_NONE) return true;
+  if ((type !== GSO_TCPV4 && type !== GSO_TCPV6) || o.gsoSize === 0) return false;
+  const h = locateTcp(frame, type === GSO_TCPV6);
+  return h !== null && Math.ceil((h.end - h.payload) / o.gsoSize) <= MAX_SEGMENTS;
+}
+
 export interface TcpLayout {
   /** Offset of the TCP header, of the payload, and the end of the IP packet. */
   tcp: number;

@@ -21,7 +21,7 @@ import type { AccessSize } from "../../machine/device.ts";
 import { badState } from "../../machine/timer.ts";
 import type { EthernetBackend } from "../../backends/net/ethernet-backend.ts";
 import { NET_HDR_F_DATA_VALID, NetOffload, acceptsAsIs } from "../../backends/net/offload.ts";
-import { PlainFrames } from "../../backends/net/plain-frames.ts";
+import { PlainFrames, describesFrame } from "../../backends/net/plain-frames.ts";
 import { VIRTIO_ID_NET, feature } from "./constants.ts";
 import type { VirtioContext, VirtioDevice } from "./device.ts";
 import type { DescriptorChain } from "./virtqueue.ts";
@@ -213,6 +213,10 @@ export class VirtioNet implements VirtioDevice {
       return;
     }
     const guest = this.guestOffloads();
+    if (offload !== undefined && !offload.plain && !describesFrame(frame, offload)) {
+      this.stats.rxDropped++; // a hostile peer's description (the switch passes them on as they are)
+      return;
+    }
     if (offload !== undefined && !offload.plain && !acceptsAsIs(offload, guest)) {
       this.makePlain(frame, offload);
       return;
