@@ -27,8 +27,6 @@ export const OUR_WINDOW_SCALE = 3;
 export const SEND_BUFFER = 256 * 1024;
 /** Payload of one super-frame to a guest that takes TCP segmentation offload (rounded down to whole segments; IP lengths stay below 64 KiB). */
 const MAX_SUPER_FRAME_PAYLOAD = 65000;
-/** A guest that takes offloads is acknowledged at once after this many bytes (delayAck). */
-const STRETCH_ACK_BYTES = 64 * 1024;
 /** Most unacknowledged bytes in flight, whatever the guest's window (its receive ring is finite). */
 export const MAX_IN_FLIGHT = 256 * 1024;
 const INITIAL_RTO_MS = 1000;
@@ -120,9 +118,8 @@ export class TcpConnection {
   // Receive side (guest → gateway).
   private rcvNxt = 0;
   private rcvWndShift = 0;
-  /** In-order segments and bytes received since our last ACK went out (delayAck). */
+  /** In-order segments received since our last ACK went out (delayAck). */
   private unackedSegments = 0;
-  private unackedBytes = 0;
   private ackScheduled = false;
   /** The right edge we last advertised is short of what we could offer: send an update when the host drains. */
   private windowClosed = false;
@@ -393,7 +390,7 @@ export class TcpConnection {
       else if (this.state === "fin-wait-2") this.enterTimeWait();
     }
     if (this.receiveRoom() < this.ourMss) this.windowClosed = true;
-    if (take === len && !fin && !this.windowClosed) this.delayAck(take);
+    if (take === len && !fin && !this.windowClosed) this.delayAck();
     else this.sendAck();
   }
 
@@ -401,16 +398,13 @@ export class TcpConnection {
    * Acknowledges every second segment at once and a lone one when the
    * current batch of guest frames is done (RFC 1122's delayed ACK, with
    * the run loop's turn as the timer): half the ACK frames for the guest
-   * to take in, at no cost in latency to a waiting sender. A guest that
-   * takes offloads (Linux with TSO) gets stretch ACKs, as a GRO receiver
-   * sends them: at once only every STRETCH_ACK_BYTES, else when the turn
-   * ends — each ACK costs the interpreted guest an interrupt and a pass
-   * through its stack, and it sends in 64 KiB super-frames anyway.
+   * to take in, at no cost in latency to a waiting sender. (Stretch ACKs
+   * — one per 64 KiB, as a GRO receiver sends them — were measured and
+   * made a guest's upload slower: its send buffer filled and it waited for
+   * the turn's end. docs/benchmarks.md, "Network offloads".)
    */
-  private delayAck(bytes: number): void {
-    this.unackedBytes += bytes;
-    const stretch = (this.link.offloads() & OFFLOAD_CSUM) !== 0;
-    if (stretch ? this.unackedBytes >= STRETCH_ACK_BYTES : ++this.unackedSegments >= 2) {
+  private delayAck(): void {
+    if (++this.unackedSegments >= 2) {
       this.sendAck();
       return;
     }
@@ -418,7 +412,7 @@ export class TcpConnection {
     this.ackScheduled = true;
     process.nextTick(() => {
       this.ackScheduled = false;
-      if (this.unackedBytes > 0 && this.state !== "closed") this.sendAck();
+      if (this.unackedSegments > 0 && this.state !== "closed") this.sendAck();
     });
   }
 
@@ -572,7 +566,7 @@ export class TcpConnection {
   }
 
   private emit(seq: number, ack: number, flags: number, window: number, dataLength = 0): void {
-    if (flags & ACK) this.unackedSegments = this.unackedBytes = 0;
+    if (flags & ACK) this.unackedSegments = 0;
     const e = this.ends;
     const n = writeTcpSegment(this.link.out, this.tcpOffset, e.remoteIp, e.remotePort, e.guestIp, e.guestPort, seq, ack, flags, window, dataLength, 0, -1, true);
     this.link.sendTcp(e.remoteIp, e.guestIp, n, dataLength > this.mss ? this.mss : 0);
