@@ -98,14 +98,16 @@ function writeRecordHeader(out: Buffer, at: number, kept: number, length: number
 
 /** `inner` with every frame both ways recorded into `dump`; closing it closes both. */
 export class CapturingBackend implements EthernetBackend {
-  readonly sendOffloads: number;
   private readonly finished = new Uint8Array(MAX_OFFLOAD_FRAME);
 
   constructor(
     readonly inner: EthernetBackend,
     readonly dump: PcapWriter,
-  ) {
-    this.sendOffloads = inner.sendOffloads ?? 0;
+  ) {}
+
+  /** The inner backend's, asked each time (a switch NIC's changes once the switch answers its hello). */
+  get sendOffloads(): number {
+    return this.inner.sendOffloads ?? 0;
   }
 
   send(frame: Uint8Array, offload?: NetOffload): void {
