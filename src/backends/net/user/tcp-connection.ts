@@ -435,8 +435,10 @@ export class TcpConnection {
     while (this.sendOffset < this.sendQueue.length) {
       const len = Math.min(segment, this.sendQueue.length - this.sendOffset, limit - this.sendOffset);
       if (len <= 0) break;
-      // A super-frame cut short by the window waits for the ACK of what is in flight, rather than going out in slivers.
-      if (segment > this.mss && len < segment && len === limit - this.sendOffset && this.sendOffset > 0) break;
+      // A super-frame cut short by the window waits for the ACK of what is in flight, rather than going out in
+      // slivers — when that is two full segments or more, which the guest acknowledges at once (a smaller one
+      // could wait for its delayed-ACK timer: Nagle's trap).
+      if (segment > this.mss && len < segment && len === limit - this.sendOffset && this.sendOffset >= 2 * this.mss) break;
       this.sendData(this.sendOffset, len);
       this.sendOffset += len;
       this.sndNxt = seqAdd(this.sndUna, this.sendOffset);
