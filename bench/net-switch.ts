@@ -4,7 +4,10 @@
  * guests joined by QEMU's own `-netdev stream` over a Unix socket (one
  * `server=on`, one `server=off`), same default guest, in one run.
  *
- *   node --import tsx bench/net-switch.ts [--mib N] [--reps N]
+ *   node --import tsx bench/net-switch.ts [--mib N] [--reps N] [--baseline DIR]
+ *
+ * --baseline DIR adds the typevisor of another checkout as a third target
+ * (its switch and guests; bench/baseline.ts).
  *
  * Static addresses (192.168.77.1 and .2, set from the shell once the boot's
  * DHCP attempt has given up), then
@@ -23,6 +26,7 @@ import { ensureDefaultGuest, readDefaultGuestManifest } from "../src/guest/defau
 import { GuestConsole, qemuCommand, typevisorCommand, type GuestBoot } from "../tests/support/guest-console.ts";
 import { TYPEVISOR_BIN } from "../tests/support/run.ts";
 import { median, printTable } from "./stats.ts";
+import { BASELINE, baselineBin, withBin } from "./baseline.ts";
 
 const HANG_GUARD_MS = 30 * 60 * 1000;
 
@@ -39,14 +43,15 @@ async function retransmits(vm: GuestConsole): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { mib: { type: "string", default: "8" }, reps: { type: "string", default: "1" } } });
+  const { values } = parseArgs({ options: { mib: { type: "string", default: "8" }, reps: { type: "string", default: "1" }, baseline: { type: "string" } } });
   const mib = Number(values.mib);
   const reps = Number(values.reps);
   if (!Number.isInteger(mib) || mib < 1 || !Number.isInteger(reps) || reps < 1) throw new Error("--mib N and --reps N (whole, ≥ 1)");
   const guest = await ensureDefaultGuest();
   const manifest = readDefaultGuestManifest(guest.dir);
   const tmp = mkdtempSync(join(tmpdir(), "typevisor-bench-switch-"));
-  const targets = ["qemu -netdev stream", "typevisor --net switch"] as const;
+  const targets: string[] = ["qemu -netdev stream", "typevisor --net switch"];
+  if (values.baseline !== undefined) targets.push(BASELINE);
   const samples = new Map<string, Sample[]>(targets.map((t) => [t, []]));
   console.log(`guest ⇄ guest TCP across processes: ${mib} MiB, ${reps} rep(s), ${new Date().toISOString()}`);
   try {
@@ -67,10 +72,12 @@ async function main(): Promise<void> {
             await new Promise((r) => setTimeout(r, 2000)); // the server side listens first
             vms.push(GuestConsole.start(qemuCommand({ ...boot("b"), extraArgs: nic("off", "52:54:00:00:00:0b") }), { label: "qemu B", hangGuardMs: HANG_GUARD_MS }));
           } else {
-            sw = spawn(process.execPath, [TYPEVISOR_BIN, "switch", socket], { stdio: "ignore" });
+            const dir = target === BASELINE ? values.baseline : undefined;
+            sw = spawn(process.execPath, [dir === undefined ? TYPEVISOR_BIN : baselineBin(dir), "switch", socket], { stdio: "ignore" });
             await new Promise((r) => setTimeout(r, 3000));
             for (const [name, mac] of [["a", "52:54:00:00:00:0a"], ["b", "52:54:00:00:00:0b"]]) {
-              vms.push(GuestConsole.start(typevisorCommand({ ...boot(name), extraArgs: ["--net", `switch=${socket},mac=${mac}`] }), { label: `typevisor ${name}`, hangGuardMs: HANG_GUARD_MS }));
+              const command = withBin(typevisorCommand({ ...boot(name), extraArgs: ["--net", `switch=${socket},mac=${mac}`] }), dir);
+              vms.push(GuestConsole.start(command, { label: `${target} ${name}`, hangGuardMs: HANG_GUARD_MS }));
             }
           }
           const [a, b] = vms;

@@ -2,7 +2,10 @@
  * Guest ⇄ host networking, Typevisor `--net user` against QEMU 7.2
  * `-netdev user` (slirp) with the same default guest, in one run.
  *
- *   node --import tsx bench/net.ts [--mib N] [--reps N] [--ipv6]
+ *   node --import tsx bench/net.ts [--mib N] [--reps N] [--ipv6] [--baseline DIR]
+ *
+ * --baseline DIR adds a third target: the typevisor of another checkout
+ * (bench/baseline.ts), so a change is measured before/after in one run.
  *
  * Per target: boot, DHCP (udhcpc), then
  * - download: guest `wget -O /dev/null` of an N MiB file (default 32) from a
@@ -25,6 +28,7 @@ import { once } from "node:events";
 import { parseArgs } from "node:util";
 import { ensureDefaultGuest, readDefaultGuestManifest } from "../src/guest/default-guest.ts";
 import { GuestConsole, qemuCommand, typevisorCommand, type GuestBoot } from "../tests/support/guest-console.ts";
+import { BASELINE, withBin } from "./baseline.ts";
 import { median, printTable } from "./stats.ts";
 
 const HANG_GUARD_MS = 30 * 60 * 1000;
@@ -43,7 +47,7 @@ interface Sample {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { mib: { type: "string", default: "32" }, reps: { type: "string", default: "1" }, ipv6: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { mib: { type: "string", default: "32" }, reps: { type: "string", default: "1" }, ipv6: { type: "boolean", default: false }, baseline: { type: "string" } } });
   const v6 = values.ipv6;
   const loopback = v6 ? "::1" : "127.0.0.1";
   const gateway = v6 ? "fec0::2" : "10.0.2.2";
@@ -70,7 +74,8 @@ async function main(): Promise<void> {
   const guest = await ensureDefaultGuest();
   const manifest = readDefaultGuestManifest(guest.dir);
   const tmp = mkdtempSync(join(tmpdir(), "typevisor-bench-net-"));
-  const targets = ["qemu -netdev user", "typevisor --net user"] as const;
+  const targets: string[] = ["qemu -netdev user", "typevisor --net user"];
+  if (values.baseline !== undefined) targets.push(BASELINE);
   const samples = new Map<string, Sample[]>(targets.map((t) => [t, []]));
   console.log(`guest ⇄ host TCP over user-mode networking (${v6 ? "IPv6" : "IPv4"}): ${mib} MiB down, ${mib / 2} MiB up, ${reps} rep(s), ${new Date().toISOString()}`);
   try {
@@ -81,7 +86,7 @@ async function main(): Promise<void> {
         const b: GuestBoot = { kernel: guest.kernel, initrd: guest.initrd, append: manifest.append, drives: [{ file: disk }] };
         const command = target.startsWith("qemu")
           ? qemuCommand({ ...b, extraArgs: ["-netdev", `user,id=n0${v6 ? ",ipv6=on" : ""}`, "-device", "virtio-net-device,netdev=n0"] })
-          : typevisorCommand({ ...b, extraArgs: ["--net", "user"] });
+          : withBin(typevisorCommand({ ...b, extraArgs: ["--net", "user"] }), target === BASELINE ? values.baseline : undefined);
         const vm = GuestConsole.start(command, { label: target, hangGuardMs: HANG_GUARD_MS });
         try {
           await vm.waitForShell(manifest.readyMarker);

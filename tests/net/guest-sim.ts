@@ -54,10 +54,13 @@ export class GuestSim {
 
   constructor(config: UserNetConfig = defaultUserNetConfig(), opts: UserNetOptions = {}) {
     this.net = new UserNetBackend(config, opts);
-    this.net.onReceive((f) => {
-      this.frames.push(f.slice());
-      for (const w of this.waiters) w();
-    });
+    this.net.onReceive((f) => this.arrive(f));
+  }
+
+  /** A frame for the guest (copied); wakes whoever waits in `next`. */
+  arrive(frame: Uint8Array): void {
+    this.frames.push(frame.slice());
+    for (const w of this.waiters) w();
   }
 
   close(): void {

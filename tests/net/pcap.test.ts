@@ -15,6 +15,10 @@ import { UserNetBackend } from "../../src/backends/net/user/user-net.ts";
 import { buildMachine, closeBackends } from "../../src/vmm/build.ts";
 import { ConfigError, validateVmConfig } from "../../src/vmm/config.ts";
 import { GuestSim, ip } from "./guest-sim.ts";
+import { GSO_TCPV4, NET_HDR_F_NEEDS_CSUM, NetOffload, OFFLOAD_ALL } from "../../src/backends/net/offload.ts";
+import { finishChecksum, pseudoHeaderSum } from "../../src/backends/net/user/checksum.ts";
+import { put16 } from "../../src/backends/net/user/bytes.ts";
+import { PROTO_TCP } from "../../src/backends/net/user/ipv4.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "typevisor-pcap-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -85,4 +89,35 @@ test("a VmConfig NIC with dump= checks its folder and records from the machine i
   const machine = buildMachine(config, { boot: false });
   closeBackends(machine);
   assert.equal(statSync(file).size, 24, "the capture's header, and no frames: the guest never ran");
+});
+
+test("offloaded frames are recorded with their partial checksum finished (tcpdump verifies it); the frame passed on is untouched", () => {
+  const file = join(tmp, "offload.pcap");
+  const sim = new GuestSim();
+  const passed: { frame: Uint8Array; offload?: NetOffload }[] = [];
+  const inner = {
+    sendOffloads: OFFLOAD_ALL,
+    send: (frame: Uint8Array, offload?: NetOffload) => passed.push({ frame: frame.slice(), offload }),
+    onReceive: () => {},
+  };
+  const cap = new CapturingBackend(inner, new PcapWriter(file));
+  try {
+    assert.equal(cap.sendOffloads, OFFLOAD_ALL);
+    const frame = sim.tcpFrame({ srcPort: 5000, dst: ip("10.0.2.2"), dstPort: 80, seq: 1, ack: 1, flags: 0x10, window: 100, data: new Uint8Array(3000).fill(7) });
+    put16(frame, 34 + 16, ~finishChecksum(pseudoHeaderSum(ip("10.0.2.15"), ip("10.0.2.2"), PROTO_TCP, frame.length - 34)) & 0xffff);
+    const o = new NetOffload();
+    o.flags = NET_HDR_F_NEEDS_CSUM;
+    o.csumStart = 34;
+    o.csumOffset = 16;
+    o.gsoType = GSO_TCPV4;
+    o.gsoSize = 1460;
+    cap.send(frame, o);
+    assert.deepEqual(passed[0].frame, frame, "the backend gets the frame as the guest made it");
+    cap.close();
+    const text = tcpdump(file, "-vv");
+    assert.match(text, /length 3000/);
+    assert.match(text, /cksum 0x[0-9a-f]+ \(correct\)/);
+  } finally {
+    sim.close();
+  }
 });

@@ -55,7 +55,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 test("framing: frames split at every byte boundary come out whole; runts are skipped; a length over the limit is an error", () => {
   const frames = [frame(BROADCAST, mac(1), 1), frame(mac(2), mac(1), 2, 1514), new Uint8Array(3), frame(mac(3), mac(1), 3, 14)];
-  const stream = Buffer.concat(frames.map(encodeStreamFrame));
+  const stream = Buffer.concat(frames.map((f) => encodeStreamFrame(f)));
   for (let cut = 0; cut <= stream.length; cut += 7) {
     const got: Uint8Array[] = [];
     const decoder = new StreamFrameDecoder((f) => got.push(Uint8Array.from(f)));

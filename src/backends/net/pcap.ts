@@ -7,9 +7,17 @@
  * Records are gathered in a 64 KiB buffer and written when it fills, a
  * second after the first unwritten one, and at close, so capturing costs
  * one copy per frame and a write now and then, not a system call per frame.
+ *
+ * A frame with a partial checksum (offload.ts) is recorded with the
+ * checksum finished, so the capture shows what the wire would carry; a TCP
+ * super-frame is recorded whole (its IP length is right; Wireshark and
+ * tcpdump read it as one large segment, as in a capture taken on a Linux
+ * host with TSO).
  */
 import { closeSync, openSync, writeSync } from "node:fs";
-import type { EthernetBackend } from "./ethernet-backend.ts";
+import type { EthernetBackend, FrameReceiver } from "./ethernet-backend.ts";
+import { NET_HDR_F_NEEDS_CSUM, NetOffload } from "./offload.ts";
+import { MAX_OFFLOAD_FRAME, finishPartialChecksum } from "./plain-frames.ts";
 
 const PCAP_MAGIC_US = 0xa1b2c3d4;
 const LINKTYPE_ETHERNET = 1;
@@ -90,21 +98,45 @@ function writeRecordHeader(out: Buffer, at: number, kept: number, length: number
 
 /** `inner` with every frame both ways recorded into `dump`; closing it closes both. */
 export class CapturingBackend implements EthernetBackend {
+  private readonly finished = new Uint8Array(MAX_OFFLOAD_FRAME);
+
   constructor(
     readonly inner: EthernetBackend,
     readonly dump: PcapWriter,
   ) {}
 
-  send(frame: Uint8Array): void {
-    this.dump.record(frame);
-    this.inner.send(frame);
+  /** The inner backend's, asked each time (a switch NIC's changes once the switch answers its hello). */
+  get sendOffloads(): number {
+    return this.inner.sendOffloads ?? 0;
   }
 
-  onReceive(receiver: (frame: Uint8Array) => void): void {
-    this.inner.onReceive((frame) => {
-      this.dump.record(frame);
-      receiver(frame);
+  send(frame: Uint8Array, offload?: NetOffload): void {
+    this.record(frame, offload);
+    this.inner.send(frame, offload);
+  }
+
+  onReceive(receiver: FrameReceiver): void {
+    this.inner.onReceive((frame, offload) => {
+      this.record(frame, offload);
+      receiver(frame, offload);
     });
+  }
+
+  acceptOffloads(mask: number): void {
+    this.inner.acceptOffloads?.(mask);
+  }
+
+  /** Records the frame with any partial checksum finished (in a copy: the frame itself goes on untouched). */
+  private record(frame: Uint8Array, offload: NetOffload | undefined): void {
+    if (offload !== undefined && (offload.flags & NET_HDR_F_NEEDS_CSUM) !== 0 && frame.length <= this.finished.length) {
+      const copy = this.finished.subarray(0, frame.length);
+      copy.set(frame);
+      if (finishPartialChecksum(copy, offload)) {
+        this.dump.record(copy);
+        return;
+      }
+    }
+    this.dump.record(frame);
   }
 
   ready(): Promise<void> {

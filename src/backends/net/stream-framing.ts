@@ -6,12 +6,22 @@
  * A length beyond MAX_STREAM_FRAME cannot be resynchronised (there is no
  * marker to look for), so the decoder reports it and the owner drops the
  * connection, as QEMU does.
+ *
+ * Our extension, used only between Typevisor ends that agreed to it
+ * (offload-hello.ts): a length with its top bit set carries an offloaded
+ * frame — its 10 offload bytes (offload.ts, packOffload) come first, then
+ * the frame — so two guests with TSO exchange 64 KiB super-frames. QEMU
+ * never sets that bit (its lengths are at most NET_BUFSIZE), and a decoder
+ * that has not agreed treats it as the bad length it would be.
  */
+import { NetOffload, PACKED_OFFLOAD_SIZE, packOffload, unpackOffload } from "./offload.ts";
 
 /** QEMU's NET_BUFSIZE (4096 + 65536): the longest frame either side accepts. */
 export const MAX_STREAM_FRAME = 4096 + 65536;
 /** Shorter than an Ethernet header: skipped, not passed on. */
 const MIN_FRAME = 14;
+/** The length bit of an offloaded frame (our extension). */
+const OFFLOADED = 0x80000000;
 
 export class StreamFramingError extends Error {
   override name = "StreamFramingError";
@@ -29,10 +39,15 @@ export class StreamFrameDecoder {
   private headerHave = 0;
   /** Length of the frame being gathered, or -1 while reading a header. */
   private need = -1;
-  private readonly partial = new Uint8Array(MAX_STREAM_FRAME);
+  private readonly partial = new Uint8Array(MAX_STREAM_FRAME + PACKED_OFFLOAD_SIZE);
   private partialHave = 0;
+  /** Whether the frame being read is an offloaded one. */
+  private offloaded = false;
+  private readonly offload = new NetOffload();
+  /** Set once this end announced it takes offloaded frames (offload-hello.ts). */
+  acceptsOffloaded = false;
 
-  constructor(private readonly onFrame: (frame: Uint8Array) => void) {}
+  constructor(private readonly onFrame: (frame: Uint8Array, offload?: NetOffload) => void) {}
 
   /** Feeds bytes; throws StreamFramingError on a length no peer may send (the stream is then unusable). */
   push(chunk: Uint8Array): void {
@@ -49,7 +64,15 @@ export class StreamFrameDecoder {
           this.need = ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0;
           this.headerHave = 0;
         }
-        if (this.need > MAX_STREAM_FRAME) throw new StreamFramingError(`frame length ${this.need} exceeds ${MAX_STREAM_FRAME}`);
+        this.offloaded = this.acceptsOffloaded && (this.need & OFFLOADED) !== 0;
+        if (this.offloaded) {
+          this.need = (this.need & ~OFFLOADED) >>> 0;
+          if (this.need < PACKED_OFFLOAD_SIZE || this.need > MAX_STREAM_FRAME + PACKED_OFFLOAD_SIZE) {
+            throw new StreamFramingError(`offloaded frame length ${this.need} is out of range`);
+          }
+        } else if (this.need > MAX_STREAM_FRAME) {
+          throw new StreamFramingError(`frame length ${this.need} exceeds ${MAX_STREAM_FRAME}`);
+        }
         this.partialHave = 0;
         if (this.need === 0) this.finish(this.partial.subarray(0, 0));
         continue;
@@ -70,15 +93,24 @@ export class StreamFrameDecoder {
   private finish(frame: Uint8Array): void {
     this.need = -1;
     this.partialHave = 0;
+    const offload = this.offloaded ? unpackOffload(frame, 0, this.offload) : undefined;
+    if (offload !== undefined) frame = frame.subarray(PACKED_OFFLOAD_SIZE);
     if (frame.length < MIN_FRAME) this.runts++;
-    else this.onFrame(frame);
+    else this.onFrame(frame, offload);
   }
 }
 
-/** The frame with its length prefix, in a new buffer (the caller's view may be guest RAM). */
-export function encodeStreamFrame(frame: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(4 + frame.length);
-  out.writeUInt32BE(frame.length, 0);
-  out.set(frame, 4);
+/** The frame with its length prefix (and with `offload`, our offloaded form), in a new buffer (the caller's view may be guest RAM). */
+export function encodeStreamFrame(frame: Uint8Array, offload?: NetOffload): Buffer {
+  if (offload === undefined) {
+    const out = Buffer.allocUnsafe(4 + frame.length);
+    out.writeUInt32BE(frame.length, 0);
+    out.set(frame, 4);
+    return out;
+  }
+  const out = Buffer.allocUnsafe(4 + PACKED_OFFLOAD_SIZE + frame.length);
+  out.writeUInt32BE((OFFLOADED | (PACKED_OFFLOAD_SIZE + frame.length)) >>> 0, 0);
+  packOffload(out, 4, offload);
+  out.set(frame, 4 + PACKED_OFFLOAD_SIZE);
   return out;
 }

@@ -7,8 +7,14 @@
  * port drops when its egress queue is full. So a peer that stops reading
  * costs at most that much memory and never slows anyone else down.
  * Writes made in one turn of the event loop leave in one `writev`.
+ *
+ * Offloaded frames (offload.ts) go as they are once the peer said it takes
+ * them (`peerOffloads`, offload-hello.ts), and are made plain here
+ * otherwise.
  */
 import type { Socket } from "node:net";
+import { NetOffload, acceptsAsIs } from "./offload.ts";
+import { PlainFrames } from "./plain-frames.ts";
 import { TurnCork } from "./turn-cork.ts";
 import { StreamFrameDecoder, StreamFramingError, encodeStreamFrame } from "./stream-framing.ts";
 
@@ -32,17 +38,23 @@ export class StreamLink {
   private readonly decoder: StreamFrameDecoder;
   private readonly cork: TurnCork;
   private readonly closeHandlers: ((reason: string) => void)[] = [];
+  /** What the peer takes in offloaded frames (OFFLOAD_* bits; 0 until it says). */
+  peerOffloads = 0;
+  private readonly plain = new PlainFrames();
+  private readonly sendPlain = (frame: Uint8Array): void => {
+    this.send(frame);
+  };
 
   constructor(
     private readonly socket: Socket,
-    onFrame: (frame: Uint8Array) => void,
+    onFrame: (frame: Uint8Array, offload?: NetOffload) => void,
   ) {
-    this.decoder = new StreamFrameDecoder((frame) => {
+    this.decoder = new StreamFrameDecoder((frame, offload) => {
       this.stats.framesIn++;
       this.stats.bytesIn += frame.length;
       // Caught per frame: an exception must not cut the chunk short (the stream would lose its framing) nor crash the switch.
       try {
-        onFrame(frame);
+        onFrame(frame, offload);
       } catch {
         this.stats.internalErrors++;
       }
@@ -61,14 +73,24 @@ export class StreamLink {
     socket.on("close", () => this.end("closed by peer"));
   }
 
-  /** Queues a frame for the peer (copied); false when dropped. */
-  send(frame: Uint8Array): boolean {
+  /** From now on the peer may send offloaded frames (this end told it so). */
+  acceptOffloaded(): void {
+    this.decoder.acceptsOffloaded = true;
+  }
+
+  /** Queues a frame for the peer (copied; made plain first unless the peer takes its offloads); false when dropped. */
+  send(frame: Uint8Array, offload?: NetOffload): boolean {
+    if (offload !== undefined && !offload.plain && !acceptsAsIs(offload, this.peerOffloads)) {
+      if (this.plain.convert(frame, offload, this.sendPlain) === "ok") return true;
+      this.stats.dropped++;
+      return false;
+    }
     if (this.endReason !== null || this.socket.writableLength + frame.length > MAX_QUEUED_BYTES) {
       this.stats.dropped++;
       return false;
     }
     this.cork.hold();
-    this.socket.write(encodeStreamFrame(frame));
+    this.socket.write(encodeStreamFrame(frame, offload !== undefined && !offload.plain ? offload : undefined));
     this.stats.framesOut++;
     this.stats.bytesOut += frame.length;
     return true;

@@ -6,13 +6,16 @@
  * A hostile peer cannot hurt the others: a length no peer may send ends
  * its connection, a peer that does not read has its frames dropped once
  * its queue is full (stream-link.ts), and the number of connections is
- * bounded.
+ * bounded. A Typevisor NIC that says hello (offload-hello.ts) exchanges
+ * offloaded frames with the switch.
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { lstatSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import type { EthernetSwitch, SwitchPort } from "./switch.ts";
 import { StreamLink } from "./stream-link.ts";
+import { HELLO_REPLY, HELLO_REQUEST, offloadHello, parseOffloadHello } from "./offload-hello.ts";
+import { OFFLOAD_ALL } from "./offload.ts";
 
 export const MAX_SOCKET_PORTS = 64;
 
@@ -71,8 +74,18 @@ export class SwitchSocketServer {
       return;
     }
     const port = this.sw.addPort(`socket ${++this.serial}`);
-    const link = new StreamLink(socket, (frame) => port.send(frame));
-    port.onReceive((frame) => link.send(frame));
+    const link = new StreamLink(socket, (frame, offload) => {
+      const hello = offload === undefined ? parseOffloadHello(frame) : null;
+      if (hello === null) port.send(frame, offload);
+      else if (hello.role === HELLO_REQUEST) {
+        // A Typevisor NIC: it takes these offloads, and may send us any (the switch makes them plain where needed).
+        link.peerOffloads = hello.offloads & OFFLOAD_ALL;
+        port.acceptOffloads(link.peerOffloads);
+        link.acceptOffloaded();
+        link.send(offloadHello(HELLO_REPLY, OFFLOAD_ALL));
+      }
+    });
+    port.onReceive((frame, offload) => link.send(frame, offload));
     this.links.set(port, link);
     link.onClose(() => {
       this.links.delete(port);

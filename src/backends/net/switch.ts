@@ -5,8 +5,15 @@
  * share its one way out. Frames go to the port their destination MAC was
  * last seen on; broadcasts, multicasts and unknown destinations go to every
  * other port. The MAC table is bounded, and its entries age out.
+ *
+ * Offloads (offload.ts) pass through to a port whose station takes them —
+ * two guests that negotiated TSO exchange 64 KiB super-frames with partial
+ * checksums, as on a Linux bridge — and are done here, natively, for a
+ * port that does not (a socket peer, a guest without offloads).
  */
-import type { EthernetBackend } from "./ethernet-backend.ts";
+import type { EthernetBackend, FrameReceiver } from "./ethernet-backend.ts";
+import { NetOffload, OFFLOAD_ALL, acceptsAsIs } from "./offload.ts";
+import { PlainFrames } from "./plain-frames.ts";
 
 export const MAX_MAC_ENTRIES = 4096;
 export const MAC_AGING_MS = 300_000;
@@ -21,7 +28,11 @@ export interface PortStats {
 
 export class SwitchPort implements EthernetBackend {
   readonly stats: PortStats = { framesIn: 0, framesOut: 0 };
-  private receiver: ((frame: Uint8Array) => void) | null = null;
+  /** The switch makes frames plain for whoever needs them, so a station may send any offload. */
+  readonly sendOffloads = OFFLOAD_ALL;
+  /** What the station takes (OFFLOAD_* bits). */
+  offloads = 0;
+  private receiver: FrameReceiver | null = null;
 
   constructor(
     private readonly sw: EthernetSwitch,
@@ -31,13 +42,17 @@ export class SwitchPort implements EthernetBackend {
     readonly name: string,
   ) {}
 
-  send(frame: Uint8Array): void {
+  send(frame: Uint8Array, offload?: NetOffload): void {
     this.stats.framesIn++;
-    this.sw.forward(this, frame);
+    this.sw.forward(this, frame, offload);
   }
 
-  onReceive(receiver: (frame: Uint8Array) => void): void {
+  onReceive(receiver: FrameReceiver): void {
     this.receiver = receiver;
+  }
+
+  acceptOffloads(mask: number): void {
+    this.offloads = mask;
   }
 
   /** Unplugs the port. */
@@ -45,10 +60,10 @@ export class SwitchPort implements EthernetBackend {
     this.sw.removePort(this);
   }
 
-  /** A frame from the switch for whatever is plugged in here. */
-  deliver(frame: Uint8Array): void {
+  /** A frame from the switch for whatever is plugged in here (one the station takes as it is). */
+  deliver(frame: Uint8Array, offload?: NetOffload): void {
     this.stats.framesOut++;
-    this.receiver?.(frame);
+    this.receiver?.(frame, offload);
   }
 }
 
@@ -58,6 +73,7 @@ export class EthernetSwitch {
   private readonly table = new Map<string, { port: SwitchPort; seen: number }>();
   private readonly attached = new Map<SwitchPort, EthernetBackend>();
   private nextId = 1;
+  private readonly plain = new PlainFrames();
 
   /** A new port for a NIC. */
   addPort(name?: string): SwitchPort {
@@ -82,8 +98,10 @@ export class EthernetSwitch {
   /** Joins a backend (e.g. a UserNetBackend uplink) as a port of its own. */
   attach(backend: EthernetBackend, name?: string): SwitchPort {
     const port = this.addPort(name);
-    port.onReceive((frame) => backend.send(frame));
-    backend.onReceive((frame) => port.send(frame));
+    port.onReceive((frame, offload) => backend.send(frame, offload));
+    port.acceptOffloads(backend.sendOffloads ?? 0);
+    backend.onReceive((frame, offload) => port.send(frame, offload));
+    backend.acceptOffloads?.(OFFLOAD_ALL);
     this.attached.set(port, backend);
     return port;
   }
@@ -113,7 +131,7 @@ export class EthernetSwitch {
     this.attached.clear();
   }
 
-  forward(from: SwitchPort, frame: Uint8Array): void {
+  forward(from: SwitchPort, frame: Uint8Array, offload?: NetOffload): void {
     if (frame.length < 14) {
       this.stats.dropped++;
       return;
@@ -125,15 +143,23 @@ export class EthernetSwitch {
       if (entry !== undefined && now - entry.seen < MAC_AGING_MS) {
         if (entry.port !== from) {
           this.stats.forwarded++;
-          entry.port.deliver(frame);
+          this.deliverTo(entry.port, frame, offload);
         }
         return;
       }
     }
-    // Flood. A copy, because a receiver may answer at once and reuse the buffer `frame` lives in.
+    // Flood. A copy, because a receiver may answer at once and reuse the buffer `frame` (and `offload`) live in.
     this.stats.flooded++;
     const copy = frame.slice();
-    for (const port of this.ports.slice()) if (port !== from) port.deliver(copy);
+    const o = offload === undefined || offload.plain ? undefined : new NetOffload().copyFrom(offload);
+    for (const port of this.ports.slice()) if (port !== from) this.deliverTo(port, copy, o);
+  }
+
+  /** Hands `port` the frame as it is if its station takes the offloads, else the plain frames it stands for. */
+  private deliverTo(port: SwitchPort, frame: Uint8Array, offload: NetOffload | undefined): void {
+    if (offload === undefined || offload.plain) port.deliver(frame);
+    else if (acceptsAsIs(offload, port.offloads)) port.deliver(frame, offload);
+    else if (this.plain.convert(frame, offload, (f) => port.deliver(f)) !== "ok") this.stats.dropped++;
   }
 
   private learn(mac: string, port: SwitchPort, now: number): void {

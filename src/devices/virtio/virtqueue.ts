@@ -255,6 +255,22 @@ export class Virtqueue {
     return this.walk(head);
   }
 
+  /**
+   * Gives back the last `count` chains taken by `pop` and not pushed (a
+   * receiver found too few buffers for a whole frame): they come again from
+   * the next `pop`. With EVENT_IDX the driver is asked to notify at its next
+   * addition, so the wait for more buffers ends.
+   */
+  rewind(count: number): void {
+    if (this.availOff < 0 || count <= 0) return;
+    this.lastAvail = (this.lastAvail - count) & 0xffff;
+    if (this.eventIdx) {
+      const at = this.usedOff + 4 + 8 * this.size;
+      this.view.setUint16(at, this.view.getUint16(this.availOff + 2, true), true);
+      this.mem.ramWritten(at, 2);
+    }
+  }
+
   private walk(head: number): DescriptorChain | null {
     const view = this.view;
     const chain = this.chain;

@@ -17,6 +17,7 @@
 import { ByteQueue } from "./byte-queue.ts";
 import { ACK, FIN, PSH, RST, SYN, TCP_HEADER, seqAdd, seqDiff, writeTcpSegment, type TcpSegment } from "./tcp-segment.ts";
 import { ipPayloadOffset, type IpAddress } from "./addresses.ts";
+import { OFFLOAD_CSUM, OFFLOAD_TSO4, OFFLOAD_TSO6 } from "../offload.ts";
 
 /** The MSS we announce over IPv4 (a 1500-byte link); 20 less over IPv6's longer header. */
 export const OUR_MSS = 1460;
@@ -24,8 +25,10 @@ export const RECEIVE_BUFFER = 256 * 1024;
 /** Our window-scale shift: RECEIVE_BUFFER >> 3 fits the 16-bit field. */
 export const OUR_WINDOW_SCALE = 3;
 export const SEND_BUFFER = 256 * 1024;
+/** Payload of one super-frame to a guest that takes TCP segmentation offload (rounded down to whole segments; IP lengths stay below 64 KiB). */
+const MAX_SUPER_FRAME_PAYLOAD = 65000;
 /** Most unacknowledged bytes in flight, whatever the guest's window (its receive ring is finite). */
-export const MAX_IN_FLIGHT = 128 * 1024;
+export const MAX_IN_FLIGHT = 256 * 1024;
 const INITIAL_RTO_MS = 1000;
 const MIN_RTO_MS = 200;
 const MAX_RTO_MS = 30_000;
@@ -62,8 +65,15 @@ export interface TcpHostSide {
 export interface TcpLink {
   /** Scratch frame buffer: the segment is written at ipPayloadOffset(its address). */
   readonly out: Uint8Array;
-  /** Sends the segment of `length` bytes at ipPayloadOffset(dst) in `out`. */
-  sendTcp(src: IpAddress, dst: IpAddress, length: number): void;
+  /** The OFFLOAD_* bits the guest's side takes now: with TSO our segments may be up to 64 KiB. */
+  offloads(): number;
+  /**
+   * Sends the segment of `length` bytes at ipPayloadOffset(dst) in `out`,
+   * whose checksum holds only the pseudo-header's part (the link finishes
+   * it unless the receiver does); `gsoSize` > 0: a super-frame of segments
+   * that long.
+   */
+  sendTcp(src: IpAddress, dst: IpAddress, length: number, gsoSize?: number): void;
   /** The connection is over: forget it. */
   closed(conn: TcpConnection): void;
 }
@@ -388,7 +398,10 @@ export class TcpConnection {
    * Acknowledges every second segment at once and a lone one when the
    * current batch of guest frames is done (RFC 1122's delayed ACK, with
    * the run loop's turn as the timer): half the ACK frames for the guest
-   * to take in, at no cost in latency to a waiting sender.
+   * to take in, at no cost in latency to a waiting sender. (Stretch ACKs
+   * — one per 64 KiB, as a GRO receiver sends them — were measured and
+   * made a guest's upload slower: its send buffer filled and it waited for
+   * the turn's end. docs/benchmarks.md, "Network offloads".)
    */
   private delayAck(): void {
     if (++this.unackedSegments >= 2) {
@@ -418,9 +431,14 @@ export class TcpConnection {
     if (!this.canSend()) return;
     const limit = Math.min(this.sndWnd, MAX_IN_FLIGHT);
     const before = this.sndNxt;
+    const segment = this.largestSegment();
     while (this.sendOffset < this.sendQueue.length) {
-      const len = Math.min(this.mss, this.sendQueue.length - this.sendOffset, limit - this.sendOffset);
+      const len = Math.min(segment, this.sendQueue.length - this.sendOffset, limit - this.sendOffset);
       if (len <= 0) break;
+      // A super-frame cut short by the window waits for the ACK of what is in flight, rather than going out in
+      // slivers — when that is two full segments or more, which the guest acknowledges at once (a smaller one
+      // could wait for its delayed-ACK timer: Nagle's trap).
+      if (segment > this.mss && len < segment && len === limit - this.sendOffset && this.sendOffset >= 2 * this.mss) break;
       this.sendData(this.sendOffset, len);
       this.sendOffset += len;
       this.sndNxt = seqAdd(this.sndUna, this.sendOffset);
@@ -442,6 +460,13 @@ export class TcpConnection {
     } else if (this.sendOffset < this.sendQueue.length && this.sndWnd === 0 && this.timerKind !== "persist") {
       this.startTimer("persist", this.rto);
     }
+  }
+
+  /** The guest's MSS, or a super-frame's worth when its side takes segmentation offload for our IP version. */
+  private largestSegment(): number {
+    const needed = OFFLOAD_CSUM | (this.tcpOffset === ipPayloadOffset(0) ? OFFLOAD_TSO4 : OFFLOAD_TSO6);
+    if ((this.link.offloads() & needed) !== needed) return this.mss;
+    return Math.floor(MAX_SUPER_FRAME_PAYLOAD / this.mss) * this.mss;
   }
 
   /** States in which our side still sends data or its FIN. */
@@ -524,7 +549,7 @@ export class TcpConnection {
     const scale = this.state === "syn-sent" || this.rcvWndShift > 0 ? OUR_WINDOW_SCALE : -1;
     const window = Math.min(0xffff, this.receiveRoom());
     const n = writeTcpSegment(this.link.out, this.tcpOffset, this.ends.remoteIp, this.ends.remotePort, this.ends.guestIp, this.ends.guestPort,
-      this.iss, this.rcvNxt, flags, window, 0, this.ourMss, scale);
+      this.iss, this.rcvNxt, flags, window, 0, this.ourMss, scale, true);
     this.link.sendTcp(this.ends.remoteIp, this.ends.guestIp, n);
     this.sndNxt = seqAdd(this.iss, 1);
     if (this.rttSeq === -1 && this.retransmissions === 0) {
@@ -545,8 +570,8 @@ export class TcpConnection {
   private emit(seq: number, ack: number, flags: number, window: number, dataLength = 0): void {
     if (flags & ACK) this.unackedSegments = 0;
     const e = this.ends;
-    const n = writeTcpSegment(this.link.out, this.tcpOffset, e.remoteIp, e.remotePort, e.guestIp, e.guestPort, seq, ack, flags, window, dataLength);
-    this.link.sendTcp(e.remoteIp, e.guestIp, n);
+    const n = writeTcpSegment(this.link.out, this.tcpOffset, e.remoteIp, e.remotePort, e.guestIp, e.guestPort, seq, ack, flags, window, dataLength, 0, -1, true);
+    this.link.sendTcp(e.remoteIp, e.guestIp, n, dataLength > this.mss ? this.mss : 0);
   }
 
   private resumeHost(): void {

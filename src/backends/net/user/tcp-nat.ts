@@ -23,7 +23,9 @@ const FIRST_FORWARD_PORT = 49152;
 
 export interface TcpNatLink {
   readonly out: Uint8Array;
-  sendTcp(src: IpAddress, dst: IpAddress, length: number): void;
+  /** The OFFLOAD_* bits the guest's side takes now. */
+  offloads(): number;
+  sendTcp(src: IpAddress, dst: IpAddress, length: number, gsoSize?: number): void;
 }
 
 export class TcpNat {
@@ -34,7 +36,8 @@ export class TcpNat {
   constructor(private readonly link: TcpNatLink, private readonly config: UserNetConfig) {
     this.connLink = {
       out: link.out,
-      sendTcp: (src, dst, length) => link.sendTcp(src, dst, length),
+      offloads: () => link.offloads(),
+      sendTcp: (src, dst, length, gsoSize) => link.sendTcp(src, dst, length, gsoSize),
       closed: (conn) => {
         const key = keyOf(conn.ends);
         if (this.connections.get(key) === conn) this.connections.delete(key);
@@ -122,10 +125,10 @@ export class TcpNat {
     const at = ipPayloadOffset(ends.guestIp);
     let n: number;
     if (seg.flags & ACK) {
-      n = writeTcpSegment(out, at, ends.remoteIp, ends.remotePort, ends.guestIp, ends.guestPort, seg.ack, 0, RST, 0, 0);
+      n = writeTcpSegment(out, at, ends.remoteIp, ends.remotePort, ends.guestIp, ends.guestPort, seg.ack, 0, RST, 0, 0, 0, -1, true);
     } else {
       const ack = seqAdd(seg.seq, seg.dataLength + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0));
-      n = writeTcpSegment(out, at, ends.remoteIp, ends.remotePort, ends.guestIp, ends.guestPort, 0, ack, RST | ACK, 0, 0);
+      n = writeTcpSegment(out, at, ends.remoteIp, ends.remotePort, ends.guestIp, ends.guestPort, 0, ack, RST | ACK, 0, 0, 0, -1, true);
     }
     this.link.sendTcp(ends.remoteIp, ends.guestIp, n);
   }

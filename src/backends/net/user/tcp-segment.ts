@@ -45,12 +45,17 @@ export function seqAdd(a: number, n: number): number {
   return (a + n) >>> 0;
 }
 
-/** The segment at `start` (IP payload of `length` bytes), or null if malformed or its checksum is wrong. */
-export function parseTcp(frame: Uint8Array, start: number, length: number, src: IpAddress, dst: IpAddress): TcpSegment | null {
+/**
+ * The segment at `start` (IP payload of `length` bytes), or null if
+ * malformed or its checksum is wrong. `partialChecksum`: the sender left the
+ * checksum to the device (a guest with checksum offload: the bytes never
+ * crossed a wire, so there is nothing to verify).
+ */
+export function parseTcp(frame: Uint8Array, start: number, length: number, src: IpAddress, dst: IpAddress, partialChecksum = false): TcpSegment | null {
   if (length < TCP_HEADER) return null;
   const headerLength = (frame[start + 12] >> 4) * 4;
   if (headerLength < TCP_HEADER || headerLength > length) return null;
-  if (finishChecksum(sumWords(frame, start, start + length, pseudoHeaderSum(src, dst, PROTO_TCP, length))) !== 0) return null;
+  if (!partialChecksum && finishChecksum(sumWords(frame, start, start + length, pseudoHeaderSum(src, dst, PROTO_TCP, length))) !== 0) return null;
   let mss = -1;
   let windowScale = -1;
   for (let p = start + TCP_HEADER, end = start + headerLength; p < end; ) {
@@ -88,12 +93,14 @@ export function synOptionsLength(windowScale: number): number {
 
 /**
  * Writes a TCP header at `at` (with SYN options when `synMss` > 0), for a
- * payload of `dataLength` bytes already placed after it, and the checksum.
- * Returns the segment length.
+ * payload of `dataLength` bytes already placed after it, and the checksum —
+ * or with `partialChecksum` only the pseudo-header's part of it, for a
+ * receiver that finishes checksums itself (offload.ts). Returns the segment
+ * length.
  */
 export function writeTcpSegment(
   out: Uint8Array, at: number, src: IpAddress, srcPort: number, dst: IpAddress, dstPort: number,
-  seq: number, ack: number, flags: number, window: number, dataLength: number, synMss = 0, synWindowScale = -1,
+  seq: number, ack: number, flags: number, window: number, dataLength: number, synMss = 0, synWindowScale = -1, partialChecksum = false,
 ): number {
   const optionsLength = synMss > 0 ? synOptionsLength(synWindowScale) : 0;
   const headerLength = TCP_HEADER + optionsLength;
@@ -118,6 +125,7 @@ export function writeTcpSegment(
     }
   }
   const length = headerLength + dataLength;
-  put16(out, at + 16, finishChecksum(sumWords(out, at, at + length, pseudoHeaderSum(src, dst, PROTO_TCP, length))));
+  const pseudo = pseudoHeaderSum(src, dst, PROTO_TCP, length);
+  put16(out, at + 16, partialChecksum ? ~finishChecksum(pseudo) & 0xffff : finishChecksum(sumWords(out, at, at + length, pseudo)));
   return length;
 }

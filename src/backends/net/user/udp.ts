@@ -14,13 +14,13 @@ export interface UdpDatagram {
   dataLength: number;
 }
 
-/** The datagram at `start` (IP payload of `length` bytes), or null if malformed or its checksum is wrong. */
-export function parseUdp(frame: Uint8Array, start: number, length: number, src: IpAddress, dst: IpAddress): UdpDatagram | null {
+/** The datagram at `start` (IP payload of `length` bytes), or null if malformed or its checksum is wrong (unchecked when `partialChecksum`: see parseTcp). */
+export function parseUdp(frame: Uint8Array, start: number, length: number, src: IpAddress, dst: IpAddress, partialChecksum = false): UdpDatagram | null {
   if (length < UDP_HEADER) return null;
   const udpLength = get16(frame, start + 4);
   if (udpLength < UDP_HEADER || udpLength > length) return null;
   const checksum = get16(frame, start + 6);
-  if (checksum !== 0 && finishChecksum(sumWords(frame, start, start + udpLength, pseudoHeaderSum(src, dst, PROTO_UDP, udpLength))) !== 0) {
+  if (checksum !== 0 && !partialChecksum && finishChecksum(sumWords(frame, start, start + udpLength, pseudoHeaderSum(src, dst, PROTO_UDP, udpLength))) !== 0) {
     return null;
   }
   return { srcPort: get16(frame, start), dstPort: get16(frame, start + 2), data: start + UDP_HEADER, dataLength: udpLength - UDP_HEADER };

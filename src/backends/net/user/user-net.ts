@@ -12,8 +12,16 @@
  * replies. Replies are built in one scratch buffer (the receiver copies
  * them, per the EthernetBackend contract). A frame that breaks a parser is
  * dropped and counted; no exception reaches the device.
+ *
+ * Offloads (offload.ts): the NAT terminates TCP and UDP itself, so a guest
+ * frame with a partial checksum is taken as it is (nothing to verify: it
+ * never crossed a wire) and a TCP super-frame is one 64 KiB segment to it.
+ * Towards a receiver that takes them, TCP segments carry only the
+ * pseudo-header checksum and are up to 64 KiB long (tcp-connection.ts).
  */
-import type { EthernetBackend } from "../ethernet-backend.ts";
+import type { EthernetBackend, FrameReceiver } from "../ethernet-backend.ts";
+import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, NET_HDR_F_NEEDS_CSUM, NetOffload, OFFLOAD_ALL, OFFLOAD_CSUM } from "../offload.ts";
+import { PlainFrames, partialAtTransport } from "../plain-frames.ts";
 import { BROADCAST_MAC, gatewayMac, ipPayloadOffset, prefixMask, type IpAddress, type Ipv4 } from "./addresses.ts";
 import { isArpRequest, parseArp, writeArpReply } from "./arp.ts";
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_HEADER, etherType, sourceMac, writeEthernetHeader } from "./ethernet.ts";
@@ -58,7 +66,16 @@ export class UserNetBackend implements EthernetBackend {
   private readonly dns: DnsForwarder;
   private readonly forwards: PortForwards;
   private readonly started: Promise<void>;
-  private receiver: ((frame: Uint8Array) => void) | null = null;
+  /** The NAT takes every offload: it needs no checksum of what it terminates, and makes anything else plain itself. */
+  readonly sendOffloads = OFFLOAD_ALL;
+  private receiver: FrameReceiver | null = null;
+  /** What the receiver takes (OFFLOAD_* bits). */
+  private receiverOffloads = 0;
+  private readonly outOffload = new NetOffload();
+  private readonly plain = new PlainFrames();
+  private readonly inputPlain = (frame: Uint8Array): void => {
+    if (!this.input(frame, false)) this.stats.dropped++;
+  };
   private readonly out = new Uint8Array(65536 + 64);
   private readonly ourMac: Uint8Array;
   /** The MAC of the last guest frame: where frames go when their address has no entry in `macOf`. */
@@ -75,7 +92,8 @@ export class UserNetBackend implements EthernetBackend {
     this.dns = new DnsForwarder(config.host, config.ipv6 ? config.ipv6Host : null, opts.resolve);
     const link = {
       out: this.out,
-      sendTcp: (src: IpAddress, dst: IpAddress, length: number) => this.sendIp(src, dst, PROTO_TCP, length),
+      offloads: () => this.receiverOffloads,
+      sendTcp: (src: IpAddress, dst: IpAddress, length: number, gsoSize = 0) => this.sendTcp(src, dst, length, gsoSize),
       sendUdp: (src: IpAddress, srcPort: number, dst: IpAddress, dstPort: number, data: Uint8Array) => this.sendUdp(src, srcPort, dst, dstPort, data),
     };
     this.tcp = new TcpNat(link, config);
@@ -103,8 +121,12 @@ export class UserNetBackend implements EthernetBackend {
     this.udp.close();
   }
 
-  onReceive(receiver: (frame: Uint8Array) => void): void {
+  onReceive(receiver: FrameReceiver): void {
     this.receiver = receiver;
+  }
+
+  acceptOffloads(mask: number): void {
+    this.receiverOffloads = mask;
   }
 
   /** A guest left the switch this NAT is the uplink of: its lease and address mapping go. */
@@ -113,26 +135,29 @@ export class UserNetBackend implements EthernetBackend {
     for (const [ip, known] of this.macOf) if (known.every((b, i) => b === mac[i])) this.macOf.delete(ip);
   }
 
-  send(frame: Uint8Array): void {
+  send(frame: Uint8Array, offload?: NetOffload): void {
     this.stats.framesIn++;
     if (this.closed) return;
     try {
-      if (!this.input(frame)) this.stats.dropped++;
+      if (offload === undefined || offload.plain) this.inputPlain(frame);
+      else if (partialAtTransport(frame, offload)) {
+        if (!this.input(frame, true)) this.stats.dropped++;
+      } else if (this.plain.convert(frame, offload, this.inputPlain) !== "ok") this.stats.dropped++;
     } catch {
       this.stats.internalErrors++;
       this.stats.dropped++;
     }
   }
 
-  /** Handles one guest frame; false when it was dropped. */
-  private input(frame: Uint8Array): boolean {
+  /** Handles one guest frame (`partial`: its TCP/UDP checksum was left to us, partialAtTransport); false when it was dropped. */
+  private input(frame: Uint8Array, partial: boolean): boolean {
     const type = etherType(frame);
     if (type < 0) return false;
     const src = sourceMac(frame);
     if ((src[0] & 1) === 0) this.guestMac = src.slice();
     if (type === ETHERTYPE_ARP) return this.arp(frame);
-    if (type === ETHERTYPE_IPV4) return this.ipv4(frame);
-    if (type === ETHERTYPE_IPV6) return this.config.ipv6 && this.ipv6(frame);
+    if (type === ETHERTYPE_IPV4) return this.ipv4(frame, partial);
+    if (type === ETHERTYPE_IPV6) return this.config.ipv6 && this.ipv6(frame, partial);
     return false;
   }
 
@@ -148,12 +173,12 @@ export class UserNetBackend implements EthernetBackend {
     return true;
   }
 
-  private ipv4(frame: Uint8Array): boolean {
+  private ipv4(frame: Uint8Array, partial: boolean): boolean {
     const ip = parseIpv4Packet(frame);
     if (typeof ip === "string") return false;
     const { src, dst } = ip;
     if (ip.protocol === PROTO_UDP && ip.payloadLength >= UDP_HEADER && udpDstPort(frame, ip.payload) === DHCP_SERVER_PORT) {
-      const udp = parseUdp(frame, ip.payload, ip.payloadLength, src, dst);
+      const udp = parseUdp(frame, ip.payload, ip.payloadLength, src, dst, partial);
       return udp !== null && this.dhcpRequest(frame, udp.data, udp.dataLength);
     }
     if (!this.inNet(src)) return false;
@@ -164,29 +189,29 @@ export class UserNetBackend implements EthernetBackend {
       this.sendIp(dst, src, PROTO_ICMP, ip.payloadLength);
       return true;
     }
-    return this.transport(frame, src, dst, ip.protocol, ip.payload, ip.payloadLength, this.config.host, this.config.dns);
+    return this.transport(frame, src, dst, ip.protocol, ip.payload, ip.payloadLength, this.config.host, this.config.dns, partial);
   }
 
-  private ipv6(frame: Uint8Array): boolean {
+  private ipv6(frame: Uint8Array, partial: boolean): boolean {
     const ip = parseIpv6Packet(frame);
     if (ip === null) return false;
     if (ip.protocol === PROTO_ICMPV6) return this.icmpv6(frame, ip);
     const c = this.config;
     if (!this.inNet6(ip.src)) return false;
     this.learnMac(ip.src, sourceMac(frame));
-    return this.transport(frame, ip.src, ip.dst, ip.protocol, ip.payload, ip.payloadLength, c.ipv6Host, c.ipv6Dns);
+    return this.transport(frame, ip.src, ip.dst, ip.protocol, ip.payload, ip.payloadLength, c.ipv6Host, c.ipv6Dns, partial);
   }
 
   /** TCP and UDP from the guest, either IP version: DNS at `dns`, replies to UDP forwards at `gateway`, the rest through host sockets. */
-  private transport(frame: Uint8Array, src: IpAddress, dst: IpAddress, protocol: number, start: number, length: number, gateway: IpAddress, dns: IpAddress): boolean {
+  private transport(frame: Uint8Array, src: IpAddress, dst: IpAddress, protocol: number, start: number, length: number, gateway: IpAddress, dns: IpAddress, partial: boolean): boolean {
     if (protocol === PROTO_TCP) {
-      const seg = parseTcp(frame, start, length, src, dst);
+      const seg = parseTcp(frame, start, length, src, dst, partial);
       if (seg === null) return false;
       this.tcp.segment(frame, src, dst, seg);
       return true;
     }
     if (protocol !== PROTO_UDP) return false;
-    const udp = parseUdp(frame, start, length, src, dst);
+    const udp = parseUdp(frame, start, length, src, dst, partial);
     if (udp === null) return false;
     const data = frame.subarray(udp.data, udp.data + udp.dataLength);
     if (dst === dns) {
@@ -260,8 +285,32 @@ export class UserNetBackend implements EthernetBackend {
     this.sendIp(src, dst, PROTO_UDP, UDP_HEADER + data.length);
   }
 
+  /**
+   * Sends the TCP segment of `length` bytes at ipPayloadOffset(dst), whose
+   * checksum field holds the pseudo-header's part only: finished here
+   * unless the receiver takes checksum offload. A segment with a `gsoSize`
+   * stands for segments of that many payload bytes (only sent to a
+   * receiver that takes TSO; tcp-connection.ts).
+   */
+  private sendTcp(src: IpAddress, dst: IpAddress, length: number, gsoSize: number): void {
+    const at = ipPayloadOffset(dst);
+    if ((this.receiverOffloads & OFFLOAD_CSUM) === 0) {
+      put16(this.out, at + 16, finishChecksum(sumWords(this.out, at, at + length)));
+      this.sendIp(src, dst, PROTO_TCP, length);
+      return;
+    }
+    const o = this.outOffload;
+    o.flags = NET_HDR_F_NEEDS_CSUM;
+    o.csumStart = at;
+    o.csumOffset = 16;
+    o.hdrLen = at + (this.out[at + 12] >> 4) * 4;
+    o.gsoSize = gsoSize;
+    o.gsoType = gsoSize === 0 ? GSO_NONE : typeof dst === "number" ? GSO_TCPV4 : GSO_TCPV6;
+    this.sendIp(src, dst, PROTO_TCP, length, 64, o);
+  }
+
   /** Frames and sends the IP payload of `length` bytes already at ipPayloadOffset(dst) in `out`. */
-  private sendIp(src: IpAddress, dst: IpAddress, protocol: number, length: number, hopLimit = 64): void {
+  private sendIp(src: IpAddress, dst: IpAddress, protocol: number, length: number, hopLimit = 64, offload?: NetOffload): void {
     if (this.closed) return;
     if (typeof src === "number" && typeof dst === "number") {
       writeIpv4Header(this.out, src, dst, protocol, length, this.ipId++);
@@ -272,7 +321,7 @@ export class UserNetBackend implements EthernetBackend {
       const mac = isIpv6Multicast(to) ? multicastMac(to) : this.macOf.get(to) ?? this.guestMac ?? BROADCAST_MAC;
       writeEthernetHeader(this.out, mac, this.ourMac, ETHERTYPE_IPV6);
     }
-    this.emit(ipPayloadOffset(dst) + length);
+    this.emit(ipPayloadOffset(dst) + length, offload);
   }
 
   private learnMac(ip: IpAddress, mac: Uint8Array): void {
@@ -283,9 +332,9 @@ export class UserNetBackend implements EthernetBackend {
     this.macOf.set(ip, mac.slice());
   }
 
-  private emit(length: number): void {
+  private emit(length: number, offload?: NetOffload): void {
     this.stats.framesOut++;
-    this.receiver?.(this.out.subarray(0, length));
+    this.receiver?.(this.out.subarray(0, length), offload);
   }
 
   private inNet(ip: Ipv4): boolean {
