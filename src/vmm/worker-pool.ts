@@ -23,12 +23,11 @@ let spareLimits: ResourceLimits | undefined;
 /** The board spares build ahead: the last VM's, until prewarm names one. */
 let spareShape: BoardShape | undefined;
 
-/** `spare`: started ahead of its VM, so it has time to prime the restore path (restore-primer.ts). */
-function spawn(resourceLimits: ResourceLimits, board: BoardShape | undefined, spare: boolean): Worker {
+function spawn(resourceLimits: ResourceLimits, board: BoardShape | undefined): Worker {
   // The guest's console is vm.console; the worker itself never prints. It runs only our
   // code: the host's Node options would carry its preloads into every VM's thread
-  // (`--import tsx` cost ~2 MiB of heap per worker); from sources, worker-source.mjs registers tsx.
-  return new Worker(workerUrl(), { resourceLimits, stdout: false, stderr: false, execArgv: [], workerData: { board, spare } });
+  // (`--import tsx` cost ~4 MiB of heap per worker); from sources, worker-source.mjs registers tsx.
+  return new Worker(workerUrl(), { resourceLimits, stdout: false, stderr: false, execArgv: [], workerData: { board } });
 }
 
 function sameLimits(a: ResourceLimits | undefined, b: ResourceLimits): boolean {
@@ -43,7 +42,7 @@ function sameLimits(a: ResourceLimits | undefined, b: ResourceLimits): boolean {
 
 function refill(): void {
   while (spares.length < target) {
-    const worker = spawn(spareLimits!, spareShape, true);
+    const worker = spawn(spareLimits!, spareShape);
     worker.unref();
     // A spare that dies (e.g. killed by its limits) is simply dropped.
     worker.once("exit", () => {
@@ -67,7 +66,7 @@ export function prewarm(count: number, resourceLimits: ResourceLimits, board?: B
 /** A worker for a new VM whose board has shape `board`: a waiting spare when one fits, else a new one. */
 export function takeWorker(resourceLimits: ResourceLimits, board: BoardShape): Worker {
   spareShape = board; // the next VM is likely alike (restores and forks of one guest)
-  if (!sameLimits(spareLimits, resourceLimits) || spares.length === 0) return spawn(resourceLimits, board, false);
+  if (!sameLimits(spareLimits, resourceLimits) || spares.length === 0) return spawn(resourceLimits, board);
   const fitting = spares.findIndex((s) => s.board !== undefined && sameShape(s.board, board));
   const spare = spares.splice(Math.max(fitting, 0), 1)[0].worker;
   spare.removeAllListeners();

@@ -15,7 +15,6 @@ import { PAGE_SIZE, PAGE_USED } from "../machine/ram-pages.ts";
 import { boardShape, sameShape, type BoardShape } from "./board-shape.ts";
 import { backendsReady, buildBoard, buildMachine, closeBackends } from "./build.ts";
 import { ByteRing } from "./byte-ring.ts";
-import { primeRestorePath } from "./restore-primer.ts";
 import type { ReplyValue, Request, VmStats, WorkerEvent, WorkerInit } from "./messages.ts";
 import { VirtioBlk } from "../devices/virtio/blk.ts";
 import { VirtioNet } from "../devices/virtio/net.ts";
@@ -27,8 +26,8 @@ const INPUT_CHUNK = 4096;
 const INPUT_POLL_MS = 10;
 
 const port = parentPort!;
-/** Given by the pool (worker-pool.ts): the shape of board the VM this worker will serve probably has, and whether it was started ahead. */
-const { board: expected, spare } = (workerData as { board?: BoardShape; spare?: boolean } | null) ?? {};
+/** Given by the pool (worker-pool.ts): the shape of board the VM this worker will serve probably has. */
+const expected = (workerData as { board?: BoardShape } | null)?.board;
 
 // Set once the worker knows its VM (the first message).
 let consoleOut!: ByteRing;
@@ -81,8 +80,6 @@ const serial: SerialSink = {
 let board: VirtMachine | null = expected === undefined
   ? (new VirtMachine({ ramSize: MIN_RAM_SIZE, firmware: { kind: "none" }, boot: false }), null)
   : buildBoard(expected, serial);
-// A spare has time before its VM comes; a worker started for a VM has its init waiting already.
-if (spare === true) primeRestorePath();
 
 // The first message says which VM this worker is (it may have been started before that VM existed: worker-pool.ts).
 const init = await new Promise<WorkerInit>((resolve) => port.once("message", resolve));
