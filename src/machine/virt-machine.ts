@@ -164,6 +164,12 @@ export class VirtMachine {
   cpuCap = 1;
   /** Milliseconds spent running instruction slices: the machine's CPU time (its thread is busy then). */
   busyMs = 0;
+  /**
+   * Set non-zero by another thread (Atomics) when it wants the run loop's
+   * thread: the current slice ends after the batch in progress, instead of
+   * running on for up to SLICE_MS (the VMM's requests: pause, capture, stop).
+   */
+  attention: Int32Array | null = null;
   /** Called when the guest resets the board (a reboot), before the board resets. */
   onReset: (() => void) | null = null;
   private exitRequest: ExitRequest | null = null;
@@ -473,9 +479,11 @@ export class VirtMachine {
         this.clock.resume();
         continue;
       }
+      const attention = this.attention;
       while (
         this.exitRequest === null &&
         !this.pauseRequested &&
+        (attention === null || Atomics.load(attention, 0) === 0) &&
         performance.now() < sliceEnd &&
         this.debugger?.held() == null
       ) {

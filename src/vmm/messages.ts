@@ -31,6 +31,12 @@ export interface WorkerInit {
   consoleOut: SharedArrayBuffer;
   /** Host → guest console bytes (ByteRing). */
   consoleIn: SharedArrayBuffer;
+  /**
+   * One Int32 the host sets before posting a request and the worker clears
+   * when it takes requests: a running guest's slice ends at the next batch
+   * (VirtMachine.attention), so a request waits one batch, not a whole slice.
+   */
+  attention: SharedArrayBuffer;
   gdb?: GdbOptions;
   /** Start the harts as soon as the machine is restored (a restore or fork: no `start` round trip). */
   start?: boolean;

@@ -34,6 +34,15 @@ export interface SnapshotFile {
 /** Longest diff chain followed (a guard against a file naming itself through copies). */
 const MAX_CHAIN = 64;
 
+/**
+ * Page indexes read and checked before, by path: a VMM restoring one snapshot
+ * again and again (copies of a golden image) reads and checks its index
+ * (~260 KiB for 256 MiB of RAM) once. An entry serves only the same file,
+ * unchanged since: device, inode, size and ctime (every write changes it).
+ */
+const checkedIndexes = new Map<string, { file: string; entries: Uint32Array; pageCrcs: Uint32Array }>();
+const MAX_CHECKED_INDEXES = 16;
+
 /** Opens `path` and, for a diff, its parents; every file is checked. Close with closeSnapshot. */
 export function openSnapshot(path: string): SnapshotFile {
   const opened: SnapshotFile[] = [];
@@ -127,7 +136,8 @@ function openOne(path: string): SnapshotFile {
     throw new SnapshotError(`cannot open snapshot ${name}: ${(e as Error).message}`);
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const stat = fs.fstatSync(fd, { bigint: true });
+    const size = Number(stat.size);
     const header = decodeHeader(readAt(fd, 0, Math.min(size, HEADER_SIZE)), name);
     const tableBytes = readAt(fd, HEADER_SIZE, sectionTableSize(header.sectionCount));
     const sections = decodeSections(tableBytes, header.sectionCount, size, name);
@@ -136,10 +146,18 @@ function openOne(path: string): SnapshotFile {
     const pagesSection = sections.get(SECTION_PAGES)!;
     const metaBytes = readAt(fd, metaSection.offset, metaSection.length);
     const meta = parseMeta(metaBytes, metaSection.crc, name, header);
-    // Shared memory: a worker restoring the file gets the index without a copy.
-    const indexBytes = readAt(fd, indexSection.offset, indexSection.length, true);
-    const { entries, pageCrcs } = parseIndex(indexBytes, indexSection.crc, header, pagesSection.length, name);
-    return { path: resolve(path), header, meta, entries, pageCrcs, pagesOffset: pagesSection.offset, fd, parent: null };
+    const fullPath = resolve(path);
+    const identity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.ctimeNs}`;
+    let index = checkedIndexes.get(fullPath);
+    if (index?.file !== identity) {
+      // Shared memory: a worker restoring the file gets the index without a copy.
+      const indexBytes = readAt(fd, indexSection.offset, indexSection.length, true);
+      index = { file: identity, ...parseIndex(indexBytes, indexSection.crc, header, pagesSection.length, name) };
+    }
+    checkedIndexes.delete(fullPath); // most recently used last
+    checkedIndexes.set(fullPath, index);
+    if (checkedIndexes.size > MAX_CHECKED_INDEXES) checkedIndexes.delete(checkedIndexes.keys().next().value as string);
+    return { path: fullPath, header, meta, entries: index.entries, pageCrcs: index.pageCrcs, pagesOffset: pagesSection.offset, fd, parent: null };
   } catch (e) {
     fs.closeSync(fd);
     throw e;

@@ -84,6 +84,8 @@ export class Vm extends EventEmitter {
   private readonly worker: Worker;
   private readonly options: VmOptions;
   private readonly pending = new Map<number, Pending>();
+  /** Set before each request is posted (WorkerInit.attention). */
+  private readonly attention = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 1;
   private exitCode: number | null = null;
   /** The fork image captured while paused, until the VM runs again. */
@@ -148,7 +150,7 @@ export class Vm extends EventEmitter {
     const consoleOut = ByteRing.allocate(CONSOLE_RING_BYTES);
     const consoleIn = ByteRing.allocate(CONSOLE_RING_BYTES);
     this.console = new VmConsole(new ByteRing(consoleOut), new ByteRing(consoleIn));
-    const init: WorkerInit = { config, source, consoleOut, consoleIn, gdb: options.gdb, start, cpuCap: options.cpuCap };
+    const init: WorkerInit = { config, source, consoleOut, consoleIn, attention: this.attention.buffer as SharedArrayBuffer, gdb: options.gdb, start, cpuCap: options.cpuCap };
     this.worker = takeWorker(options.resourceLimits ?? DEFAULT_RESOURCE_LIMITS, boardShape(config));
     this.worker.postMessage(init);
     let built!: { resolve: () => void; reject: (e: Error) => void };
@@ -208,7 +210,7 @@ export class Vm extends EventEmitter {
   async stop(): Promise<void> {
     if (this.state === "stopped" || this.state === "crashed") return;
     this.stopping = true;
-    this.worker.postMessage({ kind: "stop", id: 0 } satisfies Request);
+    this.post({ kind: "stop", id: 0 });
     const timer = setTimeout(() => void this.worker.terminate(), STOP_GRACE_MS);
     await this.ended;
     clearTimeout(timer);
@@ -262,8 +264,14 @@ export class Vm extends EventEmitter {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...message, id });
+      this.post({ ...message, id });
     });
+  }
+
+  /** Posts a request and asks for the worker's attention (the flag first: the worker clears it when it takes the message). */
+  private post(message: Request): void {
+    Atomics.store(this.attention, 0, 1);
+    this.worker.postMessage(message);
   }
 
   private onWorkerEvent(event: WorkerEvent, built: { resolve: () => void; reject: (e: Error) => void }): void {

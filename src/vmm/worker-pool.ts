@@ -24,8 +24,10 @@ let spareLimits: ResourceLimits | undefined;
 let spareShape: BoardShape | undefined;
 
 function spawn(resourceLimits: ResourceLimits, board: BoardShape | undefined): Worker {
-  // The guest's console is vm.console; the worker itself never prints.
-  return new Worker(workerUrl(), { resourceLimits, stdout: false, stderr: false, workerData: { board } });
+  // The guest's console is vm.console; the worker itself never prints. It runs only our
+  // code: the host's Node options would carry its preloads into every VM's thread
+  // (`--import tsx` cost ~4 MiB of heap per worker); from sources, worker-source.mjs registers tsx.
+  return new Worker(workerUrl(), { resourceLimits, stdout: false, stderr: false, execArgv: [], workerData: { board } });
 }
 
 function sameLimits(a: ResourceLimits | undefined, b: ResourceLimits): boolean {

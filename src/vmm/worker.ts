@@ -217,7 +217,9 @@ function activity(): Omit<VmStats, "ramUsedBytes" | "heapUsedBytes"> {
   return counts;
 }
 
+const attention = new Int32Array(init.attention);
 port.on("message", (request: Request) => {
+  Atomics.store(attention, 0, 0);
   serve(request).then(
     (value) => post({ kind: "reply", id: request.id, ok: true, value }),
     (e: Error) => post({ kind: "reply", id: request.id, ok: false, message: e?.message ?? String(e) }),
@@ -231,6 +233,7 @@ try {
 }
 machine.onReset = () => post({ kind: "reboot" });
 machine.cpuCap = init.cpuCap ?? 1;
+machine.attention = attention;
 // A restored machine's minstret counts from its first boot; this worker counts its own.
 const instretAtBuild = machine.harts.reduce((sum, hart) => sum + hart.instretNow(), 0);
 void pumpInput();

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { VirtMachine } from "../../src/machine/virt-machine.ts";
 import { program } from "../cli/programs.ts";
+import { program as spinProgram } from "./runaway-programs.ts";
 import { captureImage, restoreImage } from "../../src/vmm/snapshot.ts";
 
 async function timerMachine() {
@@ -54,6 +55,27 @@ test("quit() ends a paused machine's run()", async () => {
   await machine.pause();
   machine.quit(4);
   assert.equal(await running, 4);
+});
+
+test("while attention is set, the run loop runs no batch and yields to the event loop; cleared, the guest runs", async () => {
+  let out = "";
+  const machine = new VirtMachine({
+    firmware: { kind: "none" },
+    kernel: { name: "spin", bytes: readFileSync(await spinProgram("spin")) },
+    serial: { write: (d) => (out += Buffer.from(d).toString("latin1")) },
+  });
+  const attention = new Int32Array(new SharedArrayBuffer(4));
+  machine.attention = attention;
+  Atomics.store(attention, 0, 1); // another thread (the VMM's host side) wants this one
+  const running = machine.run();
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(machine.harts[0].instretNow(), 0, "a batch ran while attention was set");
+  Atomics.store(attention, 0, 0); // the request was taken
+  await sleep(50);
+  assert.ok(machine.harts[0].instretNow() > 0, "the guest did not run once attention was cleared");
+  assert.equal(out, "S");
+  machine.quit(0);
+  assert.equal(await running, 0);
 });
 
 test("boot: false builds the board with no images loaded and nothing running", async () => {

@@ -13,7 +13,7 @@ import { RawFileBackend } from "../../src/backends/block/raw-file.ts";
 import { VirtioBlk } from "../../src/devices/virtio/index.ts";
 import { crc32 } from "../../src/vmm/crc32.ts";
 import {
-  captureImage, readSnapshotConfig, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError, verifySnapshot,
+  captureImage, closeSnapshot, openSnapshot, readSnapshotConfig, restoreImage, restoreSnapshot, saveSnapshot, SnapshotError, verifySnapshot,
   type MachineImage,
 } from "../../src/vmm/snapshot.ts";
 import { exactProgram } from "./programs.ts";
@@ -122,6 +122,20 @@ for (const [what, edit, message] of cases) {
     assert.equal(target.out, reference, "the machine runs its own program as if nothing happened");
   });
 }
+
+test("a page index checked once is reused while the file is unchanged; a file changed in place since is checked again", () => {
+  const path = join(dir, "reopened.tvsnap");
+  copyFileSync(good, path);
+  const first = openSnapshot(path);
+  const again = openSnapshot(path);
+  closeSnapshot(first);
+  closeSnapshot(again);
+  assert.equal(again.entries.buffer, first.entries.buffer, "the second open read the index again");
+  const b = new Uint8Array(readFileSync(path));
+  b[section(b, 2) + 100] ^= 1;
+  writeFileSync(path, b); // same path, same size
+  assert.throws(() => openSnapshot(path), (e) => e instanceof SnapshotError && /page index is corrupt/.test(e.message));
+});
 
 test("a snapshot restored onto another disk, or one of another size, is refused", async () => {
   writeFileSync(diskBig, new Uint8Array(2 << 20));
