@@ -403,6 +403,7 @@ s_interrupt:
 pass:
   la a0, msg_pass
   call print_str
+  call uart_drain
   li t0, FINISHER_BASE
   li t1, 0x5555
   sw t1, 0(t0)
@@ -489,6 +490,7 @@ fail_tval:
 fail_common:
   li a0, '\n'
   call print_char
+  call uart_drain
   li t0, FINISHER_BASE
   slli t1, TESTNUM, 16
   li t2, 0x3333
@@ -544,6 +546,19 @@ print_char:                 // a0 = byte; clobbers t0, t1
   andi t1, t1, 0x20
   beqz t1, 1b
   sb a0, 0(t0)
+  ret
+
+// Waits until the UART has sent every byte (LSR.TEMT), so that the finisher
+// cannot end the machine with output still queued: QEMU keeps bytes its
+// stdout pipe did not take yet in the UART and drops them at exit (a busy
+// reader saw "PAS" for "PASS").
+  .globl uart_drain
+uart_drain:                 // clobbers t0, t1
+  li t0, UART_BASE
+1:
+  lbu t1, 5(t0)
+  andi t1, t1, 0x40
+  beqz t1, 1b
   ret
 
   .globl print_str
