@@ -1,4 +1,4 @@
-/** What a tab boots or restores (the issue-14 contract, /work/interfaces-14.md). */
+/** What a tab boots or restores (the issue-14 contract, docs/browser-contract.md). */
 
 export interface TabDrive {
   url: string;

@@ -1,5 +1,5 @@
 /**
- * A VM in this browser tab (the issue-14 contract, /work/interfaces-14.md):
+ * A VM in this browser tab (the issue-14 contract, docs/browser-contract.md):
  * the page's handle on a Web Worker (/ui/tab-worker.js, tab-worker.ts) that
  * runs the machine. Every method is a message to the worker and its reply.
  */

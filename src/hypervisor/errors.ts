@@ -1,6 +1,6 @@
 /**
  * The one error the hypervisor model throws for a request it refuses: a
- * code from the API contract (/work/interfaces.md) and one clear sentence.
+ * code from the API contract (docs/api-contract.md) and one clear sentence.
  * The API maps codes to HTTP statuses (src/api/error-reply.ts).
  */
 export type ErrorCode = "not_found" | "conflict" | "invalid" | "over_budget" | "unauthorized" | "forbidden" | "throttled";

@@ -1,7 +1,7 @@
 /**
  * The objects the hypervisor keeps, as TypeBox schemas: one definition gives
  * the TypeScript types here, the request validation in the API and the
- * OpenAPI document (src/api/openapi.ts). Shapes follow /work/interfaces.md.
+ * OpenAPI document (src/api/openapi.ts). Shapes follow docs/api-contract.md.
  */
 import { Type, type Static } from "@sinclair/typebox";
 import type { LeaseRecord } from "./browser/lease.ts";
