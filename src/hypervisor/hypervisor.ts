@@ -300,26 +300,7 @@ export class Hypervisor {
   private async act(name: string, action: VmActionName): Promise<VmView> {
     const s = this.supervisor(name);
     s.onHost(action);
-    switch (action) {
-      case "start":
-        await s.start();
-        break;
-      case "stop":
-        await s.stop();
-        break;
-      case "shutdown":
-        await s.shutdown();
-        break;
-      case "reboot":
-        await s.reboot();
-        break;
-      case "pause":
-        await s.pause();
-        break;
-      case "resume":
-        await s.resume();
-        break;
-    }
+    await s[action](); // each action is the supervisor method of that name
     return s.view();
   }
 

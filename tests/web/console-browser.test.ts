@@ -8,14 +8,14 @@
 // TYPEVISOR_WEB_SCREENSHOTS=docs/images keeps screenshots of the pages.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./chromium.ts";
 import { DaemonProcess } from "./daemon-process.ts";
 import { QUIET_CONSOLE } from "../support/guest-console.ts";
-import { HANG_GUARD_MS, PROMPT, run, screen, waitForScreen } from "./console-page.ts";
+import { HANG_GUARD_MS, PROMPT, run, screen, tearDown, waitForScreen } from "./console-page.ts";
 
 const VM = "webtest";
 const SHOTS = process.env.TYPEVISOR_WEB_SCREENSHOTS;
@@ -108,15 +108,7 @@ before(async () => {
   viewer = await newPage();
 });
 
-after(async () => {
-  try {
-    await daemon?.owner("DELETE", `/v1/vms/${VM}?force=true`);
-  } finally {
-    await browser?.close();
-    await daemon?.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+after(() => tearDown(daemon, browser, dir, VM));
 
 test("sign-in refuses a wrong token with the API's message, then accepts the admin's", async () => {
   await admin.goto(daemon.origin);

@@ -3,7 +3,9 @@
  * bench/tab-move.ts): read the visible rows, wait for a pattern, type a
  * command. Waits have a hang guard only.
  */
-import type { Locator, Page } from "playwright-core";
+import { rm } from "node:fs/promises";
+import type { Browser, Locator, Page } from "playwright-core";
+import type { DaemonProcess } from "./daemon-process.ts";
 
 export const HANG_GUARD_MS = Number(process.env.TEST_HANG_GUARD_SECONDS ?? 600) * 1000;
 export const PROMPT = /typevisor:[^\n]*#$/m;
@@ -57,5 +59,16 @@ export async function waitUnlessError(p: Page, target: Locator): Promise<void> {
     await target.waitFor({ timeout: HANG_GUARD_MS });
   } finally {
     settled = true;
+  }
+}
+
+/** A browser test file's teardown: its VM deleted, the browser closed, the daemon stopped, its directory removed (each even if one before failed). */
+export async function tearDown(daemon: DaemonProcess | undefined, browser: Browser | undefined, dir: string | undefined, vm: string): Promise<void> {
+  try {
+    await daemon?.owner("DELETE", `/v1/vms/${vm}?force=true`);
+  } finally {
+    await browser?.close();
+    await daemon?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }
 }

@@ -10,14 +10,14 @@
 // Waits have a hang guard only (no speed is asserted).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "./chromium.ts";
 import { DaemonProcess } from "./daemon-process.ts";
 import { QUIET_CONSOLE } from "../support/guest-console.ts";
-import { HANG_GUARD_MS, PROMPT, run, signIn as signInAs, waitForScreen, waitUnlessError } from "./console-page.ts";
+import { HANG_GUARD_MS, PROMPT, run, signIn as signInAs, tearDown, waitForScreen, waitUnlessError } from "./console-page.ts";
 
 const VM = "tabweb";
 let dir: string;
@@ -59,15 +59,7 @@ before(async () => {
   observer = await newPage();
 });
 
-after(async () => {
-  try {
-    await daemon?.owner("DELETE", `/v1/vms/${VM}?force=true`);
-  } finally {
-    await browser?.close();
-    await daemon?.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+after(() => tearDown(daemon, browser, dir, VM));
 
 test("Run in browser moves the VM into the page; Move to host brings it back with the same shell session; and into the page again", async () => {
   await signIn(page);
