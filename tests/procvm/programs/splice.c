@@ -252,13 +252,15 @@ static void sockets_pair(const char *label, int w, int r, int s, int t, size_t t
     _exit(0);
   }
   close(t);
-  printf("%s: relayed %ld\n", label, relay(r, s, total));
-  fflush(stdout);
+  long relayed = relay(r, s, total);
   close(s);
   close(r);
   int st;
   waitpid(pid, &st, 0);
   waitpid(reader, &st, 0);
+  /* After the reader's line: two processes printing at once came out in either order. */
+  printf("%s: relayed %ld\n", label, relayed);
+  fflush(stdout);
 }
 
 static int tcp_pair(int *client, int *server) {
